@@ -1,0 +1,75 @@
+// mneme-cli: command-line access to the Mneme SDK.
+#include <mneme/mneme.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+
+namespace mneme_cli {
+
+std::vector<std::string> runtime_option_names() { return {"threads", "plugin-path"}; }
+
+mneme_runtime* open_runtime(const args& a) {
+    mneme_runtime_desc desc = MNEME_RUNTIME_DESC_INIT;
+    desc.n_threads = static_cast<uint32_t>(a.get_int("threads", 0));
+    std::string extra = a.get_or("plugin-path", "");
+    const char* paths[1] = {extra.c_str()};
+    if (!extra.empty()) {
+        desc.plugin_paths = paths;
+        desc.plugin_path_count = 1;
+    }
+    mneme_runtime* rt = nullptr;
+    const mneme_status st = mneme_runtime_create(&desc, &rt);
+    if (st != MNEME_OK) {
+        report_failure("cannot start the runtime", st);
+        return nullptr;
+    }
+    return rt;
+}
+
+int report_failure(const std::string& context, mneme_status status) {
+    const char* detail = mneme_last_error_message();
+    std::fprintf(stderr, "error: %s: %s%s%s\n", context.c_str(), mneme_status_string(status), detail[0] ? ": " : "",
+                 detail);
+    return 1;
+}
+
+}  // namespace mneme_cli
+
+namespace {
+
+void print_usage() {
+    std::printf(
+        "usage: mneme-cli <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  --version          print the library version\n"
+        "  backends           list backend plugins, their state and devices\n"
+        "\n"
+        "common options: --threads N, --plugin-path DIR\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace mneme_cli;
+    if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+        print_usage();
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string cmd = argv[1];
+    if (cmd == "--version" || cmd == "version") {
+        std::printf("mneme-cli %s (ABI %d)\n", mneme_version_string(), MNEME_ABI_VERSION);
+        return 0;
+    }
+    try {
+        if (cmd == "backends") return cmd_backends(args(argc, argv, 2, {}));
+        std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
+        return 2;
+    } catch (const usage_error& e) {
+        std::fprintf(stderr, "error: %s\n", e.message.c_str());
+        return 2;
+    }
+}

@@ -1,0 +1,167 @@
+#include "cpu-backend.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "plugin-boundary.h"
+
+using mneme::plugin::guarded;
+using mneme::plugin::raise;
+
+namespace {
+
+std::string cpu_model_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+        }
+    }
+    return "CPU";
+}
+
+uint64_t pages_to_bytes(long pages) {
+    const long page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+mneme_status MNEME_CALL probe(const mneme_host_api*, mneme_plugin_probe_info* out) {
+    return guarded([&] {
+        if (!out) raise(MNEME_ERROR_INVALID_ARGUMENT, "probe: out is NULL");
+        out->score = 10;  // always usable, below any working GPU
+        out->device_count = 1;
+        std::snprintf(out->message, sizeof(out->message), "%ld logical cores", sysconf(_SC_NPROCESSORS_ONLN));
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL device_info(const mneme_host_api*, uint32_t device, mneme_plugin_device_info* out) {
+    return guarded([&] {
+        if (!out || device != 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "device_info: bad device ", device);
+        out->type = MNEME_DEVICE_TYPE_CPU;
+        std::snprintf(out->name, sizeof(out->name), "%s", cpu_model_name().c_str());
+        out->memory_total_bytes = pages_to_bytes(sysconf(_SC_PHYS_PAGES));
+        out->memory_free_bytes = pages_to_bytes(sysconf(_SC_AVPHYS_PAGES));
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_backend** out) {
+    return guarded([&] {
+        if (!host || !out || device != 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "open: bad arguments");
+        auto* be = new mneme_backend{host, {}};
+        be->exec.host = host->host;
+        be->exec.parallel_for = host->parallel_for;
+        *out = be;
+        return MNEME_OK;
+    });
+}
+
+void MNEME_CALL close(mneme_backend* be) { delete be; }
+
+mneme_status MNEME_CALL buffer_alloc(mneme_backend* be, uint64_t size, uint32_t, mneme_buffer** out) {
+    return guarded([&] {
+        if (!be || !out) raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_alloc: bad arguments");
+        void* p = be->host->alloc(be->host->host, size ? size : 1, 64);
+        if (!p) raise(MNEME_ERROR_OUT_OF_MEMORY, "cannot allocate ", size, " bytes");
+        *out = new mneme_buffer{static_cast<uint8_t*>(p), size, true};
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL buffer_wrap_host(mneme_backend* be, void* ptr, uint64_t size, mneme_buffer** out) {
+    return guarded([&] {
+        if (!be || !out || (!ptr && size)) raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_wrap_host: bad arguments");
+        *out = new mneme_buffer{static_cast<uint8_t*>(ptr), size, false};
+        return MNEME_OK;
+    });
+}
+
+void MNEME_CALL buffer_free(mneme_backend* be, mneme_buffer* b) {
+    if (!b) return;
+    if (b->owned && be) be->host->free(be->host->host, b->data);
+    delete b;
+}
+
+void* MNEME_CALL buffer_host_ptr(mneme_backend*, mneme_buffer* b) { return b ? b->data : nullptr; }
+
+mneme_status MNEME_CALL buffer_upload(mneme_backend*, mneme_buffer* b, uint64_t offset, const void* src,
+                                      uint64_t size) {
+    return guarded([&] {
+        if (!b || (!src && size) || offset > b->size || size > b->size - offset) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_upload: range out of bounds");
+        }
+        if (size) std::memcpy(b->data + offset, src, size);
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL buffer_download(mneme_backend*, mneme_buffer* b, uint64_t offset, void* dst, uint64_t size) {
+    return guarded([&] {
+        if (!b || (!dst && size) || offset > b->size || size > b->size - offset) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_download: range out of bounds");
+        }
+        if (size) std::memcpy(dst, b->data + offset, size);
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL queue_create(mneme_backend* be, mneme_queue** out) {
+    return guarded([&] {
+        if (!be || !out) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_create: bad arguments");
+        *out = new mneme_queue{0};
+        return MNEME_OK;
+    });
+}
+
+void MNEME_CALL queue_destroy(mneme_backend*, mneme_queue* q) { delete q; }
+
+mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mneme_op* ops, size_t n_ops) {
+    return guarded([&] {
+        if (!be || !q || (!ops && n_ops)) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_submit: bad arguments");
+        for (size_t i = 0; i < n_ops; ++i) mneme::cpu::execute(*be, ops[i]);
+        return MNEME_OK;
+    });
+}
+
+mneme_status MNEME_CALL queue_sync(mneme_backend*, mneme_queue*) { return MNEME_OK; }
+
+mneme_bool MNEME_CALL supports_op(mneme_backend*, const mneme_op* op) {
+    return op && mneme::cpu::supports(*op) ? MNEME_TRUE : MNEME_FALSE;
+}
+
+const char* MNEME_CALL last_error() { return mneme::plugin::last_error_storage().c_str(); }
+
+const mneme_plugin_v1 k_table = {
+    sizeof(mneme_plugin_v1),
+    MNEME_PLUGIN_ABI_MAJOR,
+    MNEME_PLUGIN_ABI_MINOR,
+    "cpu",
+    "0.1.0 reference",
+    probe,
+    device_info,
+    open,
+    close,
+    buffer_alloc,
+    buffer_wrap_host,
+    buffer_free,
+    buffer_host_ptr,
+    buffer_upload,
+    buffer_download,
+    queue_create,
+    queue_destroy,
+    queue_submit,
+    queue_sync,
+    supports_op,
+    last_error,
+};
+
+}  // namespace
+
+extern "C" const mneme_plugin_v1* mneme_cpu_plugin_table(void) { return &k_table; }

@@ -1,0 +1,34 @@
+// The CPU backend: host-memory buffers and a queue that runs ops synchronously on the host's
+// worker pool through the reference kernels.
+#pragma once
+
+#include <mneme/mneme_plugin.h>
+
+#include <cstdint>
+
+#include "mneme_kernels/exec.h"
+
+struct mneme_backend {
+    const mneme_host_api* host;
+    mneme::kernels::exec_ctx exec;
+};
+
+struct mneme_buffer {
+    uint8_t* data;
+    uint64_t size;
+    bool owned;  // false for wrapped host memory
+};
+
+struct mneme_queue {
+    int unused;
+};
+
+namespace mneme::cpu {
+
+// Runs one op (argument checks included); throws plugin::failure on bad arguments.
+void execute(mneme_backend& be, const mneme_op& op);
+bool supports(const mneme_op& op);
+
+}  // namespace mneme::cpu
+
+extern "C" const mneme_plugin_v1* mneme_cpu_plugin_table(void);

@@ -1,0 +1,326 @@
+// Translates plugin ops (mneme_op) into calls of the reference kernels, after checking dtypes,
+// shapes and bounds so that a host bug becomes an error, not a wild memory access.
+#include <cstring>
+
+#include "cpu-backend.h"
+#include "mneme_kernels/cpu-ops.h"
+#include "mneme_kernels/number-formats.h"
+#include "plugin-boundary.h"
+
+namespace mneme::cpu {
+namespace {
+
+using plugin::dtype_size;
+using plugin::raise;
+namespace k = mneme::kernels;
+
+int64_t row_count(const mneme_tensor& t) { return t.ne[1] * t.ne[2] * t.ne[3]; }
+int64_t elements(const mneme_tensor& t) { return t.ne[0] * row_count(t); }
+
+uint64_t byte_extent(const mneme_tensor& t) {
+    if (t.dtype == MNEME_DTYPE_FP4_E2M1) {
+        return static_cast<uint64_t>((t.ne[0] + 1) / 2) +
+               static_cast<uint64_t>((t.ne[1] - 1) * t.nb[1] + (t.ne[2] - 1) * t.nb[2] + (t.ne[3] - 1) * t.nb[3]);
+    }
+    uint64_t last = 0;
+    for (int d = 0; d < MNEME_MAX_DIMS; ++d) last += static_cast<uint64_t>((t.ne[d] - 1) * t.nb[d]);
+    return last + static_cast<uint64_t>(dtype_size(t.dtype));
+}
+
+template <class T>
+T* data_of(const mneme_tensor& t) {
+    return reinterpret_cast<T*>(t.buffer->data + t.offset);
+}
+
+void check_tensor(const mneme_tensor& t, const char* role) {
+    if (!t.buffer) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": no buffer");
+    for (int d = 0; d < MNEME_MAX_DIMS; ++d) {
+        if (t.ne[d] < 1) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": ne[", d, "] = ", t.ne[d]);
+        if (t.nb[d] < 0) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": negative stride");
+    }
+    if (t.offset > t.buffer->size || byte_extent(t) > t.buffer->size - t.offset) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": view exceeds its buffer (", t.buffer->size, " bytes)");
+    }
+}
+
+// Rows must be contiguous inside; returns the row stride in elements.
+int64_t row_stride(const mneme_tensor& t, const char* role) {
+    const int64_t es = dtype_size(t.dtype);
+    if (es == 0 || t.nb[0] != es) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": rows must be contiguous");
+    if (t.nb[1] % es) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": misaligned row stride");
+    // Higher dimensions must stack rows uniformly so that "rows" can be walked with one stride.
+    if ((t.ne[2] > 1 && t.nb[2] != t.nb[1] * t.ne[1]) || (t.ne[3] > 1 && t.nb[3] != t.nb[2] * t.ne[2])) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": dimensions 2 and 3 must be packed");
+    }
+    return t.ne[1] > 1 || row_count(t) > 1 ? t.nb[1] / es : t.ne[0];
+}
+
+bool is_contiguous(const mneme_tensor& t) {
+    const int64_t es = dtype_size(t.dtype);
+    int64_t expect = es;
+    for (int d = 0; d < MNEME_MAX_DIMS; ++d) {
+        if (t.ne[d] > 1 && t.nb[d] != expect) return false;
+        expect *= t.ne[d];
+    }
+    return es != 0;
+}
+
+void require_contiguous(const mneme_tensor& t, const char* role) {
+    if (!is_contiguous(t)) raise(MNEME_ERROR_INVALID_ARGUMENT, role, ": must be contiguous");
+}
+
+bool is_float(mneme_dtype d) { return d == MNEME_DTYPE_F32 || d == MNEME_DTYPE_F64; }
+
+template <class P>
+const P& params_of(const mneme_op& op) {
+    if (!op.params || op.params_size < sizeof(P)) raise(MNEME_ERROR_INVALID_ARGUMENT, "op params missing or short");
+    return *static_cast<const P*>(op.params);
+}
+
+void require_same_shape(const mneme_tensor& a, const mneme_tensor& b, const char* what) {
+    for (int d = 0; d < MNEME_MAX_DIMS; ++d) {
+        if (a.ne[d] != b.ne[d]) raise(MNEME_ERROR_INVALID_ARGUMENT, what, ": shapes differ in dim ", d);
+    }
+}
+
+k::weight_view weight_of(const mneme_op& op) {
+    const mneme_tensor& w = op.src[1];
+    k::weight_view v;
+    v.data = w.buffer->data + w.offset;
+    v.k = w.ne[0];
+    v.n = w.ne[1];
+    v.row_bytes = w.nb[1];
+    switch (w.dtype) {
+        case MNEME_DTYPE_F32: v.format = k::weight_format::f32; break;
+        case MNEME_DTYPE_F64: v.format = k::weight_format::f64; break;
+        case MNEME_DTYPE_BF16: v.format = k::weight_format::bf16; break;
+        case MNEME_DTYPE_F16: v.format = k::weight_format::f16; break;
+        case MNEME_DTYPE_F8_E4M3: v.format = k::weight_format::e4m3; break;
+        case MNEME_DTYPE_FP4_E2M1: v.format = k::weight_format::e2m1; break;
+        default: raise(MNEME_ERROR_UNSUPPORTED, "matmul: weight dtype ", w.dtype, " not supported");
+    }
+    if (w.dtype != MNEME_DTYPE_FP4_E2M1 && w.nb[0] != dtype_size(w.dtype)) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: weight rows must be contiguous");
+    }
+    if (op.n_src >= 3 && op.src[2].buffer) {
+        const mneme_tensor& s = op.src[2];
+        check_tensor(s, "matmul scale");
+        const auto& p = params_of<mneme_op_matmul>(op);
+        if (p.block_k == 0 || p.block_n == 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: zero scale block");
+        v.block_k = p.block_k;
+        v.block_n = p.block_n;
+        const int64_t need_k = (v.k + v.block_k - 1) / v.block_k, need_n = (v.n + v.block_n - 1) / v.block_n;
+        if (s.ne[0] != need_k || s.ne[1] != need_n) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: scale grid ", s.ne[0], "x", s.ne[1], ", expected ", need_k,
+                  "x", need_n);
+        }
+        if (s.dtype == MNEME_DTYPE_F32) {
+            v.scale_fmt = k::scale_format::f32;
+        } else if (s.dtype == MNEME_DTYPE_F8_E8M0) {
+            v.scale_fmt = k::scale_format::e8m0;
+        } else {
+            raise(MNEME_ERROR_UNSUPPORTED, "matmul: scale dtype ", s.dtype, " not supported");
+        }
+        v.scale = s.buffer->data + s.offset;
+        v.scale_row_elems = s.nb[1] / dtype_size(s.dtype);
+    }
+    return v;
+}
+
+template <class T>
+void run_matmul(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &w = op.src[1], &y = op.dst;
+    if (x.ne[0] != w.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: K mismatch ", x.ne[0], " vs ", w.ne[0]);
+    if (y.ne[0] != w.ne[1] || row_count(y) != row_count(x)) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: bad dst");
+    const double alpha = op.params ? params_of<mneme_op_matmul>(op).alpha : 1.0;
+    k::matmul<T>(be.exec, data_of<T>(x), row_count(x), row_stride(x, "matmul src0"), weight_of(op), data_of<T>(y),
+                 row_stride(y, "matmul dst"), alpha);
+}
+
+template <class T>
+void run_rms_norm(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    require_same_shape(x, y, "rms_norm");
+    const T* weight = nullptr;
+    if (op.n_src >= 2 && op.src[1].buffer) {
+        if (op.src[1].dtype != y.dtype || op.src[1].ne[0] != x.ne[0]) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "rms_norm: weight must be [ne0] of the activation type");
+        }
+        weight = data_of<T>(op.src[1]);
+    }
+    k::rms_norm<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "rms_norm src"), weight,
+                   params_of<mneme_op_rms_norm>(op).eps, data_of<T>(y), row_stride(y, "rms_norm dst"));
+}
+
+template <class T>
+void run_rope(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &c = op.src[1], &s = op.src[2], &y = op.dst;
+    const auto& p = params_of<mneme_op_rope>(op);
+    require_same_shape(x, y, "rope");
+    require_contiguous(x, "rope src");
+    require_contiguous(y, "rope dst");
+    require_contiguous(c, "rope cos");
+    require_contiguous(s, "rope sin");
+    if (p.n_rot % 2 || p.offset + p.n_rot > x.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "rope: bad rotated slice");
+    const int64_t tokens = x.ne[2] * x.ne[3];
+    if (c.ne[0] != p.n_rot / 2 || row_count(c) != tokens || s.ne[0] != c.ne[0] || row_count(s) != tokens ||
+        c.dtype != y.dtype || s.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "rope: cos/sin tables must be [n_rot/2, tokens] of the activation type");
+    }
+    k::rope<T>(be.exec, data_of<T>(x), tokens, x.ne[1], x.ne[0], data_of<T>(c), data_of<T>(s),
+               p.layout == MNEME_ROPE_HALF_SPLIT ? k::rope_layout::half_split : k::rope_layout::interleaved, p.offset,
+               p.n_rot, p.inverse != 0, data_of<T>(y));
+}
+
+template <class T>
+void run_softmax(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    require_same_shape(x, y, "softmax");
+    const int64_t xs = row_stride(x, "softmax src"), ys = row_stride(y, "softmax dst");
+    if (xs != ys) raise(MNEME_ERROR_INVALID_ARGUMENT, "softmax: src and dst strides differ");
+    k::softmax<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], xs, params_of<mneme_op_softmax>(op).scale,
+                  data_of<T>(y));
+}
+
+template <class T>
+void run_swiglu(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &g = op.src[0], &u = op.src[1], &y = op.dst;
+    require_same_shape(g, y, "swiglu");
+    require_same_shape(u, y, "swiglu");
+    for (const auto* t : {&g, &u, &y}) require_contiguous(*t, "swiglu");
+    const double limit = op.params ? params_of<mneme_op_swiglu>(op).limit : 0.0;
+    k::swiglu<T>(be.exec, data_of<T>(g), data_of<T>(u), elements(y), limit, data_of<T>(y));
+}
+
+template <class T>
+void run_topk(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    const auto kk = static_cast<int64_t>(params_of<mneme_op_topk>(op).k);
+    if (y.dtype != MNEME_DTYPE_I32 || y.ne[0] != kk || row_count(y) != row_count(x) || kk > x.ne[0] || kk < 1) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "topk: dst must be I32 [k, rows] with 1 <= k <= n");
+    }
+    require_contiguous(y, "topk dst");
+    k::topk<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "topk src"), kk, data_of<int32_t>(y));
+}
+
+template <class T>
+void run_binary(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &a = op.src[0], &b = op.src[1], &y = op.dst;
+    require_same_shape(a, y, "add/mul");
+    for (const auto* t : {&a, &b, &y}) require_contiguous(*t, "add/mul");
+    const int64_t b_rows = row_count(b);
+    if (b.ne[0] != a.ne[0] || (b_rows != 1 && b_rows != row_count(a))) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "add/mul: src1 must match src0 or be one row");
+    }
+    if (op.type == MNEME_OP_ADD) {
+        k::add<T>(be.exec, data_of<T>(a), data_of<T>(b), row_count(a), a.ne[0], b_rows, data_of<T>(y));
+    } else {
+        k::mul<T>(be.exec, data_of<T>(a), data_of<T>(b), row_count(a), a.ne[0], b_rows, data_of<T>(y));
+    }
+}
+
+template <class T>
+void run_scale(mneme_backend& be, const mneme_op& op) {
+    require_same_shape(op.src[0], op.dst, "scale");
+    require_contiguous(op.src[0], "scale src");
+    require_contiguous(op.dst, "scale dst");
+    const auto& p = params_of<mneme_op_scale>(op);
+    k::scale<T>(be.exec, data_of<T>(op.src[0]), elements(op.dst), p.scale, p.bias, data_of<T>(op.dst));
+}
+
+// COPY and GET_ROWS decode rows of any stored format into the activation type.
+template <class T>
+void run_rows(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor& src = op.src[0];
+    const mneme_tensor& y = op.dst;
+    require_contiguous(y, "dst");
+    mneme_op as_matmul = op;
+    as_matmul.src[1] = src;
+    as_matmul.n_src = op.type == MNEME_OP_GET_ROWS ? 1 : op.n_src;  // no scales for row gathers
+    k::weight_view table = weight_of(as_matmul);
+    if (y.ne[0] != src.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy/get_rows: row widths differ");
+    const int64_t rows = row_count(y);
+    T* out = data_of<T>(y);
+    if (op.type == MNEME_OP_COPY) {
+        if (row_count(src) != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy: row counts differ");
+        for (int64_t r = 0; r < rows; ++r) k::decode_weight_row<T>(table, r, out + r * y.ne[0]);
+        return;
+    }
+    const mneme_tensor& idx = op.src[1];
+    if (row_count(idx) * idx.ne[0] != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index count != dst rows");
+    require_contiguous(idx, "get_rows index");
+    for (int64_t r = 0; r < rows; ++r) {
+        int64_t i;
+        if (idx.dtype == MNEME_DTYPE_I32) {
+            i = data_of<int32_t>(idx)[r];
+        } else if (idx.dtype == MNEME_DTYPE_I64) {
+            i = data_of<int64_t>(idx)[r];
+        } else {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
+        }
+        if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
+        k::decode_weight_row<T>(table, i, out + r * y.ne[0]);
+    }
+    (void)be;
+}
+
+template <class T>
+void run_typed(mneme_backend& be, const mneme_op& op) {
+    switch (op.type) {
+        case MNEME_OP_MATMUL: return run_matmul<T>(be, op);
+        case MNEME_OP_RMS_NORM: return run_rms_norm<T>(be, op);
+        case MNEME_OP_ROPE: return run_rope<T>(be, op);
+        case MNEME_OP_SOFTMAX: return run_softmax<T>(be, op);
+        case MNEME_OP_SWIGLU: return run_swiglu<T>(be, op);
+        case MNEME_OP_ADD:
+        case MNEME_OP_MUL: return run_binary<T>(be, op);
+        case MNEME_OP_SCALE: return run_scale<T>(be, op);
+        case MNEME_OP_TOPK: return run_topk<T>(be, op);
+        case MNEME_OP_COPY:
+        case MNEME_OP_GET_ROWS: return run_rows<T>(be, op);
+        default: raise(MNEME_ERROR_UNSUPPORTED, "op type ", op.type, " not supported by the CPU backend");
+    }
+}
+
+}  // namespace
+
+bool supports(const mneme_op& op) {
+    switch (op.type) {
+        case MNEME_OP_MATMUL:
+        case MNEME_OP_RMS_NORM:
+        case MNEME_OP_ROPE:
+        case MNEME_OP_SOFTMAX:
+        case MNEME_OP_SWIGLU:
+        case MNEME_OP_ADD:
+        case MNEME_OP_MUL:
+        case MNEME_OP_SCALE:
+        case MNEME_OP_COPY:
+        case MNEME_OP_GET_ROWS: return is_float(op.dst.dtype);
+        case MNEME_OP_TOPK: return is_float(op.src[0].dtype) && op.dst.dtype == MNEME_DTYPE_I32;
+        default: return false;
+    }
+}
+
+void execute(mneme_backend& be, const mneme_op& op) {
+    if (op.struct_size < sizeof(mneme_op)) raise(MNEME_ERROR_INVALID_ARGUMENT, "mneme_op.struct_size too small");
+    if (op.n_src > MNEME_OP_MAX_SRC) raise(MNEME_ERROR_INVALID_ARGUMENT, "too many op sources");
+    check_tensor(op.dst, "dst");
+    for (uint32_t i = 0; i < op.n_src; ++i) {
+        if (op.src[i].buffer) check_tensor(op.src[i], "src");
+    }
+    if (!supports(op)) raise(MNEME_ERROR_UNSUPPORTED, "CPU backend does not support op ", op.type, " with these types");
+    const mneme_dtype t = op.type == MNEME_OP_TOPK ? op.src[0].dtype : op.dst.dtype;
+    if (op.type != MNEME_OP_COPY && op.type != MNEME_OP_GET_ROWS && op.type != MNEME_OP_MATMUL) {
+        if (op.src[0].dtype != t) raise(MNEME_ERROR_INVALID_ARGUMENT, "op src0 dtype differs from the activation type");
+    }
+    if (op.type == MNEME_OP_MATMUL && op.src[0].dtype != t) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: src0 dtype differs from dst");
+    }
+    if (t == MNEME_DTYPE_F64) {
+        run_typed<double>(be, op);
+    } else {
+        run_typed<float>(be, op);
+    }
+}
+
+}  // namespace mneme::cpu

@@ -1,0 +1,47 @@
+# Build options. Optional parts are tri-state: AUTO builds them when the toolkit is found,
+# ON fails loudly when it is missing, OFF skips them.
+include_guard(GLOBAL)
+
+set(MNEME_VULKAN AUTO CACHE STRING "Build the Vulkan backend plugin (AUTO|ON|OFF)")
+set(MNEME_CUDA AUTO CACHE STRING "Build the CUDA backend plugin (AUTO|ON|OFF)")
+set(MNEME_APP AUTO CACHE STRING "Build the Qt 6 desktop app (AUTO|ON|OFF)")
+set_property(CACHE MNEME_VULKAN MNEME_CUDA MNEME_APP PROPERTY STRINGS AUTO ON OFF)
+
+option(MNEME_BUILD_TESTS "Build the test suite" ${PROJECT_IS_TOP_LEVEL})
+option(MNEME_WERROR "Treat compiler warnings as errors" OFF)
+set(MNEME_SANITIZE "" CACHE STRING "Sanitizers to build with: address,undefined | thread | empty")
+
+set(MNEME_SUMMARY "")
+function(mneme_summary line)
+  set_property(GLOBAL APPEND PROPERTY MNEME_SUMMARY_LINES "${line}")
+endfunction()
+
+function(mneme_print_summary)
+  get_property(lines GLOBAL PROPERTY MNEME_SUMMARY_LINES)
+  message(STATUS "Mneme ${PROJECT_VERSION} configuration:")
+  foreach(l IN LISTS lines)
+    message(STATUS "  ${l}")
+  endforeach()
+endfunction()
+
+# Resolves a tri-state option: sets ${out} to TRUE/FALSE, fails when ON but unavailable.
+function(mneme_resolve_option name available reason out)
+  if(${name} STREQUAL "OFF")
+    set(${out} FALSE PARENT_SCOPE)
+    mneme_summary("${name}: off (by request)")
+  elseif(available)
+    set(${out} TRUE PARENT_SCOPE)
+    mneme_summary("${name}: on")
+  elseif(${name} STREQUAL "ON")
+    message(FATAL_ERROR "${name}=ON but ${reason}")
+  else()
+    set(${out} FALSE PARENT_SCOPE)
+    mneme_summary("${name}: skipped (${reason})")
+  endif()
+endfunction()
+
+if(MNEME_SANITIZE)
+  add_compile_options(-fsanitize=${MNEME_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${MNEME_SANITIZE})
+  mneme_summary("sanitizers: ${MNEME_SANITIZE}")
+endif()

@@ -1,0 +1,632 @@
+/*
+ * mneme.h — the Mneme SDK public C API.
+ *
+ * Mneme runs DeepSeek V3 / V3.2 / V4 family models in-process. This header is the whole stable
+ * interface: C99 and C++ compatible, opaque handles, status codes, size-versioned structs.
+ *
+ * Conventions (see docs/API.md for the full policy):
+ *  - Every fallible call returns mneme_status. MNEME_OK is 0, positive values are non-error
+ *    outcomes, negative values are errors. On error, mneme_last_error_message() gives details
+ *    for the calling thread, and out-parameters are left untouched (out-handles are set to NULL).
+ *  - Input and output structs start with `struct_size`. Fill inputs with the matching
+ *    MNEME_*_INIT macro; the library reads only the bytes the caller declared and defaults the
+ *    rest, so fields are only ever appended.
+ *  - Strings are UTF-8. Pointers passed in are borrowed for the duration of the call unless the
+ *    documentation says otherwise. Strings returned by the library state their lifetime.
+ *  - Enums are 32-bit and append-only; values are never renumbered.
+ *  - Thread safety is stated per function. In short: a runtime and a model may be used from any
+ *    number of threads; a session is used by one thread at a time (it may move between threads);
+ *    mneme_session_cancel() may be called from any thread at any time.
+ *  - The library never writes to stdout or stderr unless no log callback is installed and the
+ *    message is a warning or error (set MNEME_LOG=off to silence even those).
+ */
+#ifndef MNEME_H
+#define MNEME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions and linkage
+ * ------------------------------------------------------------------------------------------- */
+
+#define MNEME_VERSION_MAJOR 0
+#define MNEME_VERSION_MINOR 1
+#define MNEME_VERSION_PATCH 0
+/** Packed as major*1000000 + minor*1000 + patch. */
+#define MNEME_VERSION (MNEME_VERSION_MAJOR * 1000000 + MNEME_VERSION_MINOR * 1000 + MNEME_VERSION_PATCH)
+/** Binary interface generation. Incremented only on an incompatible change (and then the SONAME changes). */
+#define MNEME_ABI_VERSION 1
+
+#if defined(_WIN32)
+#if defined(MNEME_BUILD)
+#define MNEME_API __declspec(dllexport)
+#else
+#define MNEME_API __declspec(dllimport)
+#endif
+#define MNEME_CALL __cdecl
+#else
+#if defined(MNEME_BUILD)
+#define MNEME_API __attribute__((visibility("default")))
+#else
+#define MNEME_API
+#endif
+#define MNEME_CALL
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MNEME_NODISCARD __attribute__((warn_unused_result))
+#else
+#define MNEME_NODISCARD
+#endif
+
+#if defined(__cplusplus)
+#define MNEME_NOEXCEPT noexcept
+extern "C" {
+#else
+#define MNEME_NOEXCEPT
+#endif
+
+/** A 32-bit boolean (0 = false, anything else = true), safe in structs across compilers. */
+typedef uint32_t mneme_bool;
+#define MNEME_FALSE 0u
+#define MNEME_TRUE 1u
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum mneme_status {
+    MNEME_OK = 0,
+    MNEME_INCOMPLETE = 1,    /**< output buffer too small; the needed size was reported */
+    MNEME_CANCELLED = 2,     /**< the operation was cancelled; state is consistent (see each call) */
+    MNEME_END_OF_STREAM = 3, /**< generation ended (end-of-sequence token or stop condition) */
+
+    MNEME_ERROR_INVALID_ARGUMENT = -1,
+    MNEME_ERROR_OUT_OF_MEMORY = -2,
+    MNEME_ERROR_OUT_OF_DEVICE_MEMORY = -3,
+    MNEME_ERROR_FILE_NOT_FOUND = -4,
+    MNEME_ERROR_INVALID_MODEL = -5,     /**< a model file is malformed; the message names file and field */
+    MNEME_ERROR_UNSUPPORTED = -6,       /**< architecture, operation or format not supported (yet) */
+    MNEME_ERROR_NO_BACKEND = -7,        /**< no usable backend for the request */
+    MNEME_ERROR_DEVICE_LOST = -8,
+    MNEME_ERROR_ABI_MISMATCH = -9,
+    MNEME_ERROR_BUSY = -10,             /**< the session is in use by another call */
+    MNEME_ERROR_INTERNAL = -11,
+    MNEME_ERROR_IO = -12,               /**< an operating-system read or write failed */
+    MNEME_ERROR_BUDGET_EXCEEDED = -13,  /**< the request does not fit the memory budget */
+    MNEME_ERROR_CONTEXT_FULL = -14,     /**< the session has no room for more tokens */
+    MNEME_ERROR_UNSUPPORTED_EXTENSION = -15,
+    MNEME_STATUS_FORCE32 = 0x7FFFFFFF
+} mneme_status;
+
+/** Static English text for a status code. Never NULL. \threadsafety any thread. */
+MNEME_API const char* MNEME_CALL mneme_status_string(mneme_status status) MNEME_NOEXCEPT;
+
+/**
+ * Detail message of the last failing call made by this thread ("" when there is none).
+ * Valid until the next Mneme call on this thread. \threadsafety any thread (thread-local).
+ */
+MNEME_API const char* MNEME_CALL mneme_last_error_message(void) MNEME_NOEXCEPT;
+
+/** Run-time library version, packed like MNEME_VERSION. \threadsafety any thread. */
+MNEME_API uint32_t MNEME_CALL mneme_version(void) MNEME_NOEXCEPT;
+
+/** Run-time library version as text, e.g. "0.1.0". Static storage. \threadsafety any thread. */
+MNEME_API const char* MNEME_CALL mneme_version_string(void) MNEME_NOEXCEPT;
+
+/** Frees memory that the library handed to the caller (none in v1 calls; reserved). Accepts NULL. */
+MNEME_API void MNEME_CALL mneme_free(void* ptr) MNEME_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging and host services
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum mneme_log_level {
+    MNEME_LOG_LEVEL_DEFAULT = 0, /**< use the library default (WARN) */
+    MNEME_LOG_LEVEL_DEBUG = 1,
+    MNEME_LOG_LEVEL_INFO = 2,
+    MNEME_LOG_LEVEL_WARN = 3,
+    MNEME_LOG_LEVEL_ERROR = 4,
+    MNEME_LOG_LEVEL_OFF = 5,
+    MNEME_LOG_LEVEL_FORCE32 = 0x7FFFFFFF
+} mneme_log_level;
+
+/**
+ * Log sink. `category` is e.g. "core", "loader", "plugin.cpu"; `message` is one complete line
+ * without a trailing newline. May be called from any thread; must not call back into Mneme.
+ */
+typedef void(MNEME_CALL* mneme_log_fn)(void* user_data, mneme_log_level level, const char* category,
+                                       const char* message);
+
+/**
+ * Process-wide log sink for messages that have no runtime (and the default for new runtimes).
+ * Pass NULL to restore the default (warnings and errors to stderr unless MNEME_LOG=off).
+ * \threadsafety any thread.
+ */
+MNEME_API void MNEME_CALL mneme_log_set(mneme_log_fn fn, void* user_data, mneme_log_level min_level) MNEME_NOEXCEPT;
+
+/**
+ * Host allocator for the library's own bookkeeping allocations made through it (buffers of
+ * host-memory backends). Memory-mapped weights and device memory are outside it. Must be
+ * thread-safe. `align` is a power of two.
+ */
+typedef struct mneme_allocator {
+    void* user_data;
+    void*(MNEME_CALL* alloc)(void* user_data, size_t size, size_t align);
+    void(MNEME_CALL* free)(void* user_data, void* ptr);
+} mneme_allocator;
+
+/* ---------------------------------------------------------------------------------------------
+ * Runtime: plugins, devices, thread pool
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct mneme_runtime mneme_runtime;
+typedef struct mneme_model mneme_model;
+typedef struct mneme_session mneme_session;
+
+typedef struct mneme_runtime_desc {
+    uint32_t struct_size;           /**< sizeof(mneme_runtime_desc) */
+    uint32_t header_version;        /**< MNEME_VERSION of the header the caller compiled against */
+    uint32_t n_threads;             /**< worker threads for CPU work; 0 = number of cores */
+    uint32_t flags;                 /**< MNEME_RUNTIME_FLAG_* */
+    const char* const* plugin_paths; /**< extra files or folders to search for plugins (borrowed) */
+    size_t plugin_path_count;
+    mneme_log_fn log_fn;            /**< NULL = the process-wide sink (mneme_log_set) */
+    void* log_user_data;
+    mneme_log_level log_level;      /**< minimum level passed to log_fn */
+    uint32_t reserved0;
+    const mneme_allocator* allocator; /**< NULL = malloc/free; copied at creation */
+    uint64_t memory_budget_bytes;   /**< default host memory budget for models; 0 = no limit */
+} mneme_runtime_desc;
+
+/** Do not search the default plugin locations (next to the library, <libdir>/mneme/plugins). */
+#define MNEME_RUNTIME_FLAG_NO_DEFAULT_PLUGIN_PATHS 0x1u
+/** Ignore the MNEME_PLUGIN_PATH environment variable. */
+#define MNEME_RUNTIME_FLAG_NO_ENV_PLUGIN_PATH 0x2u
+
+#define MNEME_RUNTIME_DESC_INIT                                                                        \
+    {                                                                                                  \
+        sizeof(mneme_runtime_desc), MNEME_VERSION, 0, 0, NULL, 0, NULL, NULL, MNEME_LOG_LEVEL_DEFAULT, \
+            0, NULL, 0                                                                                 \
+    }
+
+/**
+ * Creates a runtime: starts the worker pool and loads every plugin found. Plugins that fail to
+ * load are recorded in the diagnostics (mneme_runtime_plugin_info) and skipped. Fails with
+ * MNEME_ERROR_NO_BACKEND only if no backend at all is usable; the diagnostics are then in the
+ * error message.
+ * \param desc borrowed during the call; NULL = defaults.
+ * \param out receives the runtime; destroy with mneme_runtime_destroy.
+ * \returns MNEME_OK, MNEME_ERROR_INVALID_ARGUMENT, MNEME_ERROR_ABI_MISMATCH (header newer major),
+ *          MNEME_ERROR_NO_BACKEND, MNEME_ERROR_OUT_OF_MEMORY.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_create(const mneme_runtime_desc* desc,
+                                                                       mneme_runtime** out) MNEME_NOEXCEPT;
+
+/**
+ * Destroys a runtime and unloads its plugins. Every model and session created from it must have
+ * been destroyed first. Accepts NULL.
+ * \threadsafety not concurrently with any other use of this runtime.
+ */
+MNEME_API void MNEME_CALL mneme_runtime_destroy(mneme_runtime* runtime) MNEME_NOEXCEPT;
+
+typedef enum mneme_plugin_state {
+    MNEME_PLUGIN_STATE_UNDEFINED = 0,
+    MNEME_PLUGIN_STATE_LOADED = 1,       /**< usable, with at least one device */
+    MNEME_PLUGIN_STATE_NOT_FOUND = 2,    /**< a requested path does not exist */
+    MNEME_PLUGIN_STATE_LOAD_FAILED = 3,  /**< the OS loader refused the file (message has its error) */
+    MNEME_PLUGIN_STATE_NOT_A_PLUGIN = 4, /**< loaded, but it has no Mneme entry point */
+    MNEME_PLUGIN_STATE_ABI_MISMATCH = 5, /**< built for another plugin ABI major version */
+    MNEME_PLUGIN_STATE_PROBE_FAILED = 6, /**< its probe returned an error */
+    MNEME_PLUGIN_STATE_NO_DEVICE = 7,    /**< it works but found no device (e.g. no GPU driver) */
+    MNEME_PLUGIN_STATE_DUPLICATE = 8,    /**< a plugin of the same name was already loaded */
+    MNEME_PLUGIN_STATE_FORCE32 = 0x7FFFFFFF
+} mneme_plugin_state;
+
+typedef struct mneme_plugin_info {
+    uint32_t struct_size; /**< set by the caller: sizeof(mneme_plugin_info) */
+    mneme_plugin_state state;
+    const char* name;    /**< backend name ("cpu", "vulkan", "cuda"), or "" when unknown */
+    const char* path;    /**< file that was examined */
+    const char* message; /**< human-readable detail ("1 device", the dlopen error, ...) */
+    const char* version; /**< plugin version text, or "" */
+    uint32_t device_count;
+    int32_t score;       /**< probe score; higher is preferred */
+} mneme_plugin_info;
+/* Strings in mneme_plugin_info live until the runtime is destroyed. */
+
+/** Number of plugin diagnostics entries (every candidate examined). \threadsafety any thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_plugin_count(const mneme_runtime* runtime,
+                                                                             size_t* out_count) MNEME_NOEXCEPT;
+
+/** Fills `out` (whose struct_size the caller set) with diagnostics entry `index`. \threadsafety any thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_plugin_info(const mneme_runtime* runtime, size_t index,
+                                                                            mneme_plugin_info* out) MNEME_NOEXCEPT;
+
+typedef enum mneme_device_type {
+    MNEME_DEVICE_TYPE_UNDEFINED = 0,
+    MNEME_DEVICE_TYPE_CPU = 1,
+    MNEME_DEVICE_TYPE_DISCRETE_GPU = 2,
+    MNEME_DEVICE_TYPE_INTEGRATED_GPU = 3,
+    MNEME_DEVICE_TYPE_VIRTUAL = 4, /**< e.g. a software rasteriser such as lavapipe */
+    MNEME_DEVICE_TYPE_FORCE32 = 0x7FFFFFFF
+} mneme_device_type;
+
+typedef struct mneme_device_info {
+    uint32_t struct_size; /**< set by the caller */
+    mneme_device_type type;
+    const char* backend;  /**< plugin name this device belongs to */
+    const char* name;     /**< device name as the driver reports it */
+    uint32_t index;       /**< index of the device within its backend (what mneme_model_desc.device takes) */
+    uint32_t reserved0;
+    uint64_t memory_total_bytes;
+    uint64_t memory_free_bytes; /**< at probe time; 0 when unknown */
+} mneme_device_info;
+/* Strings in mneme_device_info live until the runtime is destroyed. */
+
+/** Number of devices over all loaded plugins. \threadsafety any thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_device_count(const mneme_runtime* runtime,
+                                                                             size_t* out_count) MNEME_NOEXCEPT;
+
+/** Fills `out` with device `index` (0 .. count-1, over all backends). \threadsafety any thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_device_info(const mneme_runtime* runtime, size_t index,
+                                                                            mneme_device_info* out) MNEME_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------------
+ * Progress and cancellation
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum mneme_progress_stage {
+    MNEME_PROGRESS_STAGE_UNDEFINED = 0,
+    MNEME_PROGRESS_STAGE_LOAD = 1,    /**< reading and preparing weights (units: bytes) */
+    MNEME_PROGRESS_STAGE_PREFILL = 2, /**< evaluating prompt tokens (units: tokens) */
+    MNEME_PROGRESS_STAGE_RESTORE = 3, /**< restoring a saved state (units: bytes) */
+    MNEME_PROGRESS_STAGE_FORCE32 = 0x7FFFFFFF
+} mneme_progress_stage;
+
+typedef struct mneme_progress {
+    uint32_t struct_size;
+    mneme_progress_stage stage;
+    uint64_t done;
+    uint64_t total;
+    double elapsed_seconds;
+    double rate_per_second; /**< units of `done` per second so far */
+    double eta_seconds;     /**< estimate; negative when unknown */
+} mneme_progress;
+
+/**
+ * Progress callback. Return MNEME_TRUE to continue, MNEME_FALSE to cancel the operation.
+ * Called on the thread that made the call. `progress` is valid only during the callback.
+ */
+typedef mneme_bool(MNEME_CALL* mneme_progress_fn)(void* user_data, const mneme_progress* progress);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum mneme_precision {
+    MNEME_PRECISION_DEFAULT = 0, /**< the production path (float32 on the CPU) */
+    MNEME_PRECISION_F32 = 1,
+    MNEME_PRECISION_F64 = 2, /**< the exact reference path: everything in double (CPU only) */
+    MNEME_PRECISION_FORCE32 = 0x7FFFFFFF
+} mneme_precision;
+
+typedef enum mneme_act_quant {
+    MNEME_ACT_QUANT_DEFAULT = 0, /**< as the architecture defines it (on) */
+    MNEME_ACT_QUANT_ON = 1,
+    MNEME_ACT_QUANT_OFF = 2, /**< debug: skip the activation FP8/FP4 round trips of V3.2/V4 */
+    MNEME_ACT_QUANT_FORCE32 = 0x7FFFFFFF
+} mneme_act_quant;
+
+typedef struct mneme_model_desc {
+    uint32_t struct_size;      /**< sizeof(mneme_model_desc) */
+    mneme_precision precision;
+    const char* backend;       /**< plugin name ("cpu", "vulkan", "cuda"); NULL = best available */
+    int32_t device;            /**< device index within the backend; -1 = the backend's best */
+    mneme_act_quant act_quant;
+    uint64_t memory_budget_bytes; /**< 0 = the runtime's budget */
+    mneme_progress_fn progress_fn; /**< NULL = none; returning MNEME_FALSE cancels the load */
+    void* progress_user_data;
+    const char* engram_store_path; /**< Engram store directory; NULL = tables from the checkpoint */
+    uint64_t engram_cache_bytes;   /**< DRAM cache budget of the Engram store; 0 = default */
+} mneme_model_desc;
+
+#define MNEME_MODEL_DESC_INIT                                                                              \
+    {                                                                                                      \
+        sizeof(mneme_model_desc), MNEME_PRECISION_DEFAULT, NULL, -1, MNEME_ACT_QUANT_DEFAULT, 0, NULL, NULL, \
+            NULL, 0                                                                                        \
+    }
+
+typedef enum mneme_architecture {
+    MNEME_ARCH_UNDEFINED = 0,
+    MNEME_ARCH_DEEPSEEK_V3 = 1,  /**< MLA + DeepSeekMoE (also V3.1) */
+    MNEME_ARCH_DEEPSEEK_V32 = 2, /**< V3 + DSA lightning indexer */
+    MNEME_ARCH_DEEPSEEK_V4 = 3,  /**< hybrid compressed sparse attention, mHC, V4 MoE */
+    MNEME_ARCH_DEEPSEEK_V4_ENGRAM = 4, /**< V4 with Engram layers */
+    MNEME_ARCH_FORCE32 = 0x7FFFFFFF
+} mneme_architecture;
+
+typedef struct mneme_model_info {
+    uint32_t struct_size; /**< set by the caller */
+    mneme_architecture architecture;
+    const char* architecture_name; /**< e.g. "deepseek_v32"; lives as long as the model */
+    const char* backend;           /**< backend the model runs on */
+    uint32_t vocab_size;
+    uint32_t n_layers;
+    uint32_t hidden_size;
+    uint32_t max_context;          /**< max_position_embeddings */
+    int32_t bos_token;             /**< -1 when none */
+    int32_t eos_token;             /**< -1 when none */
+    uint64_t n_params;
+    uint64_t weights_bytes;        /**< bytes of weights as stored */
+    uint64_t cache_bytes_per_token; /**< decode-state bytes that grow with each token */
+    mneme_bool has_tokenizer;
+    mneme_precision precision;
+} mneme_model_info;
+
+/**
+ * Opens a checkpoint directory (config.json + *.safetensors [+ tokenizer.json]).
+ * \param runtime borrowed until the model is destroyed.
+ * \param path UTF-8 directory path, borrowed during the call.
+ * \param desc borrowed during the call; NULL = defaults.
+ * \param out receives the model; destroy with mneme_model_destroy.
+ * \returns MNEME_OK, MNEME_CANCELLED (progress callback), MNEME_ERROR_FILE_NOT_FOUND,
+ *          MNEME_ERROR_INVALID_MODEL (message names file and field), MNEME_ERROR_UNSUPPORTED,
+ *          MNEME_ERROR_NO_BACKEND, MNEME_ERROR_BUDGET_EXCEEDED, MNEME_ERROR_OUT_OF_MEMORY.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_open(mneme_runtime* runtime, const char* path,
+                                                                   const mneme_model_desc* desc,
+                                                                   mneme_model** out) MNEME_NOEXCEPT;
+
+/** Destroys a model. Its sessions must be destroyed first. Accepts NULL. */
+MNEME_API void MNEME_CALL mneme_model_destroy(mneme_model* model) MNEME_NOEXCEPT;
+
+/** Fills `out` (whose struct_size the caller set). \threadsafety any thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_get_info(const mneme_model* model,
+                                                                       mneme_model_info* out) MNEME_NOEXCEPT;
+
+typedef struct mneme_memory_plan {
+    uint32_t struct_size; /**< set by the caller */
+    uint32_t reserved0;
+    uint64_t context_tokens;     /**< the context the plan is for */
+    uint64_t weights_bytes;      /**< resident weights */
+    uint64_t cache_bytes;        /**< decode state for context_tokens tokens */
+    uint64_t engram_bytes;       /**< Engram tables or their cache budget */
+    uint64_t scratch_bytes;      /**< activations and temporaries */
+    uint64_t total_bytes;
+    uint64_t budget_bytes;       /**< 0 = no budget */
+    uint64_t max_context_in_budget; /**< largest context that fits the budget (0 = none, or no budget) */
+    mneme_bool fits;
+} mneme_memory_plan;
+
+/**
+ * Itemised memory estimate for a session of `context_tokens` tokens on this model.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uint64_t context_tokens,
+                                                                   mneme_memory_plan* out) MNEME_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer
+ * ------------------------------------------------------------------------------------------- */
+
+/** Prepend the model's BOS token. */
+#define MNEME_TOKENIZE_ADD_BOS 0x1u
+/** Recognise special-token text (e.g. "<｜User｜>") as the special token; otherwise it is plain text. */
+#define MNEME_TOKENIZE_PARSE_SPECIAL 0x2u
+
+/**
+ * Converts UTF-8 text to token ids.
+ * \param tokens caller buffer of `capacity` ids; may be NULL when capacity is 0.
+ * \param out_count receives the number of ids produced (also when the buffer was too small).
+ * \returns MNEME_OK, MNEME_INCOMPLETE (buffer too small; *out_count is the needed size),
+ *          MNEME_ERROR_UNSUPPORTED (the model has no tokenizer), MNEME_ERROR_INVALID_ARGUMENT.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_tokenize(const mneme_model* model, const char* text,
+                                                                 size_t text_len, uint32_t flags, int32_t* tokens,
+                                                                 size_t capacity, size_t* out_count) MNEME_NOEXCEPT;
+
+/** Render special tokens as their text (otherwise they are dropped). */
+#define MNEME_DETOKENIZE_RENDER_SPECIAL 0x1u
+
+/**
+ * Converts token ids back to the exact bytes they stand for.
+ * \param buf caller buffer; may be NULL when buf_size is 0. Not NUL-terminated unless room remains.
+ * \param out_len receives the byte length (also when the buffer was too small).
+ * \returns MNEME_OK, MNEME_INCOMPLETE, MNEME_ERROR_UNSUPPORTED, MNEME_ERROR_INVALID_ARGUMENT (bad id).
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_detokenize(const mneme_model* model, const int32_t* tokens,
+                                                                   size_t n_tokens, uint32_t flags, char* buf,
+                                                                   size_t buf_size, size_t* out_len) MNEME_NOEXCEPT;
+
+typedef struct mneme_chat_message {
+    const char* role;    /**< "system", "user" or "assistant" */
+    const char* content; /**< UTF-8 text */
+} mneme_chat_message;
+
+/**
+ * Renders a conversation in the model family's chat format (V3 and V3.2/V4 differ).
+ * \param add_generation_prompt end with the assistant prefix so the model answers next.
+ * \returns MNEME_OK, MNEME_INCOMPLETE (*out_len is the needed size), MNEME_ERROR_INVALID_ARGUMENT.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_chat_render(const mneme_model* model,
+                                                                    const mneme_chat_message* messages,
+                                                                    size_t n_messages, mneme_bool add_generation_prompt,
+                                                                    char* buf, size_t buf_size,
+                                                                    size_t* out_len) MNEME_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions: context, prefill, generation
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct mneme_sampling_params {
+    uint32_t struct_size;     /**< sizeof(mneme_sampling_params) */
+    float temperature;        /**< 0 = greedy */
+    int32_t top_k;            /**< 0 = off */
+    float top_p;              /**< 1 = off */
+    float min_p;              /**< 0 = off */
+    float repetition_penalty; /**< 1 = off */
+    int32_t repetition_last_n; /**< window of the penalty; 0 = whole context */
+    uint32_t reserved0;
+    uint64_t seed;            /**< random seed; same seed + same inputs = same output */
+} mneme_sampling_params;
+
+#define MNEME_SAMPLING_PARAMS_INIT {sizeof(mneme_sampling_params), 0.0f, 0, 1.0f, 0.0f, 1.0f, 64, 0, 0}
+
+typedef struct mneme_session_desc {
+    uint32_t struct_size; /**< sizeof(mneme_session_desc) */
+    uint32_t n_ctx;       /**< maximum tokens the session holds; 0 = the model's maximum */
+    const mneme_sampling_params* sampling; /**< copied; NULL = MNEME_SAMPLING_PARAMS_INIT */
+} mneme_session_desc;
+
+#define MNEME_SESSION_DESC_INIT {sizeof(mneme_session_desc), 0, NULL}
+
+/**
+ * Creates a session (one conversation / context) over a model.
+ * \param model borrowed until the session is destroyed.
+ * \returns MNEME_OK, MNEME_ERROR_BUDGET_EXCEEDED (message: "needs X GiB, budget Y GiB" and the
+ *          largest context that fits), MNEME_ERROR_INVALID_ARGUMENT, MNEME_ERROR_OUT_OF_MEMORY.
+ * \threadsafety any thread; sessions of one model may be created concurrently.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_create(mneme_model* model,
+                                                                       const mneme_session_desc* desc,
+                                                                       mneme_session** out) MNEME_NOEXCEPT;
+
+/** Destroys a session. Accepts NULL. \threadsafety not concurrently with other calls on it. */
+MNEME_API void MNEME_CALL mneme_session_destroy(mneme_session* session) MNEME_NOEXCEPT;
+
+/** Replaces the sampling parameters (copied). \threadsafety the session's thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_set_sampling(mneme_session* session,
+                                                                             const mneme_sampling_params* params)
+    MNEME_NOEXCEPT;
+
+typedef enum mneme_logits_mode {
+    MNEME_LOGITS_LAST = 0, /**< keep logits of the last fed position only */
+    MNEME_LOGITS_ALL = 1,  /**< keep logits of every fed position */
+    MNEME_LOGITS_NONE = 2, /**< keep none (pure prefill) */
+    MNEME_LOGITS_FORCE32 = 0x7FFFFFFF
+} mneme_logits_mode;
+
+typedef struct mneme_feed_desc {
+    uint32_t struct_size; /**< sizeof(mneme_feed_desc) */
+    mneme_logits_mode logits;
+    uint32_t chunk_size;  /**< tokens per forward pass; 0 = the library's choice */
+    uint32_t reserved0;
+    mneme_progress_fn progress_fn; /**< called at least once per chunk; may cancel */
+    void* progress_user_data;
+} mneme_feed_desc;
+
+#define MNEME_FEED_DESC_INIT {sizeof(mneme_feed_desc), MNEME_LOGITS_LAST, 0, 0, NULL, NULL}
+
+/**
+ * Appends tokens to the session's context and evaluates them (prefill).
+ * \param tokens borrowed during the call.
+ * \returns MNEME_OK; MNEME_CANCELLED (by the progress callback or mneme_session_cancel: the
+ *          session keeps every complete chunk evaluated so far and stays usable);
+ *          MNEME_ERROR_CONTEXT_FULL; MNEME_ERROR_INVALID_ARGUMENT (token out of range); MNEME_ERROR_BUSY.
+ * \threadsafety the session's thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_tokens(mneme_session* session,
+                                                                            const int32_t* tokens, size_t n_tokens,
+                                                                            const mneme_feed_desc* desc) MNEME_NOEXCEPT;
+
+/** Tokenizes `text` (parsing special tokens) and feeds it. Same results as mneme_session_feed_tokens. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_text(mneme_session* session, const char* text,
+                                                                          size_t text_len,
+                                                                          const mneme_feed_desc* desc) MNEME_NOEXCEPT;
+
+/**
+ * Logits of the positions kept by the last feed (see mneme_logits_mode), row-major
+ * [*out_rows, *out_vocab]. The pointer stays valid until the next call that changes the session.
+ * \threadsafety the session's thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits(const mneme_session* session,
+                                                                           const float** out_logits, size_t* out_rows,
+                                                                           size_t* out_vocab) MNEME_NOEXCEPT;
+
+typedef struct mneme_token_event {
+    uint32_t struct_size;
+    int32_t token;         /**< the token id generated */
+    const char* text;      /**< bytes this event completes: always whole UTF-8 characters (may be empty) */
+    size_t text_len;
+    uint64_t index;        /**< 0-based index of the token within this generate call */
+    mneme_bool drafted;    /**< the token came from an accepted draft */
+} mneme_token_event;
+
+/** Streaming callback: return MNEME_TRUE to continue, MNEME_FALSE to stop. Runs on the caller's thread. */
+typedef mneme_bool(MNEME_CALL* mneme_token_fn)(void* user_data, const mneme_token_event* event);
+
+typedef struct mneme_generate_desc {
+    uint32_t struct_size;   /**< sizeof(mneme_generate_desc) */
+    uint32_t max_tokens;    /**< 0 = until end of sequence or a full context */
+    const char* const* stop_strings; /**< generation stops when the output ends with one of them */
+    size_t n_stop_strings;
+    mneme_bool stop_at_eos; /**< stop at the model's end-of-sequence token (default true) */
+    uint32_t reserved0;
+    mneme_token_fn token_fn; /**< NULL = no streaming */
+    void* token_user_data;
+} mneme_generate_desc;
+
+#define MNEME_GENERATE_DESC_INIT {sizeof(mneme_generate_desc), 0, NULL, 0, MNEME_TRUE, 0, NULL, NULL}
+
+typedef struct mneme_generate_result {
+    uint32_t struct_size; /**< set by the caller */
+    uint32_t reserved0;
+    uint64_t n_tokens;          /**< tokens generated by this call */
+    uint64_t n_drafted;         /**< of which came from accepted drafts */
+    double prefill_seconds;
+    double decode_seconds;
+    mneme_status finish;        /**< MNEME_END_OF_STREAM (eos/stop string), MNEME_OK (max_tokens), MNEME_CANCELLED */
+} mneme_generate_result;
+
+/**
+ * Samples tokens after the current context until a stop condition, streaming each through
+ * token_fn. Generated tokens become part of the context.
+ * \param result optional; filled on return.
+ * \returns MNEME_OK (max_tokens reached), MNEME_END_OF_STREAM, MNEME_CANCELLED, MNEME_ERROR_CONTEXT_FULL,
+ *          MNEME_ERROR_BUSY, errors.
+ * \threadsafety the session's thread (callbacks run on it too).
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_generate(mneme_session* session,
+                                                                         const mneme_generate_desc* desc,
+                                                                         mneme_generate_result* result) MNEME_NOEXCEPT;
+
+/**
+ * Asks the running (or next) feed/generate call of this session to stop at the next safe point
+ * (between chunks or tokens). That call returns MNEME_CANCELLED. \threadsafety any thread.
+ */
+MNEME_API void MNEME_CALL mneme_session_cancel(mneme_session* session) MNEME_NOEXCEPT;
+
+/** Number of tokens currently in the session's context. \threadsafety the session's thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_token_count(const mneme_session* session,
+                                                                            uint64_t* out_count) MNEME_NOEXCEPT;
+
+/** Drops the context, keeping the session and its settings. \threadsafety the session's thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_reset(mneme_session* session) MNEME_NOEXCEPT;
+
+/**
+ * Saves the session's state (tokens and caches) to a file, atomically (written to a temporary
+ * file, then renamed). \threadsafety the session's thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_save_state(const mneme_session* session,
+                                                                           const char* path) MNEME_NOEXCEPT;
+
+/**
+ * Restores a state saved by mneme_session_save_state for the same model. A file of another model
+ * or a corrupt file is refused (MNEME_ERROR_INVALID_MODEL) and leaves the session unchanged.
+ * \threadsafety the session's thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_load_state(mneme_session* session,
+                                                                           const char* path) MNEME_NOEXCEPT;
+
+#if defined(__cplusplus)
+} /* extern "C" */
+#endif
+
+#endif /* MNEME_H */

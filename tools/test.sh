@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds with
+# warnings as errors, runs every test, then rebuilds with AddressSanitizer + UBSan and runs again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash packaging/deps-debian.sh
+jobs=$(nproc)
+
+echo "== release build (warnings are errors) =="
+cmake --preset ci >/dev/null
+cmake --build --preset ci -j"$jobs"
+ctest --preset ci -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
