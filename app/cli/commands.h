@@ -18,5 +18,9 @@ std::vector<std::string> runtime_option_names();
 int report_failure(const std::string& context, mneme_status status);
 
 int cmd_backends(const args& a);
+int cmd_logits(const args& a);
+int cmd_generate(const args& a);
+int cmd_tokenize(const args& a);
+int cmd_info(const args& a);
 
 }  // namespace mneme_cli

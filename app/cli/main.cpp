@@ -47,8 +47,14 @@ void print_usage() {
         "commands:\n"
         "  --version          print the library version\n"
         "  backends           list backend plugins, their state and devices\n"
+        "  info               --model DIR [--context N]: architecture and memory estimate\n"
+        "  tokenize           --model DIR --text TEXT [--bos]\n"
+        "  logits             --model DIR --tokens 1,2,3 --out FILE.npy [--mode prefill|decode|chunked:N]\n"
+        "                     [--precision f32|f64] [--act-quant on|off] [--dtype f32|f64]\n"
+        "  generate           --model DIR (--prompt TEXT | --tokens IDS) [--max-tokens N] [--temp T]\n"
+        "                     [--seed S] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ids] [--chat]\n"
         "\n"
-        "common options: --threads N, --plugin-path DIR\n");
+        "common options: --threads N, --plugin-path DIR, --backend NAME, --device N\n");
 }
 
 }  // namespace
@@ -66,8 +72,15 @@ int main(int argc, char** argv) {
     }
     try {
         if (cmd == "backends") return cmd_backends(args(argc, argv, 2, {}));
+        if (cmd == "logits") return cmd_logits(args(argc, argv, 2, {}));
+        if (cmd == "generate") return cmd_generate(args(argc, argv, 2, {"ids", "chat"}));
+        if (cmd == "tokenize") return cmd_tokenize(args(argc, argv, 2, {"bos"}));
+        if (cmd == "info") return cmd_info(args(argc, argv, 2, {}));
         std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
         return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
     } catch (const usage_error& e) {
         std::fprintf(stderr, "error: %s\n", e.message.c_str());
         return 2;

@@ -48,11 +48,25 @@ void scale(const exec_ctx& ex, const T* x, int64_t count, double s, double bias,
     });
 }
 
+template <class T>
+void add_rows_scaled(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, const int32_t* idx, const T* w, T* y,
+                     int64_t) {
+    // Columns in parallel, rows in order: the sum order per output element is fixed.
+    parallel(ex, static_cast<std::size_t>(n), 256, [&](std::size_t c0, std::size_t c1) {
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* xr = x + r * n;
+            T* yr = y + static_cast<int64_t>(idx[r]) * n;
+            for (std::size_t c = c0; c < c1; ++c) yr[c] += w[r] * xr[c];
+        }
+    });
+}
+
 #define MNEME_INSTANTIATE(T)                                                                            \
     template void swiglu<T>(const exec_ctx&, const T*, const T*, int64_t, double, T*);                  \
     template void add<T>(const exec_ctx&, const T*, const T*, int64_t, int64_t, int64_t, T*);           \
     template void mul<T>(const exec_ctx&, const T*, const T*, int64_t, int64_t, int64_t, T*);           \
-    template void scale<T>(const exec_ctx&, const T*, int64_t, double, double, T*);
+    template void scale<T>(const exec_ctx&, const T*, int64_t, double, double, T*);                     \
+    template void add_rows_scaled<T>(const exec_ctx&, const T*, int64_t, int64_t, const int32_t*, const T*, T*, int64_t);
 MNEME_INSTANTIATE(float)
 MNEME_INSTANTIATE(double)
 #undef MNEME_INSTANTIATE

@@ -1,5 +1,6 @@
 // Translates plugin ops (mneme_op) into calls of the reference kernels, after checking dtypes,
 // shapes and bounds so that a host bug becomes an error, not a wild memory access.
+#include <bit>
 #include <cstring>
 
 #include "cpu-backend.h"
@@ -157,19 +158,143 @@ void run_rope(mneme_backend& be, const mneme_op& op) {
     const mneme_tensor &x = op.src[0], &c = op.src[1], &s = op.src[2], &y = op.dst;
     const auto& p = params_of<mneme_op_rope>(op);
     require_same_shape(x, y, "rope");
-    require_contiguous(x, "rope src");
-    require_contiguous(y, "rope dst");
     require_contiguous(c, "rope cos");
     require_contiguous(s, "rope sin");
     if (p.n_rot % 2 || p.offset + p.n_rot > x.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "rope: bad rotated slice");
-    const int64_t tokens = x.ne[2] * x.ne[3];
+    const int64_t tokens = x.ne[2] * x.ne[3], heads = x.ne[1];
     if (c.ne[0] != p.n_rot / 2 || row_count(c) != tokens || s.ne[0] != c.ne[0] || row_count(s) != tokens ||
         c.dtype != y.dtype || s.dtype != y.dtype) {
         raise(MNEME_ERROR_INVALID_ARGUMENT, "rope: cos/sin tables must be [n_rot/2, tokens] of the activation type");
     }
-    k::rope<T>(be.exec, data_of<T>(x), tokens, x.ne[1], x.ne[0], data_of<T>(c), data_of<T>(s),
+    const int64_t xs = row_stride(x, "rope src"), ys = row_stride(y, "rope dst");
+    T* yd = data_of<T>(y);
+    const T* xd = data_of<T>(x);
+    if (xd != yd) {  // dst = src outside the rotated slice
+        for (int64_t r = 0; r < tokens * heads; ++r) std::memcpy(yd + r * ys, xd + r * xs, sizeof(T) * x.ne[0]);
+    }
+    k::rope<T>(be.exec, xd, tokens, heads, xs, data_of<T>(c), data_of<T>(s),
                p.layout == MNEME_ROPE_HALF_SPLIT ? k::rope_layout::half_split : k::rope_layout::interleaved, p.offset,
-               p.n_rot, p.inverse != 0, data_of<T>(y));
+               p.n_rot, p.inverse != 0, yd, ys);
+}
+
+template <class T>
+void run_quant(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    require_same_shape(x, y, "quant_roundtrip");
+    const auto& p = params_of<mneme_op_quant>(op);
+    if (p.block == 0 || p.scale_mode != MNEME_QUANT_SCALE_POW2 ||
+        (p.format != MNEME_DTYPE_F8_E4M3 && p.format != MNEME_DTYPE_FP4_E2M1)) {
+        raise(MNEME_ERROR_UNSUPPORTED, "quant_roundtrip: unsupported format/scale/block");
+    }
+    k::quant_roundtrip<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "quant src"),
+                          p.format == MNEME_DTYPE_F8_E4M3 ? k::quant_format::e4m3 : k::quant_format::e2m1, p.block,
+                          data_of<T>(y), row_stride(y, "quant dst"));
+}
+
+template <class T>
+void run_layer_norm(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    require_same_shape(x, y, "layer_norm");
+    const T* w = nullptr;
+    const T* b = nullptr;
+    for (uint32_t i = 1; i < 3 && i < op.n_src; ++i) {
+        if (!op.src[i].buffer) continue;
+        if (op.src[i].dtype != y.dtype || op.src[i].ne[0] != x.ne[0]) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "layer_norm: weight/bias must be [ne0] of the activation type");
+        }
+        (i == 1 ? w : b) = data_of<T>(op.src[i]);
+    }
+    k::layer_norm<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "layer_norm src"), w, b,
+                     params_of<mneme_op_norm>(op).eps, data_of<T>(y), row_stride(y, "layer_norm dst"));
+}
+
+template <class T>
+void run_hadamard(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    require_same_shape(x, y, "hadamard");
+    if (!std::has_single_bit(static_cast<uint64_t>(x.ne[0]))) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "hadamard: width ", x.ne[0], " is not a power of two");
+    }
+    k::hadamard<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "hadamard src"), data_of<T>(y),
+                   row_stride(y, "hadamard dst"));
+}
+
+template <class T>
+void run_attention(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &q = op.src[0], &kk = op.src[1], &v = op.src[2], &y = op.dst;
+    const auto& p = params_of<mneme_op_attention>(op);
+    k::attention_args a;
+    a.heads = q.ne[1];
+    a.queries = q.ne[2] * q.ne[3];
+    a.dk = q.ne[0];
+    a.dv = v.ne[0];
+    if (kk.ne[0] != a.dk || row_count(kk) != row_count(v) || y.ne[0] != a.dv || y.ne[1] != a.heads ||
+        y.ne[2] * y.ne[3] != a.queries) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "attention: shapes of q [Dk,H,S], k [Dk,T], v [Dv,T], dst [Dv,H,S] disagree");
+    }
+    const int64_t es = dtype_size(y.dtype);
+    for (const auto* t : {&q, &kk, &v, &y}) {
+        if (t->nb[0] != es || t->nb[1] % es || t->nb[2] % es) raise(MNEME_ERROR_INVALID_ARGUMENT, "attention: bad strides");
+    }
+    a.q_head_stride = q.nb[1] / es;
+    a.q_stride = q.nb[2] / es;
+    a.k_stride = kk.nb[1] / es;
+    a.v_stride = v.nb[1] / es;
+    a.n_keys = row_count(kk);
+    a.out_head_stride = y.nb[1] / es;
+    a.out_stride = y.nb[2] / es;
+    a.scale = p.scale;
+    a.start_pos = p.start_pos;
+    a.window = p.window;
+    if (op.n_src > 3 && op.src[3].buffer) {
+        const mneme_tensor& idx = op.src[3];
+        if (idx.dtype != MNEME_DTYPE_I32 || row_count(idx) != a.queries) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "attention: indices must be I32 [n, S]");
+        }
+        require_contiguous(idx, "attention indices");
+        a.indices = data_of<int32_t>(idx);
+        a.n_indices = idx.ne[0];
+    }
+    const T* sink = nullptr;
+    if (op.n_src > 4 && op.src[4].buffer) {
+        if (op.src[4].ne[0] != a.heads || op.src[4].dtype != y.dtype) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "attention: sink must be [H] of the activation type");
+        }
+        sink = data_of<T>(op.src[4]);
+    }
+    k::attention<T>(be.exec, a, data_of<T>(q), data_of<T>(kk), data_of<T>(v), sink, data_of<T>(y));
+}
+
+template <class T>
+void run_indexer(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &q = op.src[0], &w = op.src[1], &kk = op.src[2], &y = op.dst;
+    const auto& p = params_of<mneme_op_indexer>(op);
+    const int64_t d = q.ne[0], heads = q.ne[1], queries = q.ne[2] * q.ne[3], n_keys = row_count(kk);
+    if (kk.ne[0] != d || w.ne[0] != heads || row_count(w) != queries || y.ne[0] != n_keys || row_count(y) != queries ||
+        p.ratio < 1) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "indexer: shapes of q [D,Hi,S], w [Hi,S], k [D,T], dst [T,S] disagree");
+    }
+    require_contiguous(q, "indexer q");
+    require_contiguous(w, "indexer w");
+    require_contiguous(y, "indexer dst");
+    k::indexer_scores<T>(be.exec, data_of<T>(q), data_of<T>(w), data_of<T>(kk), d, heads, queries, n_keys,
+                         row_stride(kk, "indexer keys"), p.start_pos, p.ratio, data_of<T>(y));
+}
+
+template <class T>
+void run_add_rows(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &idx = op.src[1], &w = op.src[2], &y = op.dst;
+    const int64_t rows = row_count(x), n = x.ne[0];
+    if (y.ne[0] != n || idx.dtype != MNEME_DTYPE_I32 || idx.ne[0] * row_count(idx) != rows ||
+        w.ne[0] * row_count(w) != rows || w.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "add_rows_scaled: shapes disagree");
+    }
+    for (const auto* t : {&x, &idx, &w, &y}) require_contiguous(*t, "add_rows_scaled");
+    const int32_t* ids = data_of<int32_t>(idx);
+    for (int64_t r = 0; r < rows; ++r) {
+        if (ids[r] < 0 || ids[r] >= row_count(y)) raise(MNEME_ERROR_INVALID_ARGUMENT, "add_rows_scaled: row ", ids[r], " out of range");
+    }
+    k::add_rows_scaled<T>(be.exec, data_of<T>(x), rows, n, ids, data_of<T>(w), data_of<T>(y), row_count(y));
 }
 
 template <class T>
@@ -228,22 +353,27 @@ void run_scale(mneme_backend& be, const mneme_op& op) {
     k::scale<T>(be.exec, data_of<T>(op.src[0]), elements(op.dst), p.scale, p.bias, data_of<T>(op.dst));
 }
 
-// COPY and GET_ROWS decode rows of any stored format into the activation type.
+// COPY and GET_ROWS decode rows of any stored format into the activation type. COPY takes
+// optional block scales as src1 (params: mneme_op_matmul with the block sizes).
 template <class T>
-void run_rows(mneme_backend& be, const mneme_op& op) {
+void run_rows(mneme_backend&, const mneme_op& op) {
     const mneme_tensor& src = op.src[0];
     const mneme_tensor& y = op.dst;
-    require_contiguous(y, "dst");
+    const int64_t ys = row_stride(y, "dst");
     mneme_op as_matmul = op;
     as_matmul.src[1] = src;
-    as_matmul.n_src = op.type == MNEME_OP_GET_ROWS ? 1 : op.n_src;  // no scales for row gathers
+    as_matmul.n_src = 2;
+    if (op.type == MNEME_OP_COPY && op.n_src >= 2 && op.src[1].buffer) {
+        as_matmul.src[2] = op.src[1];
+        as_matmul.n_src = 3;
+    }
     k::weight_view table = weight_of(as_matmul);
     if (y.ne[0] != src.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy/get_rows: row widths differ");
     const int64_t rows = row_count(y);
     T* out = data_of<T>(y);
     if (op.type == MNEME_OP_COPY) {
         if (row_count(src) != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy: row counts differ");
-        for (int64_t r = 0; r < rows; ++r) k::decode_weight_row<T>(table, r, out + r * y.ne[0]);
+        for (int64_t r = 0; r < rows; ++r) k::decode_weight_row<T>(table, r, out + r * ys);
         return;
     }
     const mneme_tensor& idx = op.src[1];
@@ -259,9 +389,8 @@ void run_rows(mneme_backend& be, const mneme_op& op) {
             raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
         }
         if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
-        k::decode_weight_row<T>(table, i, out + r * y.ne[0]);
+        k::decode_weight_row<T>(table, i, out + r * ys);
     }
-    (void)be;
 }
 
 template <class T>
@@ -276,6 +405,12 @@ void run_typed(mneme_backend& be, const mneme_op& op) {
         case MNEME_OP_MUL: return run_binary<T>(be, op);
         case MNEME_OP_SCALE: return run_scale<T>(be, op);
         case MNEME_OP_TOPK: return run_topk<T>(be, op);
+        case MNEME_OP_QUANT_ROUNDTRIP: return run_quant<T>(be, op);
+        case MNEME_OP_LAYER_NORM: return run_layer_norm<T>(be, op);
+        case MNEME_OP_HADAMARD: return run_hadamard<T>(be, op);
+        case MNEME_OP_ATTENTION: return run_attention<T>(be, op);
+        case MNEME_OP_INDEXER_SCORES: return run_indexer<T>(be, op);
+        case MNEME_OP_ADD_ROWS_SCALED: return run_add_rows<T>(be, op);
         case MNEME_OP_COPY:
         case MNEME_OP_GET_ROWS: return run_rows<T>(be, op);
         default: raise(MNEME_ERROR_UNSUPPORTED, "op type ", op.type, " not supported by the CPU backend");
@@ -295,7 +430,13 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_MUL:
         case MNEME_OP_SCALE:
         case MNEME_OP_COPY:
-        case MNEME_OP_GET_ROWS: return is_float(op.dst.dtype);
+        case MNEME_OP_GET_ROWS:
+        case MNEME_OP_QUANT_ROUNDTRIP:
+        case MNEME_OP_LAYER_NORM:
+        case MNEME_OP_HADAMARD:
+        case MNEME_OP_ATTENTION:
+        case MNEME_OP_INDEXER_SCORES:
+        case MNEME_OP_ADD_ROWS_SCALED: return is_float(op.dst.dtype);
         case MNEME_OP_TOPK: return is_float(op.src[0].dtype) && op.dst.dtype == MNEME_DTYPE_I32;
         default: return false;
     }
@@ -310,7 +451,8 @@ void execute(mneme_backend& be, const mneme_op& op) {
     }
     if (!supports(op)) raise(MNEME_ERROR_UNSUPPORTED, "CPU backend does not support op ", op.type, " with these types");
     const mneme_dtype t = op.type == MNEME_OP_TOPK ? op.src[0].dtype : op.dst.dtype;
-    if (op.type != MNEME_OP_COPY && op.type != MNEME_OP_GET_ROWS && op.type != MNEME_OP_MATMUL) {
+    if (op.type != MNEME_OP_COPY && op.type != MNEME_OP_GET_ROWS && op.type != MNEME_OP_MATMUL &&
+        op.type != MNEME_OP_ADD_ROWS_SCALED) {
         if (op.src[0].dtype != t) raise(MNEME_ERROR_INVALID_ARGUMENT, "op src0 dtype differs from the activation type");
     }
     if (op.type == MNEME_OP_MATMUL && op.src[0].dtype != t) {

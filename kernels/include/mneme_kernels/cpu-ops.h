@@ -43,10 +43,12 @@ void rms_norm(const exec_ctx& ex, const T* x, int64_t rows, int64_t d, int64_t x
 enum class rope_layout : uint32_t { interleaved = 0, half_split = 1 };
 
 // Rotates x[t, h, offset .. offset + n_rot) for every head h by the angle of token t, given as
-// cos/sin tables [t, n_rot/2]. In place allowed (y == x).
+// cos/sin tables [t, n_rot/2]; rows (t, h) are `*_stride` elements apart. Only the rotated slice is
+// written. In place allowed (y == x).
 template <class T>
-void rope(const exec_ctx& ex, const T* x, int64_t tokens, int64_t heads, int64_t d, const T* cos_table,
-          const T* sin_table, rope_layout layout, int64_t offset, int64_t n_rot, bool inverse, T* y);
+void rope(const exec_ctx& ex, const T* x, int64_t tokens, int64_t heads, int64_t x_stride, const T* cos_table,
+          const T* sin_table, rope_layout layout, int64_t offset, int64_t n_rot, bool inverse, T* y,
+          int64_t y_stride);
 
 // y = softmax(scale * x) per row; entries equal to -inf get probability 0.
 template <class T>
@@ -76,5 +78,57 @@ void mul(const exec_ctx& ex, const T* a, const T* b, int64_t rows, int64_t n, in
 // y = x * scale + bias
 template <class T>
 void scale(const exec_ctx& ex, const T* x, int64_t count, double scale, double bias, T* y);
+
+}  // namespace mneme::kernels
+
+namespace mneme::kernels {
+
+enum class quant_format : uint32_t { e4m3, e2m1 };
+
+// Quantise-dequantise round trip of each row in blocks of `block` channels with power-of-two
+// (ue8m0) scales, as the V3.2/V4 reference simulates its FP8/FP4 activations (FORMATS.md §5):
+// e4m3: s = 2^ceil(log2(f32(max(amax, 1e-4)) * f32(1/448))); e2m1: s = 2^ceil(log2(f32(max(amax, 6*2^-126)) / 6)).
+// In place allowed.
+template <class T>
+void quant_roundtrip(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t x_stride, quant_format fmt,
+                     int64_t block, T* y, int64_t y_stride);
+
+// y = (x - mean) / sqrt(var + eps) * w + b (w, b may be null).
+template <class T>
+void layer_norm(const exec_ctx& ex, const T* x, int64_t rows, int64_t d, int64_t x_stride, const T* w, const T* b,
+                double eps, T* y, int64_t y_stride);
+
+// y = x · H_n / sqrt(n) per row, n a power of two (fast Walsh-Hadamard transform, Sylvester order).
+template <class T>
+void hadamard(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t x_stride, T* y, int64_t y_stride);
+
+struct attention_args {
+    int64_t heads = 1, queries = 1;
+    int64_t dk = 0, dv = 0;
+    int64_t q_head_stride = 0, q_stride = 0;  // elements between heads / between queries
+    int64_t k_stride = 0, v_stride = 0;       // elements between keys / values
+    int64_t n_keys = 0;                       // keys available
+    int64_t out_head_stride = 0, out_stride = 0;
+    const int32_t* indices = nullptr;         // [queries, n_indices] or null
+    int64_t n_indices = 0;
+    double scale = 1.0;
+    int64_t start_pos = 0;
+    int64_t window = 0;
+};
+
+// Single-KV (MQA) softmax attention, optionally over an index list and with an attention sink
+// added to the denominator only (sink may be null).
+template <class T>
+void attention(const exec_ctx& ex, const attention_args& a, const T* q, const T* k, const T* v, const T* sink, T* out);
+
+// Lightning-indexer scores (see MNEME_OP_INDEXER_SCORES).
+template <class T>
+void indexer_scores(const exec_ctx& ex, const T* q, const T* w, const T* k, int64_t d, int64_t heads, int64_t queries,
+                    int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, T* out);
+
+// y[idx[r]] += w[r] * x[r] over rows of width n, in order of r.
+template <class T>
+void add_rows_scaled(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, const int32_t* idx, const T* w, T* y,
+                     int64_t y_rows);
 
 }  // namespace mneme::kernels

@@ -550,6 +550,15 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits(const
                                                                            const float** out_logits, size_t* out_rows,
                                                                            size_t* out_vocab) MNEME_NOEXCEPT;
 
+/**
+ * As mneme_session_get_logits, in double precision: exact for MNEME_PRECISION_F64 models (the
+ * reference path), a widened copy otherwise. Same lifetime rule.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits_f64(const mneme_session* session,
+                                                                               const double** out_logits,
+                                                                               size_t* out_rows,
+                                                                               size_t* out_vocab) MNEME_NOEXCEPT;
+
 typedef struct mneme_token_event {
     uint32_t struct_size;
     int32_t token;         /**< the token id generated */

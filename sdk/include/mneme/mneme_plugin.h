@@ -131,6 +131,25 @@ typedef enum mneme_op_type {
     MNEME_OP_COPY = 10,
     /** dst[:, r] = src0[:, src1[r]] (row gather: src0 is a table, src1 I32/I64 indices). */
     MNEME_OP_GET_ROWS = 11,
+    /** Quantise-dequantise round trip per row, per block of channels (the QAT simulation of
+     *  V3.2/V4 activations). src0/dst same shape, may alias. Params: mneme_op_quant. */
+    MNEME_OP_QUANT_ROUNDTRIP = 12,
+    /** dst = (src0 - mean) / sqrt(var + eps) * src1 + src2 per row (src1/src2 optional). Params: mneme_op_norm. */
+    MNEME_OP_LAYER_NORM = 13,
+    /** Per row: dst = src0 · H_n · n^-1/2, H_n the Sylvester Hadamard matrix, n = ne0 (a power of two). */
+    MNEME_OP_HADAMARD = 14,
+    /** Attention with one shared key/value set (MQA): src0 q [Dk, H, S]; src1 keys [Dk, T]; src2 values
+     *  [Dv, T]; src3 (optional) I32 key indices [n, S] (negative or future entries are ignored);
+     *  src4 (optional) sink logits [H]; dst [Dv, H, S]. Query s sits at position start_pos + s.
+     *  Without indices it attends to every causal key (inside the window when one is set).
+     *  Params: mneme_op_attention. */
+    MNEME_OP_ATTENTION = 15,
+    /** Lightning-indexer scores: dst[j, s] = sum_h src1[h, s] * relu(src0[:, h, s] . src2[:, j]) for
+     *  causal j (j < (start_pos + s + 1) / ratio), else -inf. src0 q [D, Hi, S]; src1 head weights
+     *  [Hi, S]; src2 keys [D, T]; dst [T, S]. Params: mneme_op_indexer. */
+    MNEME_OP_INDEXER_SCORES = 16,
+    /** dst[:, src1[r]] += src2[r] * src0[:, r] for every r, in order (MoE combine). src1 I32 [n]; src2 [n]. */
+    MNEME_OP_ADD_ROWS_SCALED = 17,
     MNEME_OP_TYPE_FORCE32 = 0x7FFFFFFF
 } mneme_op_type;
 
@@ -185,6 +204,33 @@ typedef struct mneme_op_scale {
     double scale;
     double bias;
 } mneme_op_scale;
+
+typedef enum mneme_quant_scale {
+    MNEME_QUANT_SCALE_POW2 = 0, /**< ue8m0: the scale is rounded up to a power of two */
+    MNEME_QUANT_SCALE_FORCE32 = 0x7FFFFFFF
+} mneme_quant_scale;
+
+typedef struct mneme_op_quant {
+    mneme_dtype format;           /**< MNEME_DTYPE_F8_E4M3 or MNEME_DTYPE_FP4_E2M1 */
+    uint32_t block;               /**< channels per scale; a final partial block uses the channels present */
+    mneme_quant_scale scale_mode;
+    uint32_t reserved0;
+} mneme_op_quant;
+
+typedef struct mneme_op_norm {
+    double eps;
+} mneme_op_norm;
+
+typedef struct mneme_op_attention {
+    double scale;       /**< multiplies q.k before the softmax */
+    int64_t start_pos;  /**< absolute position of query 0 */
+    int64_t window;     /**< > 0: without indices, attend only to the last `window` positions */
+} mneme_op_attention;
+
+typedef struct mneme_op_indexer {
+    int64_t start_pos;
+    int64_t ratio; /**< keys are blocks of `ratio` tokens (1 = tokens) */
+} mneme_op_indexer;
 
 /* ---------------------------------------------------------------------------------------------
  * Probe and devices

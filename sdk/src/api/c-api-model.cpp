@@ -1,10 +1,31 @@
 // Model and tokenizer entry points of the C API.
 #include <mneme/mneme.h>
 
+#include <cstring>
+
 #include "api/struct-copy.h"
 #include "core/runtime.h"
+#include "session/model.h"
 
 using namespace mneme;
+
+namespace {
+
+const tokenizer& require_tokenizer(const mneme_model* m) {
+    if (!m->tok()) fail(MNEME_ERROR_UNSUPPORTED, "this model has no tokenizer.json");
+    return *m->tok();
+}
+
+// Copies bytes into a caller buffer with the INCOMPLETE convention; NUL-terminates when room remains.
+mneme_status write_text(const std::string& s, char* buf, size_t buf_size, size_t* out_len) {
+    *out_len = s.size();
+    if (!buf || buf_size < s.size()) return MNEME_INCOMPLETE;
+    std::memcpy(buf, s.data(), s.size());
+    if (buf_size > s.size()) buf[s.size()] = '\0';
+    return MNEME_OK;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -15,48 +36,71 @@ MNEME_API mneme_status MNEME_CALL mneme_model_open(mneme_runtime* runtime, const
         require(runtime && path && out, "mneme_model_open: NULL argument");
         mneme_model_desc d = MNEME_MODEL_DESC_INIT;
         read_versioned(desc, d, "mneme_model_desc");
-        fail(MNEME_ERROR_UNSUPPORTED, "this build cannot load models yet: ", path);
+        *out = new mneme_model(*runtime, path, d);
         return MNEME_OK;
     });
 }
 
-MNEME_API void MNEME_CALL mneme_model_destroy(mneme_model*) noexcept {}
+MNEME_API void MNEME_CALL mneme_model_destroy(mneme_model* model) noexcept { delete model; }
 
 MNEME_API mneme_status MNEME_CALL mneme_model_get_info(const mneme_model* model, mneme_model_info* out) noexcept {
     return api_call([&] {
         require(model && out, "mneme_model_get_info: NULL argument");
-        return MNEME_ERROR_UNSUPPORTED;
+        write_versioned(out, model->info(), "mneme_model_info");
+        return MNEME_OK;
     });
 }
 
-MNEME_API mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uint64_t, mneme_memory_plan* out) noexcept {
+MNEME_API mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uint64_t context_tokens,
+                                                   mneme_memory_plan* out) noexcept {
     return api_call([&] {
         require(model && out, "mneme_model_plan: NULL argument");
-        return MNEME_ERROR_UNSUPPORTED;
+        write_versioned(out, model->plan(context_tokens), "mneme_memory_plan");
+        return MNEME_OK;
     });
 }
 
-MNEME_API mneme_status MNEME_CALL mneme_tokenize(const mneme_model* model, const char* text, size_t, uint32_t, int32_t*,
-                                                 size_t, size_t* out_count) noexcept {
+MNEME_API mneme_status MNEME_CALL mneme_tokenize(const mneme_model* model, const char* text, size_t text_len,
+                                                 uint32_t flags, int32_t* tokens, size_t capacity,
+                                                 size_t* out_count) noexcept {
     return api_call([&] {
-        require(model && text && out_count, "mneme_tokenize: NULL argument");
-        return MNEME_ERROR_UNSUPPORTED;
+        require(model && (text || text_len == 0) && out_count, "mneme_tokenize: NULL argument");
+        const tokenizer& tok = require_tokenizer(model);
+        std::vector<int32_t> ids;
+        if ((flags & MNEME_TOKENIZE_ADD_BOS) && tok.bos_id() >= 0) ids.push_back(tok.bos_id());
+        const auto body = tok.encode(std::string_view(text ? text : "", text_len), (flags & MNEME_TOKENIZE_PARSE_SPECIAL) != 0);
+        ids.insert(ids.end(), body.begin(), body.end());
+        *out_count = ids.size();
+        if (!tokens || capacity < ids.size()) return MNEME_INCOMPLETE;
+        std::memcpy(tokens, ids.data(), ids.size() * sizeof(int32_t));
+        return MNEME_OK;
     });
 }
 
-MNEME_API mneme_status MNEME_CALL mneme_detokenize(const mneme_model* model, const int32_t*, size_t, uint32_t, char*,
-                                                   size_t, size_t* out_len) noexcept {
+MNEME_API mneme_status MNEME_CALL mneme_detokenize(const mneme_model* model, const int32_t* tokens, size_t n_tokens,
+                                                   uint32_t flags, char* buf, size_t buf_size,
+                                                   size_t* out_len) noexcept {
     return api_call([&] {
-        require(model && out_len, "mneme_detokenize: NULL argument");
-        return MNEME_ERROR_UNSUPPORTED;
+        require(model && (tokens || n_tokens == 0) && out_len, "mneme_detokenize: NULL argument");
+        const tokenizer& tok = require_tokenizer(model);
+        const std::string s = tok.decode(std::span<const int32_t>(tokens, n_tokens), (flags & MNEME_DETOKENIZE_RENDER_SPECIAL) != 0);
+        return write_text(s, buf, buf_size, out_len);
     });
 }
 
-MNEME_API mneme_status MNEME_CALL mneme_chat_render(const mneme_model* model, const mneme_chat_message*, size_t,
-                                                    mneme_bool, char*, size_t, size_t* out_len) noexcept {
+MNEME_API mneme_status MNEME_CALL mneme_chat_render(const mneme_model* model, const mneme_chat_message* messages,
+                                                    size_t n_messages, mneme_bool add_generation_prompt, char* buf,
+                                                    size_t buf_size, size_t* out_len) noexcept {
     return api_call([&] {
-        require(model && out_len, "mneme_chat_render: NULL argument");
-        return MNEME_ERROR_UNSUPPORTED;
+        require(model && (messages || n_messages == 0) && out_len, "mneme_chat_render: NULL argument");
+        std::vector<chat_message> msgs;
+        for (size_t i = 0; i < n_messages; ++i) {
+            require(messages[i].role && messages[i].content, "mneme_chat_render: message with NULL role or content");
+            msgs.push_back(chat_message{messages[i].role, messages[i].content, {}});
+        }
+        chat_options opts;
+        opts.add_generation_prompt = add_generation_prompt != MNEME_FALSE;
+        return write_text(render_chat(msgs, model->chat(), opts), buf, buf_size, out_len);
     });
 }
 

@@ -1,0 +1,178 @@
+// `mneme-cli generate` streams a continuation of a prompt; `mneme-cli tokenize` prints ids;
+// `mneme-cli info` describes a model.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli-model.h"
+#include "commands.h"
+
+namespace mneme_cli {
+namespace {
+
+struct stream_state {
+    bool ids = false;
+    bool first = true;
+};
+
+mneme_bool MNEME_CALL on_token(void* user, const mneme_token_event* ev) {
+    auto* s = static_cast<stream_state*>(user);
+    if (s->ids) {
+        std::printf("%s%d", s->first ? "" : ",", ev->token);
+    } else if (ev->text_len) {
+        std::fwrite(ev->text, 1, ev->text_len, stdout);
+    }
+    s->first = false;
+    std::fflush(stdout);
+    return MNEME_TRUE;
+}
+
+using clock_type = std::chrono::steady_clock;
+
+}  // namespace
+
+int cmd_generate(const args& a) {
+    auto known = model_option_names();
+    for (const char* n : {"prompt", "tokens", "max-tokens", "temp", "seed", "top-k", "top-p", "min-p",
+                          "repeat-penalty", "ids", "ctx", "chat", "stop"}) {
+        known.emplace_back(n);
+    }
+    a.allow_only(known);
+    if (a.has("prompt") == a.has("tokens")) throw usage_error{"give exactly one of --prompt and --tokens"};
+
+    mneme_runtime* rt = open_runtime(a);
+    if (!rt) return 1;
+    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
+    mneme_model* m = open_model(rt, a);
+    if (!m) return 1;
+    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+
+    std::vector<int32_t> prompt;
+    if (a.has("tokens")) {
+        prompt = parse_token_list(*a.get("tokens"));
+    } else {
+        std::string text = *a.get("prompt");
+        if (a.has("chat")) {
+            mneme_chat_message msg{"user", text.c_str()};
+            size_t len = 0;
+            mneme_status st = mneme_chat_render(m, &msg, 1, MNEME_TRUE, nullptr, 0, &len);
+            if (st < 0) return report_failure("chat format", st);
+            std::string rendered(len, '\0');
+            st = mneme_chat_render(m, &msg, 1, MNEME_TRUE, rendered.data(), rendered.size(), &len);
+            if (st != MNEME_OK) return report_failure("chat format", st);
+            text = rendered;
+        }
+        size_t n = 0;
+        const uint32_t flags = MNEME_TOKENIZE_PARSE_SPECIAL | (a.has("chat") ? 0u : MNEME_TOKENIZE_ADD_BOS);
+        mneme_status st = mneme_tokenize(m, text.c_str(), text.size(), flags, nullptr, 0, &n);
+        if (st != MNEME_OK && st != MNEME_INCOMPLETE) return report_failure("tokenize", st);
+        prompt.resize(n);
+        st = mneme_tokenize(m, text.c_str(), text.size(), flags, prompt.data(), prompt.size(), &n);
+        if (st != MNEME_OK) return report_failure("tokenize", st);
+    }
+
+    mneme_sampling_params sp = MNEME_SAMPLING_PARAMS_INIT;
+    sp.temperature = static_cast<float>(a.get_double("temp", 0.0));
+    sp.seed = static_cast<uint64_t>(a.get_int("seed", 0));
+    sp.top_k = static_cast<int32_t>(a.get_int("top-k", 0));
+    sp.top_p = static_cast<float>(a.get_double("top-p", 1.0));
+    sp.min_p = static_cast<float>(a.get_double("min-p", 0.0));
+    sp.repetition_penalty = static_cast<float>(a.get_double("repeat-penalty", 1.0));
+    const long long max_tokens = a.get_int("max-tokens", 64);
+    mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
+    sd.n_ctx = static_cast<uint32_t>(a.get_int("ctx", static_cast<long long>(prompt.size()) + max_tokens + 1));
+    sd.sampling = &sp;
+    mneme_session* s = nullptr;
+    mneme_status st = mneme_session_create(m, &sd, &s);
+    if (st != MNEME_OK) return report_failure("cannot create session", st);
+    std::unique_ptr<mneme_session, void (*)(mneme_session*)> s_guard(s, mneme_session_destroy);
+
+    const auto t0 = clock_type::now();
+    st = mneme_session_feed_tokens(s, prompt.data(), prompt.size(), nullptr);
+    if (st != MNEME_OK) return report_failure("prefill", st);
+    const double prefill_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+
+    stream_state ss;
+    ss.ids = a.has("ids");
+    const std::string stop = a.get_or("stop", "");
+    const char* stops[1] = {stop.c_str()};
+    mneme_generate_desc gd = MNEME_GENERATE_DESC_INIT;
+    gd.max_tokens = static_cast<uint32_t>(max_tokens);
+    gd.token_fn = on_token;
+    gd.token_user_data = &ss;
+    if (!stop.empty()) {
+        gd.stop_strings = stops;
+        gd.n_stop_strings = 1;
+    }
+    mneme_generate_result r{};
+    r.struct_size = sizeof(r);
+    st = mneme_session_generate(s, &gd, &r);
+    std::printf("\n");
+    if (st < 0) return report_failure("generation", st);
+    std::fprintf(stderr, "prefill: %zu tokens, %.1f tokens/s; decode: %llu tokens, %.1f tokens/s\n", prompt.size(),
+                 prefill_s > 0 ? static_cast<double>(prompt.size()) / prefill_s : 0.0,
+                 static_cast<unsigned long long>(r.n_tokens),
+                 r.decode_seconds > 0 ? static_cast<double>(r.n_tokens) / r.decode_seconds : 0.0);
+    return 0;
+}
+
+int cmd_tokenize(const args& a) {
+    auto known = model_option_names();
+    known.emplace_back("text");
+    known.emplace_back("bos");
+    a.allow_only(known);
+    const std::string text = a.require("text");
+    mneme_runtime* rt = open_runtime(a);
+    if (!rt) return 1;
+    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
+    mneme_model* m = open_model(rt, a);
+    if (!m) return 1;
+    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    const uint32_t flags = MNEME_TOKENIZE_PARSE_SPECIAL | (a.has("bos") ? MNEME_TOKENIZE_ADD_BOS : 0u);
+    size_t n = 0;
+    mneme_status st = mneme_tokenize(m, text.c_str(), text.size(), flags, nullptr, 0, &n);
+    if (st != MNEME_OK && st != MNEME_INCOMPLETE) return report_failure("tokenize", st);
+    std::vector<int32_t> ids(n);
+    st = mneme_tokenize(m, text.c_str(), text.size(), flags, ids.data(), ids.size(), &n);
+    if (st != MNEME_OK) return report_failure("tokenize", st);
+    for (size_t i = 0; i < ids.size(); ++i) std::printf("%s%d", i ? "," : "", ids[i]);
+    std::printf("\n");
+    return 0;
+}
+
+int cmd_info(const args& a) {
+    auto known = model_option_names();
+    known.emplace_back("context");
+    a.allow_only(known);
+    mneme_runtime* rt = open_runtime(a);
+    if (!rt) return 1;
+    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
+    mneme_model* m = open_model(rt, a);
+    if (!m) return 1;
+    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    mneme_model_info info{};
+    info.struct_size = sizeof(info);
+    mneme_status st = mneme_model_get_info(m, &info);
+    if (st != MNEME_OK) return report_failure("model info", st);
+    const double mib = 1024.0 * 1024.0;
+    std::printf("architecture: %s\nbackend: %s\nlayers: %u, hidden: %u, vocab: %u, max context: %u\n",
+                info.architecture_name, info.backend, info.n_layers, info.hidden_size, info.vocab_size,
+                info.max_context);
+    std::printf("parameters: %llu\nweights: %.2f MiB as stored\ncache: %llu bytes per token\ntokenizer: %s\n",
+                static_cast<unsigned long long>(info.n_params), static_cast<double>(info.weights_bytes) / mib,
+                static_cast<unsigned long long>(info.cache_bytes_per_token), info.has_tokenizer ? "yes" : "no");
+    const uint64_t ctx = static_cast<uint64_t>(a.get_int("context", 4096));
+    mneme_memory_plan plan{};
+    plan.struct_size = sizeof(plan);
+    if (mneme_model_plan(m, ctx, &plan) == MNEME_OK) {
+        std::printf("memory for %llu tokens: weights %.2f MiB + cache %.2f MiB + scratch %.2f MiB = %.2f MiB\n",
+                    static_cast<unsigned long long>(ctx), static_cast<double>(plan.weights_bytes) / mib,
+                    static_cast<double>(plan.cache_bytes) / mib, static_cast<double>(plan.scratch_bytes) / mib,
+                    static_cast<double>(plan.total_bytes) / mib);
+    }
+    return 0;
+}
+
+}  // namespace mneme_cli

@@ -1,0 +1,439 @@
+#include "graph/deepseek-v3.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "graph/moe-routing.h"
+#include "graph/rope-table.h"
+#include "graph/weights.h"
+
+namespace mneme {
+namespace {
+
+struct expert_weights {
+    linear_weight gate, up, down;
+};
+
+struct v3_layer {
+    mneme_tensor attn_norm{}, ffn_norm{};
+    // MLA
+    bool q_lora = false;
+    linear_weight q_a, q_b, q, kv_a, o;
+    mneme_tensor q_a_norm{}, kv_a_norm{};
+    mneme_tensor w_uk_t{};                // [nope, kv_lora] per head, stacked: head h = rows h*kv_lora..
+    mneme_tensor w_uv{};                  // dequantised kv_b_proj [kv_lora, H*(nope+v)]
+    // DSA indexer (V3.2)
+    linear_weight idx_wq_b, idx_wk, idx_weights;
+    mneme_tensor idx_k_norm_w{}, idx_k_norm_b{};
+    // FFN
+    bool moe = false;
+    expert_weights dense, shared;
+    std::vector<expert_weights> experts;
+    linear_weight router;
+    std::vector<double> router_bias;
+};
+
+class v3_state final : public arch_state {
+public:
+    std::vector<buffer_ptr> buffers;
+    std::vector<mneme_tensor> latent;  // per layer [kv_lora + rope, n_ctx]
+    std::vector<mneme_tensor> index_keys;  // per layer [index_head_dim, n_ctx] (V3.2)
+
+    void save(graph_builder& g, std::vector<unsigned char>& out) override {
+        auto put = [&](const mneme_tensor& t) {
+            const uint64_t bytes = static_cast<uint64_t>(t.nb[1] * n_past);
+            const std::size_t at = out.size();
+            out.resize(at + bytes);
+            if (bytes) g.dev().download(t.buffer, t.offset, out.data() + at, bytes);
+        };
+        for (const auto& t : latent) put(t);
+        for (const auto& t : index_keys) put(t);
+    }
+
+    void load(graph_builder& g, const unsigned char* data, std::size_t size) override {
+        std::size_t expected = 0;
+        for (const auto& t : latent) expected += static_cast<std::size_t>(t.nb[1] * n_past);
+        for (const auto& t : index_keys) expected += static_cast<std::size_t>(t.nb[1] * n_past);
+        if (expected != size) fail(MNEME_ERROR_INVALID_MODEL, "saved caches have ", size, " bytes, expected ", expected);
+        std::size_t at = 0;
+        auto get = [&](const mneme_tensor& t) {
+            const uint64_t bytes = static_cast<uint64_t>(t.nb[1] * n_past);
+            if (at + bytes > size) fail(MNEME_ERROR_INVALID_MODEL, "saved state is shorter than its caches");
+            if (bytes) g.dev().upload(t.buffer, t.offset, data + at, bytes);
+            at += bytes;
+        };
+        for (const auto& t : latent) get(t);
+        for (const auto& t : index_keys) get(t);
+        if (at != size) fail(MNEME_ERROR_INVALID_MODEL, "saved state has ", size - at, " unexpected trailing bytes");
+    }
+};
+
+class deepseek_v3 final : public arch_model {
+public:
+    deepseek_v3(const checkpoint& ckpt, const model_config& cfg, graph_builder& g, const v3_options& opts)
+        : cfg_(cfg), ws_(ckpt, cfg, g) {
+        v32_ = cfg.arch == model_arch::deepseek_v32;
+        act_quant_ = v32_ && opts.act_quant;
+        d_ = cfg.hidden_size;
+        h_ = cfg.num_attention_heads;
+        nope_ = cfg.qk_nope_head_dim;
+        rope_ = cfg.qk_rope_head_dim;
+        vdim_ = cfg.v_head_dim;
+        kv_lora_ = cfg.kv_lora_rank;
+        vocab_ = cfg.vocab_size;
+        if (v32_) {
+            hi_ = cfg.index_n_heads;
+            di_ = cfg.index_head_dim;
+            if (rope_ > di_) fail(MNEME_ERROR_INVALID_MODEL, "config.json: qk_rope_head_dim exceeds index_head_dim");
+        }
+
+        softmax_scale_ = 1.0 / std::sqrt(static_cast<double>(nope_ + rope_));
+        if (cfg.rope_scaling.yarn) {
+            yarn_params y{cfg.rope_scaling.factor, cfg.rope_scaling.original_max_position_embeddings,
+                          cfg.rope_scaling.beta_fast, cfg.rope_scaling.beta_slow};
+            inv_freq_ = yarn_inv_freq(rope_, cfg.rope_theta, y);
+            const double m = yarn_mscale(cfg.rope_scaling.factor, cfg.rope_scaling.mscale_all_dim);
+            softmax_scale_ *= m * m;
+        } else {
+            inv_freq_ = rope_inv_freq(rope_, cfg.rope_theta);
+        }
+
+        embed_ = ws_.raw("model.embed_tokens.weight", {vocab_, d_});
+        final_norm_ = ws_.vector("model.norm.weight", d_);
+        head_ = ws_.linear("lm_head", vocab_, d_);
+        layers_.resize(static_cast<std::size_t>(cfg.num_hidden_layers));
+        for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) load_layer(g, i, layers_[static_cast<std::size_t>(i)]);
+        g.flush();
+    }
+
+    std::unique_ptr<arch_state> new_state(graph_builder& g, int64_t n_ctx) override {
+        auto st = std::make_unique<v3_state>();
+        st->n_ctx = n_ctx;
+        const int64_t es = dtype_bytes(g.act());
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            auto b = g.dev().alloc(static_cast<uint64_t>((kv_lora_ + rope_) * n_ctx * es));
+            st->latent.push_back(make_tensor(b->raw(), 0, g.act(), {kv_lora_ + rope_, n_ctx}));
+            st->buffers.push_back(std::move(b));
+            if (v32_) {
+                auto k = g.dev().alloc(static_cast<uint64_t>(di_ * n_ctx * es));
+                st->index_keys.push_back(make_tensor(k->raw(), 0, g.act(), {di_, n_ctx}));
+                st->buffers.push_back(std::move(k));
+            }
+        }
+        return st;
+    }
+
+    uint64_t cache_bytes_per_token(mneme_dtype act) const override {
+        const int64_t per_layer = kv_lora_ + rope_ + (v32_ ? di_ : 0);
+        return static_cast<uint64_t>(per_layer * dtype_bytes(act)) * layers_.size();
+    }
+
+    std::vector<double> forward(graph_builder& g, arch_state& base, std::span<const int32_t> tokens,
+                                bool all_logits) override {
+        auto& st = static_cast<v3_state&>(base);
+        const int64_t s = static_cast<int64_t>(tokens.size()), p = st.n_past;
+        if (p + s > st.n_ctx) fail(MNEME_ERROR_CONTEXT_FULL, "context holds ", st.n_ctx, " tokens");
+        for (int32_t t : tokens) {
+            if (t < 0 || t >= vocab_) fail(MNEME_ERROR_INVALID_ARGUMENT, "token id ", t, " outside the vocabulary");
+        }
+        g.scratch().reset();
+
+        // Rotary tables for the new positions (same frequencies for MLA and the indexer).
+        std::vector<double> cos_v, sin_v;
+        rope_tables(inv_freq_, p, s, cos_v, sin_v);
+        const mneme_tensor cos_t = g.tensor({rope_ / 2, s}), sin_t = g.tensor({rope_ / 2, s});
+        g.upload(cos_t, cos_v);
+        g.upload(sin_t, sin_v);
+
+        const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {s});
+        g.upload_i32(ids, tokens);
+        const mneme_tensor h = g.tensor({d_, s});
+        g.get_rows(h, embed_, ids);
+
+        for (std::size_t li = 0; li < layers_.size(); ++li) {
+            const v3_layer& L = layers_[li];
+            const mneme_tensor x = g.tensor({d_, s});
+            g.rms_norm(x, h, &L.attn_norm, cfg_.rms_norm_eps);
+            const mneme_tensor attn = attention(g, st, li, L, x, cos_t, sin_t);
+            g.add(h, h, attn);
+
+            const mneme_tensor x2 = g.tensor({d_, s});
+            g.rms_norm(x2, h, &L.ffn_norm, cfg_.rms_norm_eps);
+            const mneme_tensor ffn_out = L.moe ? moe(g, L, x2) : swiglu_ffn(g, L.dense, x2);
+            g.add(h, h, ffn_out);
+        }
+
+        const mneme_tensor last = all_logits ? h : rows_of(h, s - 1, 1);
+        const int64_t rows = all_logits ? s : 1;
+        const mneme_tensor hn = g.tensor({d_, rows});
+        g.rms_norm(hn, last, &final_norm_, cfg_.rms_norm_eps);
+        const mneme_tensor logits = g.tensor({vocab_, rows});
+        g.matmul(logits, hn, head_);
+        std::vector<double> out = g.read(logits);
+        st.n_past = p + s;
+        return out;
+    }
+
+private:
+    // The input of a linear layer: V3.2 rounds it through FP8 first (per token, per 128 channels).
+    mneme_tensor linear_input(graph_builder& g, const mneme_tensor& x, const linear_weight& w) {
+        if (!act_quant_ || !w.quantised) return x;
+        const mneme_tensor q = g.tensor({x.ne[0], x.ne[1]});
+        g.quant_roundtrip(q, x, MNEME_DTYPE_F8_E4M3, 128);
+        return q;
+    }
+
+    mneme_tensor apply(graph_builder& g, const mneme_tensor& x, const linear_weight& w, double alpha = 1.0) {
+        const mneme_tensor y = g.tensor({w.out_features(), x.ne[1]});
+        g.matmul(y, linear_input(g, x, w), w, alpha);
+        return y;
+    }
+
+    mneme_tensor swiglu_ffn(graph_builder& g, const expert_weights& e, const mneme_tensor& x) {
+        const mneme_tensor gate = apply(g, x, e.gate), up = apply(g, x, e.up);
+        const mneme_tensor act = g.tensor({gate.ne[0], x.ne[1]});
+        g.swiglu(act, gate, up, 0.0);
+        return apply(g, act, e.down);
+    }
+
+    mneme_tensor moe(graph_builder& g, const v3_layer& L, const mneme_tensor& x) {
+        const int64_t s = x.ne[1];
+        // Router logits in full precision (never activation-quantised), read back to choose experts.
+        const mneme_tensor logits = g.tensor({cfg_.n_routed_experts, s});
+        g.matmul(logits, x, L.router);
+        const std::vector<double> z = g.read(logits);
+        router_params rp;
+        rp.score = router_score::sigmoid;
+        rp.n_experts = cfg_.n_routed_experts;
+        rp.top_k = cfg_.num_experts_per_tok;
+        rp.n_group = cfg_.n_group;
+        rp.topk_group = cfg_.topk_group;
+        rp.normalise = cfg_.norm_topk_prob;
+        rp.scale = cfg_.routed_scaling_factor;
+        const routing r = route_tokens(rp, z, s, L.router_bias);
+
+        mneme_tensor y = swiglu_ffn(g, L.shared, x);
+        const mneme_tensor xq = linear_input(g, x, L.experts[0].gate);  // the same for every expert
+        for (int64_t e = 0; e < cfg_.n_routed_experts; ++e) {
+            std::vector<int32_t> rows;
+            std::vector<double> weights;
+            for (int64_t t = 0; t < s; ++t) {
+                for (int64_t j = 0; j < r.top_k; ++j) {
+                    if (r.expert[t * r.top_k + j] == e) {
+                        rows.push_back(static_cast<int32_t>(t));
+                        weights.push_back(r.weight[t * r.top_k + j]);
+                    }
+                }
+            }
+            if (rows.empty()) continue;
+            const int64_t n = static_cast<int64_t>(rows.size());
+            const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
+            g.upload_i32(ids, rows);
+            const mneme_tensor w = g.tensor({n});
+            g.upload(w, weights);
+            const mneme_tensor xe = g.tensor({d_, n});
+            g.get_rows(xe, xq, ids);
+            const expert_weights& ew = L.experts[static_cast<std::size_t>(e)];
+            const mneme_tensor gate = g.tensor({ew.gate.out_features(), n}), up = g.tensor({ew.up.out_features(), n});
+            g.matmul(gate, xe, ew.gate);
+            g.matmul(up, xe, ew.up);
+            const mneme_tensor act = g.tensor({gate.ne[0], n});
+            g.swiglu(act, gate, up, 0.0);
+            const mneme_tensor out = apply(g, act, ew.down);
+            g.add_rows_scaled(y, out, ids, w);
+        }
+        return y;
+    }
+
+    mneme_tensor attention(graph_builder& g, v3_state& st, std::size_t li, const v3_layer& L, const mneme_tensor& x,
+                           const mneme_tensor& cos_t, const mneme_tensor& sin_t) {
+        const int64_t s = x.ne[1], p = st.n_past, total = p + s;
+        const int64_t es = dtype_bytes(g.act());
+        const mneme_tensor xq = linear_input(g, x, L.kv_a);
+
+        // Query: [nope | rope] per head, rope part rotated (interleaved) in place.
+        mneme_tensor qr{};
+        mneme_tensor q;
+        if (L.q_lora) {
+            const mneme_tensor a = g.tensor({L.q_a.out_features(), s});
+            g.matmul(a, xq, L.q_a);
+            qr = g.tensor({a.ne[0], s});
+            g.rms_norm(qr, a, &L.q_a_norm, cfg_.rms_norm_eps);
+            q = apply(g, qr, L.q_b);
+        } else {
+            q = apply(g, x, L.q);
+        }
+        const mneme_tensor q3 = split_heads(q, h_);  // [nope+rope, H, S]
+        g.rope(q3, q3, cos_t, sin_t, MNEME_ROPE_INTERLEAVED, static_cast<uint32_t>(nope_), static_cast<uint32_t>(rope_));
+
+        // Latent: c = norm(kv[:kv_lora]) (FP8 round trip in V3.2) and the roped key, written into the cache.
+        const mneme_tensor kv = g.tensor({kv_lora_ + rope_, s});
+        g.matmul(kv, xq, L.kv_a);
+        const mneme_tensor cache_new = rows_of(st.latent[li], p, s);
+        const mneme_tensor c_new = cols_of(cache_new, 0, kv_lora_);
+        g.rms_norm(c_new, cols_of(kv, 0, kv_lora_), &L.kv_a_norm, cfg_.rms_norm_eps);
+        if (act_quant_) g.quant_roundtrip(c_new, c_new, MNEME_DTYPE_F8_E4M3, 128);
+        g.rope(as_3d(cols_of(cache_new, kv_lora_, rope_), rope_, 1, s), as_3d(cols_of(kv, kv_lora_, rope_), rope_, 1, s),
+               cos_t, sin_t, MNEME_ROPE_INTERLEAVED, 0, static_cast<uint32_t>(rope_));
+
+        // Absorbed query: per head q~ = W_UK^T q_nope, followed by the roped part: [kv_lora + rope, H, S].
+        const int64_t qd = kv_lora_ + rope_;
+        const mneme_tensor qfull = g.tensor({qd, h_, s});
+        for (int64_t hh = 0; hh < h_; ++hh) {
+            mneme_tensor qn = make_tensor(q.buffer, q.offset + static_cast<uint64_t>(hh * (nope_ + rope_) * es), g.act(),
+                                          {nope_, s});
+            qn.nb[1] = q.nb[1];
+            qn.nb[2] = qn.nb[3] = qn.nb[1] * s;
+            mneme_tensor dst = make_tensor(qfull.buffer, qfull.offset + static_cast<uint64_t>(hh * qd * es), g.act(),
+                                           {kv_lora_, s});
+            dst.nb[1] = qfull.nb[2];
+            dst.nb[2] = dst.nb[3] = dst.nb[1] * s;
+            linear_weight wuk;
+            wuk.w = rows_of(L.w_uk_t, hh * kv_lora_, kv_lora_);
+            g.matmul(dst, qn, wuk);
+        }
+        g.copy(cols_of(qfull, kv_lora_, rope_), cols_of(q3, nope_, rope_));
+
+        // Which cached positions each query may see: DSA's top-k (V3.2) or all causal ones.
+        const mneme_tensor keys = rows_of(st.latent[li], 0, total);
+        mneme_tensor selected{};
+        bool sparse = false;
+        if (v32_) {
+            selected = index_select(g, st, li, L, x, xq, qr, cos_t, sin_t);
+            sparse = true;
+        }
+        const mneme_tensor o_lat = g.tensor({kv_lora_, h_, s});
+        mneme_op_attention ap{softmax_scale_, p, 0};
+        g.attention(o_lat, qfull, keys, cols_of(keys, 0, kv_lora_), sparse ? &selected : nullptr, nullptr, ap);
+
+        // Per-head value up-projection, then the output projection.
+        const mneme_tensor o = g.tensor({vdim_ * h_, s});
+        for (int64_t hh = 0; hh < h_; ++hh) {
+            mneme_tensor src = make_tensor(o_lat.buffer, o_lat.offset + static_cast<uint64_t>(hh * kv_lora_ * es),
+                                           g.act(), {kv_lora_, s});
+            src.nb[1] = o_lat.nb[2];
+            src.nb[2] = src.nb[3] = src.nb[1] * s;
+            mneme_tensor dst = make_tensor(o.buffer, o.offset + static_cast<uint64_t>(hh * vdim_ * es), g.act(), {vdim_, s});
+            dst.nb[1] = o.nb[1];
+            dst.nb[2] = dst.nb[3] = dst.nb[1] * s;
+            linear_weight wuv;
+            wuv.w = rows_of(L.w_uv, hh * (nope_ + vdim_) + nope_, vdim_);
+            g.matmul(dst, src, wuv);
+        }
+        return apply(g, o, L.o);
+    }
+
+    // The lightning indexer: keys for the new tokens go into the cache; returns I32 [k, S].
+    mneme_tensor index_select(graph_builder& g, v3_state& st, std::size_t li, const v3_layer& L, const mneme_tensor& x,
+                              const mneme_tensor& xq, const mneme_tensor& qr, const mneme_tensor& cos_t,
+                              const mneme_tensor& sin_t) {
+        const int64_t s = x.ne[1], p = st.n_past, total = p + s;
+        const mneme_tensor q = apply(g, qr, L.idx_wq_b);  // [Hi*Di, S]
+        const mneme_tensor q3 = split_heads(q, hi_);
+        g.rope(q3, q3, cos_t, sin_t, MNEME_ROPE_HALF_SPLIT, 0, static_cast<uint32_t>(rope_));
+        g.hadamard(q3, q3);
+        if (act_quant_) g.quant_roundtrip(q3, q3, MNEME_DTYPE_F8_E4M3, static_cast<uint32_t>(di_));
+
+        const mneme_tensor k_new = rows_of(st.index_keys[li], p, s);
+        g.matmul(k_new, xq, L.idx_wk);
+        g.layer_norm(k_new, k_new, &L.idx_k_norm_w, &L.idx_k_norm_b, 1e-6);
+        g.rope(as_3d(k_new, di_, 1, s), as_3d(k_new, di_, 1, s), cos_t, sin_t, MNEME_ROPE_HALF_SPLIT, 0,
+               static_cast<uint32_t>(rope_));
+        g.hadamard(k_new, k_new);
+        if (act_quant_) g.quant_roundtrip(k_new, k_new, MNEME_DTYPE_F8_E4M3, static_cast<uint32_t>(di_));
+
+        const mneme_tensor w = g.tensor({hi_, s});
+        g.matmul(w, x, L.idx_weights, 1.0 / std::sqrt(static_cast<double>(hi_)) / std::sqrt(static_cast<double>(di_)));
+        const mneme_tensor scores = g.tensor({total, s});
+        g.indexer_scores(scores, q3, w, rows_of(st.index_keys[li], 0, total), p, 1);
+        const int64_t k = std::min<int64_t>(cfg_.index_topk, total);
+        const mneme_tensor sel = g.tensor_of(MNEME_DTYPE_I32, {k, s});
+        g.topk(sel, scores, static_cast<uint32_t>(k));
+        return sel;
+    }
+
+    void load_layer(graph_builder& g, int64_t i, v3_layer& L) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        const std::string a = p + "self_attn.";
+        L.attn_norm = ws_.vector(p + "input_layernorm.weight", d_);
+        L.ffn_norm = ws_.vector(p + "post_attention_layernorm.weight", d_);
+        L.q_lora = cfg_.q_lora_rank > 0;
+        if (L.q_lora) {
+            L.q_a = ws_.linear(a + "q_a_proj", cfg_.q_lora_rank, d_);
+            L.q_a_norm = ws_.vector(a + "q_a_layernorm.weight", cfg_.q_lora_rank);
+            L.q_b = ws_.linear(a + "q_b_proj", h_ * (nope_ + rope_), cfg_.q_lora_rank);
+        } else {
+            L.q = ws_.linear(a + "q_proj", h_ * (nope_ + rope_), d_);
+        }
+        L.kv_a = ws_.linear(a + "kv_a_proj_with_mqa", kv_lora_ + rope_, d_);
+        L.kv_a_norm = ws_.vector(a + "kv_a_layernorm.weight", kv_lora_);
+        L.o = ws_.linear(a + "o_proj", d_, h_ * vdim_);
+
+        // kv_b_proj is used absorbed: dequantised once (no activation round trip, SPEC §2.4).
+        const linear_weight kv_b = ws_.linear(a + "kv_b_proj", h_ * (nope_ + vdim_), kv_lora_);
+        L.w_uv = ws_.dequantised(kv_b);  // [kv_lora, H*(nope+v)]: rows are output features
+        const std::vector<double> wkv = g.read(L.w_uv);
+        std::vector<double> wukt(static_cast<std::size_t>(h_ * kv_lora_ * nope_));
+        for (int64_t hh = 0; hh < h_; ++hh) {
+            for (int64_t n = 0; n < nope_; ++n) {
+                const double* row = wkv.data() + (hh * (nope_ + vdim_) + n) * kv_lora_;
+                for (int64_t c = 0; c < kv_lora_; ++c) wukt[static_cast<std::size_t>((hh * kv_lora_ + c) * nope_ + n)] = row[c];
+            }
+        }
+        buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(wukt.size() * static_cast<std::size_t>(dtype_bytes(g.act()))));
+        L.w_uk_t = make_tensor(b->raw(), 0, g.act(), {nope_, h_ * kv_lora_});
+        owned_.push_back(b);
+        g.upload(L.w_uk_t, wukt);
+
+        if (v32_) {
+            const std::string ix = a + "indexer.";
+            const int64_t q_in = L.q_lora ? cfg_.q_lora_rank : d_;
+            L.idx_wq_b = ws_.linear(ix + "wq_b", hi_ * di_, q_in);
+            L.idx_wk = ws_.linear(ix + "wk", di_, d_);
+            L.idx_k_norm_w = ws_.vector(ix + "k_norm.weight", di_);
+            L.idx_k_norm_b = ws_.vector(ix + "k_norm.bias", di_);
+            L.idx_weights = ws_.linear(ix + "weights_proj", hi_, d_);
+        }
+
+        L.moe = i >= cfg_.first_k_dense_replace && i % std::max<int64_t>(cfg_.moe_layer_freq, 1) == 0;
+        const std::string m = p + "mlp.";
+        if (!L.moe) {
+            L.dense = {ws_.linear(m + "gate_proj", cfg_.intermediate_size, d_),
+                       ws_.linear(m + "up_proj", cfg_.intermediate_size, d_),
+                       ws_.linear(m + "down_proj", d_, cfg_.intermediate_size)};
+            return;
+        }
+        const int64_t inter = cfg_.moe_intermediate_size, shared = cfg_.n_shared_experts * inter;
+        L.router = ws_.linear(m + "gate", cfg_.n_routed_experts, d_);
+        L.router_bias = ws_.host_doubles(m + "gate.e_score_correction_bias", cfg_.n_routed_experts);
+        L.shared = {ws_.linear(m + "shared_experts.gate_proj", shared, d_),
+                    ws_.linear(m + "shared_experts.up_proj", shared, d_),
+                    ws_.linear(m + "shared_experts.down_proj", d_, shared)};
+        for (int64_t e = 0; e < cfg_.n_routed_experts; ++e) {
+            const std::string ep = m + "experts." + std::to_string(e) + ".";
+            L.experts.push_back({ws_.linear(ep + "gate_proj", inter, d_), ws_.linear(ep + "up_proj", inter, d_),
+                                 ws_.linear(ep + "down_proj", d_, inter)});
+        }
+    }
+
+    const model_config& cfg_;
+    weight_store ws_;
+    std::vector<buffer_ptr> owned_;
+    bool v32_ = false, act_quant_ = false;
+    int64_t d_ = 0, h_ = 0, nope_ = 0, rope_ = 0, vdim_ = 0, kv_lora_ = 0, vocab_ = 0, hi_ = 0, di_ = 0;
+    double softmax_scale_ = 1.0;
+    std::vector<double> inv_freq_;
+    mneme_tensor embed_{}, final_norm_{};
+    linear_weight head_;
+    std::vector<v3_layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<arch_model> make_deepseek_v3(const checkpoint& ckpt, const model_config& cfg, graph_builder& g,
+                                             const v3_options& opts) {
+    return std::make_unique<deepseek_v3>(ckpt, cfg, g, opts);
+}
+
+}  // namespace mneme

@@ -1,0 +1,180 @@
+#include "graph/graph-builder.h"
+
+#include <cstring>
+
+namespace mneme {
+
+template <class P>
+const P* graph_builder::keep(const P& params) {
+    auto storage = std::make_unique<unsigned char[]>(sizeof(P));
+    std::memcpy(storage.get(), &params, sizeof(P));
+    const P* p = reinterpret_cast<const P*>(storage.get());
+    params_.push_back(std::move(storage));
+    return p;
+}
+
+void graph_builder::record(mneme_op_type type, const mneme_tensor& dst, std::initializer_list<const mneme_tensor*> src,
+                           const void* params, uint32_t params_size) {
+    mneme_op op{};
+    op.struct_size = sizeof(op);
+    op.type = type;
+    op.dst = dst;
+    uint32_t i = 0;
+    for (const mneme_tensor* s : src) {
+        if (s) op.src[i] = *s;
+        ++i;
+    }
+    op.n_src = i;
+    op.params = params;
+    op.params_size = params_size;
+    ops_.push_back(op);
+}
+
+void graph_builder::matmul(const mneme_tensor& dst, const mneme_tensor& x, const linear_weight& w, double alpha) {
+    const auto* p = keep(mneme_op_matmul{alpha, w.block_k, w.block_n});
+    record(MNEME_OP_MATMUL, dst, {&x, &w.w, w.scale.buffer ? &w.scale : nullptr}, p, sizeof(*p));
+}
+
+void graph_builder::rms_norm(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor* weight, double eps) {
+    const auto* p = keep(mneme_op_rms_norm{eps});
+    record(MNEME_OP_RMS_NORM, dst, {&x, weight}, p, sizeof(*p));
+}
+
+void graph_builder::layer_norm(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor* weight,
+                               const mneme_tensor* bias, double eps) {
+    const auto* p = keep(mneme_op_norm{eps});
+    record(MNEME_OP_LAYER_NORM, dst, {&x, weight, bias}, p, sizeof(*p));
+}
+
+void graph_builder::rope(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& cos,
+                         const mneme_tensor& sin, mneme_rope_layout layout, uint32_t offset, uint32_t n_rot,
+                         bool inverse) {
+    const auto* p = keep(mneme_op_rope{layout, offset, n_rot, inverse ? MNEME_TRUE : MNEME_FALSE});
+    record(MNEME_OP_ROPE, dst, {&x, &cos, &sin}, p, sizeof(*p));
+}
+
+void graph_builder::swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit) {
+    const auto* p = keep(mneme_op_swiglu{limit});
+    record(MNEME_OP_SWIGLU, dst, {&gate, &up}, p, sizeof(*p));
+}
+
+void graph_builder::topk(const mneme_tensor& dst, const mneme_tensor& x, uint32_t k) {
+    const auto* p = keep(mneme_op_topk{k});
+    record(MNEME_OP_TOPK, dst, {&x}, p, sizeof(*p));
+}
+
+void graph_builder::add(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b) {
+    record(MNEME_OP_ADD, dst, {&a, &b}, nullptr, 0);
+}
+
+void graph_builder::scale(const mneme_tensor& dst, const mneme_tensor& x, double s, double bias) {
+    const auto* p = keep(mneme_op_scale{s, bias});
+    record(MNEME_OP_SCALE, dst, {&x}, p, sizeof(*p));
+}
+
+void graph_builder::copy(const mneme_tensor& dst, const mneme_tensor& src) {
+    record(MNEME_OP_COPY, dst, {&src}, nullptr, 0);
+}
+
+void graph_builder::dequantise(const mneme_tensor& dst, const linear_weight& w) {
+    const auto* p = keep(mneme_op_matmul{1.0, w.block_k, w.block_n});
+    record(MNEME_OP_COPY, dst, {&w.w, w.scale.buffer ? &w.scale : nullptr}, p, sizeof(*p));
+}
+
+void graph_builder::get_rows(const mneme_tensor& dst, const mneme_tensor& table, const mneme_tensor& ids) {
+    record(MNEME_OP_GET_ROWS, dst, {&table, &ids}, nullptr, 0);
+}
+
+void graph_builder::quant_roundtrip(const mneme_tensor& dst, const mneme_tensor& x, mneme_dtype format,
+                                    uint32_t block) {
+    const auto* p = keep(mneme_op_quant{format, block, MNEME_QUANT_SCALE_POW2, 0});
+    record(MNEME_OP_QUANT_ROUNDTRIP, dst, {&x}, p, sizeof(*p));
+}
+
+void graph_builder::hadamard(const mneme_tensor& dst, const mneme_tensor& x) {
+    record(MNEME_OP_HADAMARD, dst, {&x}, nullptr, 0);
+}
+
+void graph_builder::attention(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& k,
+                              const mneme_tensor& v, const mneme_tensor* indices, const mneme_tensor* sink,
+                              const mneme_op_attention& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_ATTENTION, dst, {&q, &k, &v, indices, sink}, p, sizeof(*p));
+}
+
+void graph_builder::indexer_scores(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& w,
+                                   const mneme_tensor& k, int64_t start_pos, int64_t ratio) {
+    const auto* p = keep(mneme_op_indexer{start_pos, ratio});
+    record(MNEME_OP_INDEXER_SCORES, dst, {&q, &w, &k}, p, sizeof(*p));
+}
+
+void graph_builder::add_rows_scaled(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& idx,
+                                    const mneme_tensor& w) {
+    record(MNEME_OP_ADD_ROWS_SCALED, dst, {&x, &idx, &w}, nullptr, 0);
+}
+
+void graph_builder::upload(const mneme_tensor& dst, std::span<const double> values) {
+    flush();  // earlier ops may still use this memory
+    dev_.sync();
+    if (act_ == MNEME_DTYPE_F64) {
+        dev_.upload(dst.buffer, dst.offset, values.data(), values.size() * sizeof(double));
+    } else {
+        std::vector<float> f(values.begin(), values.end());
+        dev_.upload(dst.buffer, dst.offset, f.data(), f.size() * sizeof(float));
+    }
+}
+
+void graph_builder::upload_i32(const mneme_tensor& dst, std::span<const int32_t> values) {
+    flush();
+    dev_.sync();
+    dev_.upload(dst.buffer, dst.offset, values.data(), values.size() * sizeof(int32_t));
+}
+
+std::vector<double> graph_builder::read(const mneme_tensor& t) {
+    flush();
+    const int64_t rows = t.ne[1] * t.ne[2] * t.ne[3], n = t.ne[0];
+    const int64_t es = dtype_bytes(t.dtype);
+    std::vector<double> out(static_cast<std::size_t>(rows * n));
+    std::vector<unsigned char> row(static_cast<std::size_t>(n * es));
+    const bool packed = t.nb[1] == n * es && (t.ne[2] == 1 || t.nb[2] == t.nb[1] * t.ne[1]);
+    std::vector<unsigned char> all;
+    if (packed) {
+        all.resize(static_cast<std::size_t>(rows * n * es));
+        dev_.download(t.buffer, t.offset, all.data(), all.size());
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+        const unsigned char* src;
+        if (packed) {
+            src = all.data() + r * n * es;
+        } else {
+            dev_.download(t.buffer, t.offset + static_cast<uint64_t>(r * t.nb[1]), row.data(), row.size());
+            src = row.data();
+        }
+        for (int64_t i = 0; i < n; ++i) {
+            double v;
+            if (t.dtype == MNEME_DTYPE_F64) {
+                std::memcpy(&v, src + i * 8, 8);
+            } else if (t.dtype == MNEME_DTYPE_F32) {
+                float f;
+                std::memcpy(&f, src + i * 4, 4);
+                v = f;
+            } else if (t.dtype == MNEME_DTYPE_I32) {
+                int32_t x;
+                std::memcpy(&x, src + i * 4, 4);
+                v = x;
+            } else {
+                fail(MNEME_ERROR_INTERNAL, "read: unsupported dtype ", t.dtype);
+            }
+            out[static_cast<std::size_t>(r * n + i)] = v;
+        }
+    }
+    return out;
+}
+
+void graph_builder::flush() {
+    dev_.submit(ops_);
+    ops_.clear();
+    params_.clear();
+}
+
+}  // namespace mneme

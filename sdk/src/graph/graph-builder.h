@@ -1,0 +1,84 @@
+// Records backend ops for one forward pass in the model's activation type and submits them in
+// batches. Everything heavy a model does goes through here, so a GPU backend sees whole
+// sequences of ops; the host reads results back only where the algorithm needs them.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "graph/device.h"
+#include "graph/scratch.h"
+#include "graph/tensor-view.h"
+
+namespace mneme {
+
+// A weight matrix [out, in] in its stored format, with optional block scales.
+struct linear_weight {
+    mneme_tensor w{};
+    mneme_tensor scale{};  // buffer == nullptr when unscaled
+    uint32_t block_n = 1, block_k = 1;
+    bool quantised = false;  // FP8/FP4: V3.2/V4 quantise the input activations first
+
+    int64_t out_features() const { return w.ne[1]; }
+    int64_t in_features() const { return w.ne[0]; }
+};
+
+class graph_builder {
+public:
+    graph_builder(device& dev, mneme_dtype act) : dev_(dev), act_(act), scratch_(dev) {}
+
+    device& dev() noexcept { return dev_; }
+    mneme_dtype act() const noexcept { return act_; }
+    scratch_arena& scratch() noexcept { return scratch_; }
+
+    // A new activation tensor in scratch memory.
+    mneme_tensor tensor(std::initializer_list<int64_t> ne) { return scratch_.alloc(act_, ne); }
+    mneme_tensor tensor_of(mneme_dtype dtype, std::initializer_list<int64_t> ne) { return scratch_.alloc(dtype, ne); }
+
+    void matmul(const mneme_tensor& dst, const mneme_tensor& x, const linear_weight& w, double alpha = 1.0);
+    void rms_norm(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor* weight, double eps);
+    void layer_norm(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor* weight,
+                    const mneme_tensor* bias, double eps);
+    void rope(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& cos, const mneme_tensor& sin,
+              mneme_rope_layout layout, uint32_t offset, uint32_t n_rot, bool inverse = false);
+    void swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit);
+    void topk(const mneme_tensor& dst, const mneme_tensor& x, uint32_t k);
+    void add(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b);
+    void scale(const mneme_tensor& dst, const mneme_tensor& x, double s, double bias = 0.0);
+    void copy(const mneme_tensor& dst, const mneme_tensor& src);
+    void dequantise(const mneme_tensor& dst, const linear_weight& w);
+    void get_rows(const mneme_tensor& dst, const mneme_tensor& table, const mneme_tensor& ids);
+    void quant_roundtrip(const mneme_tensor& dst, const mneme_tensor& x, mneme_dtype format, uint32_t block);
+    void hadamard(const mneme_tensor& dst, const mneme_tensor& x);
+    void attention(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& k, const mneme_tensor& v,
+                   const mneme_tensor* indices, const mneme_tensor* sink, const mneme_op_attention& p);
+    void indexer_scores(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& w, const mneme_tensor& k,
+                        int64_t start_pos, int64_t ratio);
+    void add_rows_scaled(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& idx,
+                         const mneme_tensor& w);
+
+    // Copies host values (double) into a tensor of the activation type / an I32 tensor.
+    void upload(const mneme_tensor& dst, std::span<const double> values);
+    void upload_i32(const mneme_tensor& dst, std::span<const int32_t> values);
+    // Runs everything recorded so far, then reads a tensor back as doubles (rows x ne0, packed).
+    std::vector<double> read(const mneme_tensor& t);
+
+    // Submits the recorded ops.
+    void flush();
+
+private:
+    template <class P>
+    const P* keep(const P& params);
+    void record(mneme_op_type type, const mneme_tensor& dst, std::initializer_list<const mneme_tensor*> src,
+                const void* params, uint32_t params_size);
+
+    device& dev_;
+    mneme_dtype act_;
+    scratch_arena scratch_;
+    std::vector<mneme_op> ops_;
+    std::deque<std::unique_ptr<unsigned char[]>> params_;  // stable storage until flush()
+};
+
+}  // namespace mneme

@@ -1,0 +1,160 @@
+#include "session/model.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "graph/deepseek-v3.h"
+
+namespace mneme {
+namespace fs = std::filesystem;
+
+namespace {
+
+uint64_t fnv1a(uint64_t h, const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+std::string read_text(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+}
+
+const plugin_entry& choose_backend(runtime& rt, const char* name, mneme_dtype act) {
+    if (name && name[0]) {
+        if (const plugin_entry* e = rt.plugins().find(name)) return *e;
+        std::string state = "not found";
+        for (const auto& e : rt.plugins().entries()) {
+            if (e.name == name) state = e.message;
+        }
+        fail(MNEME_ERROR_NO_BACKEND, "backend '", name, "' is not available (", state, ")");
+    }
+    // The f64 reference path exists only on the CPU backend.
+    if (act == MNEME_DTYPE_F64) {
+        if (const plugin_entry* e = rt.plugins().find("cpu")) return *e;
+        fail(MNEME_ERROR_NO_BACKEND, "the f64 reference path needs the cpu backend");
+    }
+    const auto usable = rt.plugins().usable();
+    if (usable.empty()) fail(MNEME_ERROR_NO_BACKEND, "no usable backend");
+    return *usable.front();
+}
+
+}  // namespace
+
+model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) : rt_(rt) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) fail(MNEME_ERROR_FILE_NOT_FOUND, dir, ": not a model directory");
+    const fs::path config_path = fs::path(dir) / "config.json";
+    cfg_ = load_model_config(config_path.string());
+    ckpt_ = checkpoint::open(dir);
+    const fs::path tok_path = fs::path(dir) / "tokenizer.json";
+    if (fs::exists(tok_path, ec)) tok_ = tokenizer::load(tok_path.string());
+
+    if (cfg_.is_v4()) {
+        fail(MNEME_ERROR_UNSUPPORTED, config_path.string(), ": model_type deepseek_v4 is not supported by this build");
+    }
+    act_ = desc.precision == MNEME_PRECISION_F64 ? MNEME_DTYPE_F64 : MNEME_DTYPE_F32;
+    arch_name_ = cfg_.model_type;
+    budget_ = desc.memory_budget_bytes ? desc.memory_budget_bytes : rt.memory_budget();
+
+    // Identity: config text plus every tensor's name, dtype, shape and size (saved states and
+    // snapshots are only ever restored into the model they came from).
+    const std::string cfg_text = read_text(config_path);
+    uint64_t h = fnv1a(1469598103934665603ull, cfg_text.data(), cfg_text.size());
+    for (const auto& t : *ckpt_) {
+        h = fnv1a(h, t.name.data(), t.name.size());
+        h = fnv1a(h, &t.dtype, sizeof(t.dtype));
+        for (int64_t d : t.shape) h = fnv1a(h, &d, sizeof(d));
+        if (t.name.find("layers." + std::to_string(cfg_.num_hidden_layers) + ".") == std::string::npos) {
+            n_params_ += static_cast<uint64_t>(t.numel());
+        }
+    }
+    identity_ = h;
+    weights_bytes_ = ckpt_->total_bytes();
+    if (budget_ && weights_bytes_ > budget_) {
+        fail(MNEME_ERROR_BUDGET_EXCEEDED, "the weights need ", weights_bytes_, " bytes, the memory budget is ", budget_);
+    }
+
+    const plugin_entry& be = choose_backend(rt, desc.backend, act_);
+    uint32_t device_index = desc.device >= 0 ? static_cast<uint32_t>(desc.device) : 0;
+    if (device_index >= be.devices.size()) {
+        fail(MNEME_ERROR_INVALID_ARGUMENT, "backend '", be.name, "' has no device ", device_index);
+    }
+    dev_ = std::make_unique<device>(*be.table, *rt.host_api(), device_index, be.name);
+    loader_ = std::make_unique<graph_builder>(*dev_, act_);
+
+    v3_options opts;
+    opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
+    arch_ = make_deepseek_v3(*ckpt_, cfg_, *loader_, opts);
+    loader_->scratch().reset();
+    rt.log().info("model", "opened ", dir, " (", arch_name_, ") on ", be.name);
+}
+
+model::~model() = default;
+
+int64_t model::max_context() const noexcept {
+    if (cfg_.rope_scaling.yarn) {
+        return static_cast<int64_t>(cfg_.rope_scaling.factor * static_cast<double>(cfg_.rope_scaling.original_max_position_embeddings));
+    }
+    return 4096;
+}
+
+chat_family model::chat() const noexcept {
+    switch (cfg_.arch) {
+        case model_arch::deepseek_v3: return chat_family::v3;
+        case model_arch::deepseek_v32: return chat_family::v32;
+        default: return chat_family::v4;
+    }
+}
+
+mneme_model_info model::info() const {
+    mneme_model_info i{};
+    switch (cfg_.arch) {
+        case model_arch::deepseek_v3: i.architecture = MNEME_ARCH_DEEPSEEK_V3; break;
+        case model_arch::deepseek_v32: i.architecture = MNEME_ARCH_DEEPSEEK_V32; break;
+        case model_arch::deepseek_v4: i.architecture = MNEME_ARCH_DEEPSEEK_V4; break;
+        case model_arch::deepseek_v4_engram: i.architecture = MNEME_ARCH_DEEPSEEK_V4_ENGRAM; break;
+    }
+    i.architecture_name = arch_name_.c_str();
+    i.backend = dev_->backend_name().c_str();
+    i.vocab_size = static_cast<uint32_t>(cfg_.vocab_size);
+    i.n_layers = static_cast<uint32_t>(cfg_.num_hidden_layers);
+    i.hidden_size = static_cast<uint32_t>(cfg_.hidden_size);
+    i.max_context = static_cast<uint32_t>(std::min<int64_t>(max_context(), UINT32_MAX));
+    i.bos_token = tok_ ? tok_->bos_id() : static_cast<int32_t>(cfg_.bos_token_id);
+    i.eos_token = tok_ ? tok_->eos_id() : (cfg_.eos_token_ids.empty() ? -1 : static_cast<int32_t>(cfg_.eos_token_ids[0]));
+    i.n_params = n_params_;
+    i.weights_bytes = weights_bytes_;
+    i.cache_bytes_per_token = arch_->cache_bytes_per_token(act_);
+    i.has_tokenizer = tok_ ? MNEME_TRUE : MNEME_FALSE;
+    i.precision = precision();
+    return i;
+}
+
+mneme_memory_plan model::plan(uint64_t context_tokens) const {
+    mneme_memory_plan p{};
+    const uint64_t per_token = arch_->cache_bytes_per_token(act_);
+    p.context_tokens = context_tokens;
+    p.weights_bytes = weights_bytes_;
+    p.cache_bytes = per_token * context_tokens;
+    // Scratch: activations of one chunk, dominated by logits and the widest projections.
+    const uint64_t es = static_cast<uint64_t>(dtype_bytes(act_));
+    p.scratch_bytes = es * static_cast<uint64_t>(cfg_.vocab_size + 16 * cfg_.hidden_size) * 512;
+    p.total_bytes = p.weights_bytes + p.cache_bytes + p.engram_bytes + p.scratch_bytes;
+    p.budget_bytes = budget_;
+    p.fits = (budget_ == 0 || p.total_bytes <= budget_) ? MNEME_TRUE : MNEME_FALSE;
+    if (budget_ && per_token) {
+        const uint64_t fixed = p.weights_bytes + p.engram_bytes + p.scratch_bytes;
+        p.max_context_in_budget = budget_ > fixed ? (budget_ - fixed) / per_token : 0;
+    }
+    return p;
+}
+
+}  // namespace mneme

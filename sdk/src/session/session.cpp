@@ -1,0 +1,301 @@
+#include "session/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "tokenizer/stream-decoder.h"
+
+namespace mneme {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+constexpr char k_state_magic[8] = {'M', 'N', 'E', 'M', 'E', 'S', 'T', '1'};
+
+uint64_t fnv1a(const unsigned char* p, std::size_t n, uint64_t h = 1469598103934665603ull) {
+    for (std::size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+template <class T>
+void put(std::vector<unsigned char>& out, const T& v) {
+    const auto* p = reinterpret_cast<const unsigned char*>(&v);
+    out.insert(out.end(), p, p + sizeof(T));
+}
+
+template <class T>
+T get(const std::vector<unsigned char>& in, std::size_t& at, const std::string& path) {
+    if (at + sizeof(T) > in.size()) fail(MNEME_ERROR_INVALID_MODEL, path, ": truncated session state");
+    T v;
+    std::memcpy(&v, in.data() + at, sizeof(T));
+    at += sizeof(T);
+    return v;
+}
+
+// The longest suffix of `text` that is a proper prefix of some stop string: held back from the
+// stream until it is clear whether a stop string is forming.
+std::size_t held_back(const std::string& text, const std::vector<std::string>& stops) {
+    std::size_t hold = 0;
+    for (const auto& s : stops) {
+        for (std::size_t len = std::min(s.size() - 1, text.size()); len > hold; --len) {
+            if (text.compare(text.size() - len, len, s, 0, len) == 0) {
+                hold = len;
+                break;
+            }
+        }
+    }
+    return hold;
+}
+
+}  // namespace
+
+session::busy_guard::busy_guard(session& s) : s_(s) {
+    if (s_.busy_.exchange(true)) fail(MNEME_ERROR_BUSY, "the session is in use by another call");
+}
+
+session::session(model& m, const mneme_session_desc& desc)
+    : model_(m), g_(m.dev(), m.act_dtype()), sampler_(desc.sampling ? *desc.sampling : mneme_sampling_params MNEME_SAMPLING_PARAMS_INIT) {
+    n_ctx_ = desc.n_ctx ? static_cast<int64_t>(desc.n_ctx) : model_.max_context();
+    const mneme_memory_plan plan = model_.plan(static_cast<uint64_t>(n_ctx_));
+    if (!plan.fits) {
+        const double gib = 1024.0 * 1024.0 * 1024.0;
+        char msg[256];
+        std::snprintf(msg, sizeof(msg), "a %lld-token context needs %.2f GiB, budget %.2f GiB; the largest context that fits is %llu tokens",
+                      static_cast<long long>(n_ctx_), static_cast<double>(plan.total_bytes) / gib,
+                      static_cast<double>(plan.budget_bytes) / gib, static_cast<unsigned long long>(plan.max_context_in_budget));
+        fail(MNEME_ERROR_BUDGET_EXCEEDED, msg);
+    }
+    std::lock_guard lock(model_.device_mutex());
+    state_ = model_.arch().new_state(g_, n_ctx_);
+}
+
+session::~session() = default;
+
+void session::reset() {
+    state_->n_past = 0;
+    tokens_.clear();
+    logits_.clear();
+    logits_f32_.clear();
+    logit_rows_ = 0;
+}
+
+std::vector<double> session::step(std::span<const int32_t> tokens, bool all_logits) {
+    std::lock_guard lock(model_.device_mutex());
+    std::vector<double> out = model_.arch().forward(g_, *state_, tokens, all_logits);
+    tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+    return out;
+}
+
+mneme_status session::feed(std::span<const int32_t> tokens, const mneme_feed_desc& desc) {
+    if (tokens.empty()) return MNEME_OK;
+    if (static_cast<int64_t>(tokens_.size() + tokens.size()) > n_ctx_) {
+        fail(MNEME_ERROR_CONTEXT_FULL, "feeding ", tokens.size(), " tokens would exceed the context of ", n_ctx_,
+             " (", tokens_.size(), " used)");
+    }
+    const std::size_t chunk = desc.chunk_size ? desc.chunk_size : 256;
+    const bool all = desc.logits == MNEME_LOGITS_ALL;
+    const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);
+    logits_.clear();
+    logit_rows_ = 0;
+    const auto t0 = clock_type::now();
+    mneme_status result = MNEME_OK;
+    for (std::size_t done = 0; done < tokens.size();) {
+        if (take_cancel()) {
+            result = MNEME_CANCELLED;
+            break;
+        }
+        const std::size_t n = std::min(chunk, tokens.size() - done);
+        const bool last_chunk = done + n == tokens.size();
+        std::vector<double> rows = step(tokens.subspan(done, n), all);
+        if (all) {
+            logits_.insert(logits_.end(), rows.begin(), rows.end());
+        } else if (last_chunk || desc.logits == MNEME_LOGITS_LAST) {
+            logits_.assign(rows.end() - static_cast<std::ptrdiff_t>(vocab), rows.end());
+        }
+        done += n;
+        if (desc.progress_fn) {
+            mneme_progress p{};
+            p.struct_size = sizeof(p);
+            p.stage = MNEME_PROGRESS_STAGE_PREFILL;
+            p.done = done;
+            p.total = tokens.size();
+            p.elapsed_seconds = seconds_since(t0);
+            p.rate_per_second = p.elapsed_seconds > 0 ? static_cast<double>(done) / p.elapsed_seconds : 0.0;
+            p.eta_seconds = p.rate_per_second > 0 ? static_cast<double>(tokens.size() - done) / p.rate_per_second : -1.0;
+            if (!desc.progress_fn(desc.progress_user_data, &p) && done < tokens.size()) {
+                result = MNEME_CANCELLED;
+                break;
+            }
+        }
+    }
+    if (desc.logits == MNEME_LOGITS_NONE) logits_.clear();
+    logit_rows_ = vocab ? logits_.size() / vocab : 0;
+    logits_f32_.assign(logits_.begin(), logits_.end());
+    return result;
+}
+
+mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_result& result) {
+    const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);
+    if (logits_.size() < vocab) fail(MNEME_ERROR_INVALID_ARGUMENT, "generate needs a context: feed a prompt first");
+    const tokenizer* tok = model_.tok();
+    const int32_t eos = model_.info().eos_token;
+    std::vector<std::string> stops;
+    for (size_t i = 0; i < desc.n_stop_strings; ++i) {
+        if (desc.stop_strings && desc.stop_strings[i] && desc.stop_strings[i][0]) stops.emplace_back(desc.stop_strings[i]);
+    }
+    std::unique_ptr<utf8_stream_decoder> decoder;
+    if (tok) decoder = std::make_unique<utf8_stream_decoder>(*tok, false);
+
+    std::string text;          // everything decoded so far
+    std::size_t emitted = 0;   // bytes of `text` already streamed
+    mneme_status finish = MNEME_OK;
+    const auto t0 = clock_type::now();
+    uint64_t produced = 0;
+    std::vector<double> last(logits_.end() - static_cast<std::ptrdiff_t>(vocab), logits_.end());
+
+    auto stream = [&](int32_t token, std::size_t upto) -> bool {
+        if (!desc.token_fn) return true;
+        mneme_token_event ev{};
+        ev.struct_size = sizeof(ev);
+        ev.token = token;
+        ev.text = text.c_str() + emitted;
+        ev.text_len = upto - emitted;
+        ev.index = produced - 1;
+        emitted = upto;
+        return desc.token_fn(desc.token_user_data, &ev) != MNEME_FALSE;
+    };
+
+    while (desc.max_tokens == 0 || produced < desc.max_tokens) {
+        if (take_cancel()) {
+            finish = MNEME_CANCELLED;
+            break;
+        }
+        const int32_t token = sampler_.sample(last, tokens_);
+        ++produced;
+        if (desc.stop_at_eos && token == eos) {
+            stream(token, emitted);
+            finish = MNEME_END_OF_STREAM;
+            break;
+        }
+        if (decoder) text += decoder->push(token);
+        bool stop = false;
+        std::size_t upto = text.size();
+        for (const auto& s : stops) {
+            const std::size_t at = text.find(s, emitted > s.size() ? emitted - s.size() : 0);
+            if (at != std::string::npos) {
+                upto = std::min(upto, at);
+                stop = true;
+            }
+        }
+        if (!stop) upto = text.size() - held_back(text, stops);
+        const bool keep_going = stream(token, upto);
+        if (stop) {
+            finish = MNEME_END_OF_STREAM;
+            break;
+        }
+        if (static_cast<int64_t>(tokens_.size()) >= n_ctx_) {
+            finish = MNEME_ERROR_CONTEXT_FULL;
+            break;
+        }
+        const int32_t one[1] = {token};
+        last = step(one, false);
+        logits_ = last;
+        logits_f32_.assign(last.begin(), last.end());
+        logit_rows_ = 1;
+        if (!keep_going) {
+            finish = MNEME_CANCELLED;
+            break;
+        }
+    }
+    result.n_tokens = produced;
+    result.decode_seconds = seconds_since(t0);
+    result.finish = finish;
+    return finish;
+}
+
+void session::save(const std::string& path) {
+    std::vector<unsigned char> blob;
+    {
+        std::lock_guard lock(model_.device_mutex());
+        state_->save(g_, blob);
+    }
+    std::vector<unsigned char> out(k_state_magic, k_state_magic + 8);
+    put(out, uint32_t{1});
+    put(out, model_.identity());
+    put(out, static_cast<uint32_t>(model_.act_dtype()));
+    put(out, static_cast<uint64_t>(tokens_.size()));
+    for (int32_t t : tokens_) put(out, t);
+    put(out, static_cast<uint64_t>(logits_.size()));
+    for (double v : logits_) put(out, v);
+    put(out, static_cast<uint64_t>(blob.size()));
+    out.insert(out.end(), blob.begin(), blob.end());
+    put(out, fnv1a(out.data(), out.size()));
+
+    // Write to a temporary file, then rename: a crash leaves the old file or the new one.
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) fail(MNEME_ERROR_IO, path, ": cannot write");
+        f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
+        f.flush();
+        if (!f) fail(MNEME_ERROR_IO, path, ": write failed");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) fail(MNEME_ERROR_IO, path, ": ", ec.message());
+}
+
+void session::load(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail(MNEME_ERROR_FILE_NOT_FOUND, path, ": cannot open");
+    std::vector<unsigned char> in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (in.size() < 8 + 8 || std::memcmp(in.data(), k_state_magic, 8) != 0) {
+        fail(MNEME_ERROR_INVALID_MODEL, path, ": not a Mneme session state");
+    }
+    uint64_t stored_sum;
+    std::memcpy(&stored_sum, in.data() + in.size() - 8, 8);
+    if (fnv1a(in.data(), in.size() - 8) != stored_sum) fail(MNEME_ERROR_INVALID_MODEL, path, ": checksum mismatch (corrupt file)");
+    std::size_t at = 8;
+    if (get<uint32_t>(in, at, path) != 1) fail(MNEME_ERROR_INVALID_MODEL, path, ": unsupported state version");
+    if (get<uint64_t>(in, at, path) != model_.identity()) fail(MNEME_ERROR_INVALID_MODEL, path, ": saved for another model");
+    if (get<uint32_t>(in, at, path) != static_cast<uint32_t>(model_.act_dtype())) {
+        fail(MNEME_ERROR_INVALID_MODEL, path, ": saved at another precision");
+    }
+    const uint64_t n = get<uint64_t>(in, at, path);
+    if (static_cast<int64_t>(n) > n_ctx_) fail(MNEME_ERROR_CONTEXT_FULL, path, ": ", n, " tokens exceed this session's context");
+    std::vector<int32_t> toks(n);
+    for (auto& t : toks) t = get<int32_t>(in, at, path);
+    const uint64_t n_logits = get<uint64_t>(in, at, path);
+    if (n_logits > in.size() / 8) fail(MNEME_ERROR_INVALID_MODEL, path, ": inconsistent sizes");
+    std::vector<double> saved_logits(n_logits);
+    for (auto& v : saved_logits) v = get<double>(in, at, path);
+    const uint64_t blob = get<uint64_t>(in, at, path);
+    if (at + blob + 8 != in.size()) fail(MNEME_ERROR_INVALID_MODEL, path, ": inconsistent sizes");
+    const int64_t old_past = state_->n_past;
+    state_->n_past = static_cast<int64_t>(n);
+    try {
+        std::lock_guard lock(model_.device_mutex());
+        state_->load(g_, in.data() + at, blob);
+    } catch (...) {
+        state_->n_past = old_past;
+        throw;
+    }
+    tokens_ = std::move(toks);
+    logits_ = std::move(saved_logits);
+    logits_f32_.assign(logits_.begin(), logits_.end());
+    const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);
+    logit_rows_ = vocab ? logits_.size() / vocab : 0;
+}
+
+}  // namespace mneme

@@ -1,0 +1,78 @@
+// The object behind mneme_session: one context over a model (tokens + caches), chunked prefill
+// with progress and cancel, sampling and streaming generation, state save/restore.
+#pragma once
+
+#include <mneme/mneme.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/arch-model.h"
+#include "session/model.h"
+#include "session/sampler.h"
+
+namespace mneme {
+
+class session {
+public:
+    session(model& m, const mneme_session_desc& desc);
+    ~session();
+
+    model& owner() noexcept { return model_; }
+    void set_sampling(const mneme_sampling_params& p) { sampler_.set_params(p); }
+
+    mneme_status feed(std::span<const int32_t> tokens, const mneme_feed_desc& desc);
+    mneme_status generate(const mneme_generate_desc& desc, mneme_generate_result& result);
+
+    // Logits kept by the last feed: [rows, vocab] as float (and as double for the f64 path).
+    const std::vector<float>& logits() const noexcept { return logits_f32_; }
+    const std::vector<double>& logits_f64() const noexcept { return logits_; }
+    std::size_t logit_rows() const noexcept { return logit_rows_; }
+
+    uint64_t token_count() const noexcept { return static_cast<uint64_t>(tokens_.size()); }
+    const std::vector<int32_t>& tokens() const noexcept { return tokens_; }
+    int64_t n_ctx() const noexcept { return n_ctx_; }
+    void reset();
+
+    void save(const std::string& path);
+    void load(const std::string& path);
+
+    void request_cancel() noexcept { cancel_.store(true, std::memory_order_relaxed); }
+
+    // Marks the session busy for the duration of a call (MNEME_ERROR_BUSY for a concurrent call).
+    class busy_guard {
+    public:
+        explicit busy_guard(session& s);
+        ~busy_guard() { s_.busy_.store(false); }
+        busy_guard(const busy_guard&) = delete;
+        busy_guard& operator=(const busy_guard&) = delete;
+
+    private:
+        session& s_;
+    };
+
+private:
+    bool take_cancel() noexcept { return cancel_.exchange(false, std::memory_order_relaxed); }
+    // Runs one forward pass over `tokens` and records them in the context.
+    std::vector<double> step(std::span<const int32_t> tokens, bool all_logits);
+
+    model& model_;
+    graph_builder g_;
+    std::unique_ptr<arch_state> state_;
+    int64_t n_ctx_ = 0;
+    std::vector<int32_t> tokens_;
+    std::vector<double> logits_;
+    std::vector<float> logits_f32_;
+    std::size_t logit_rows_ = 0;
+    sampler sampler_;
+    std::atomic<bool> cancel_{false};
+    std::atomic<bool> busy_{false};
+};
+
+}  // namespace mneme
+
+struct mneme_session : mneme::session {
+    using mneme::session::session;
+};
