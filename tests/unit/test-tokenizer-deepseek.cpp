@@ -113,9 +113,9 @@ TEST_CASE("DeepSeek tokenizer round-trips arbitrary bytes and streams whole char
     CHECK(all + stream.flush() == text);
 }
 
-// Encode throughput on a few MB of C++ headers. Hidden: run with "[.benchmark]" (a Release
+// Encode throughput on a few MB of C++ headers. Hidden: run with "[.tokenizer-benchmark]" (a Release
 // build gives the meaningful number).
-TEST_CASE("DeepSeek tokenizer encode throughput", "[tokenizer][deepseek][.benchmark]") {
+TEST_CASE("DeepSeek tokenizer encode throughput", "[.tokenizer-benchmark]") {
     const tokenizer* tok = deepseek();
     if (!tok) return;
     std::string corpus;
