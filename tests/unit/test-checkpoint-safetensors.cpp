@@ -250,3 +250,22 @@ TEST_CASE("safetensors: __metadata__ must map strings to strings", "[checkpoint]
     CHECK(file->tensors().empty());
     CHECK(file->header().data_size == 0);
 }
+
+TEST_CASE("mapped_file: read-only mapping and hints", "[checkpoint]") {
+    temp_dir dir;
+    const std::string path = dir.file("blob.bin");
+    const auto bytes = pattern_bytes(10000);
+    write_bytes(path, bytes);
+    mneme::mapped_file map = mneme::mapped_file::open(path);
+    REQUIRE(map.size() == bytes.size());
+    CHECK(std::memcmp(map.data(), bytes.data(), bytes.size()) == 0);
+    map.advise_sequential(4097, 100000);  // clipped to the file, start rounded down to a page
+    map.advise_sequential(20000, 5);      // past the end: ignored
+    mneme::mapped_file moved = std::move(map);
+    CHECK(map.data() == nullptr);
+    CHECK(moved.size() == bytes.size());
+    CHECK(moved.path() == path);
+
+    write_bytes(path, {});
+    CHECK(mneme::mapped_file::open(path).size() == 0);
+}
