@@ -120,6 +120,7 @@ void read_common(const config_reader& r, model_config& c) {
     c.rope_scaling = read_rope_scaling(r);
     c.quantization = read_quantization(r);
     c.tie_word_embeddings = r.bool_field_or("tie_word_embeddings", false);
+    c.max_position_embeddings = r.int_field_or("max_position_embeddings", 0, 1, lim::positions);
     read_token_ids(r, c);
 }
 

@@ -91,6 +91,7 @@ struct model_config {
     rope_scaling_config rope_scaling;
     quantization_config quantization;
     bool tie_word_embeddings = false;    // optional, default false
+    int64_t max_position_embeddings = 0; // optional; 0 when absent (the runtime then derives a limit)
     int64_t bos_token_id = -1;           // optional; -1 when absent or null
     std::vector<int64_t> eos_token_ids;  // optional; an int or a list in config.json
 

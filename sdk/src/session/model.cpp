@@ -100,6 +100,7 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
 model::~model() = default;
 
 int64_t model::max_context() const noexcept {
+    if (cfg_.max_position_embeddings > 0) return cfg_.max_position_embeddings;
     if (cfg_.rope_scaling.yarn) {
         return static_cast<int64_t>(cfg_.rope_scaling.factor * static_cast<double>(cfg_.rope_scaling.original_max_position_embeddings));
     }
