@@ -634,6 +634,85 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_save_state(const
 MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_load_state(mneme_session* session,
                                                                            const char* path) MNEME_NOEXCEPT;
 
+/* ---------------------------------------------------------------------------------------------
+ * Codebases: a folder of source code made ready for the prompt
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct mneme_codebase mneme_codebase;
+
+typedef enum mneme_file_status {
+    MNEME_FILE_STATUS_UNDEFINED = 0,
+    MNEME_FILE_STATUS_INCLUDED = 1,
+    MNEME_FILE_STATUS_EXCLUDED = 2,   /**< excluded by the host (mneme_codebase_set_included) */
+    MNEME_FILE_STATUS_BINARY = 3,     /**< not UTF-8 text */
+    MNEME_FILE_STATUS_GENERATED = 4,  /**< lock files, minified or machine-generated sources */
+    MNEME_FILE_STATUS_TOO_LARGE = 5,
+    MNEME_FILE_STATUS_UNREADABLE = 6,
+    MNEME_FILE_STATUS_FORCE32 = 0x7FFFFFFF
+} mneme_file_status;
+
+/** Do not honour .gitignore files. */
+#define MNEME_CODEBASE_NO_GITIGNORE 0x1u
+/** Include dot-files and dot-folders (.git is always skipped). */
+#define MNEME_CODEBASE_INCLUDE_HIDDEN 0x2u
+
+typedef struct mneme_codebase_desc {
+    uint32_t struct_size;    /**< sizeof(mneme_codebase_desc) */
+    uint32_t flags;          /**< MNEME_CODEBASE_* */
+    uint64_t max_file_bytes; /**< larger files are listed as TOO_LARGE; 0 = 1 MiB */
+    mneme_progress_fn progress_fn; /**< called while scanning (units: files); may cancel */
+    void* progress_user_data;
+} mneme_codebase_desc;
+
+#define MNEME_CODEBASE_DESC_INIT {sizeof(mneme_codebase_desc), 0, 0, NULL, NULL}
+
+/**
+ * Walks a folder: honours .gitignore, skips binary, generated, oversized and unreadable files
+ * (listing them with a reason), counts tokens per file with the model's tokenizer (model may be
+ * NULL: counts are then 0), and orders files so that recently modified ones come last.
+ * Symbolic links to folders are not followed (no loops); names that are not UTF-8 are shown
+ * with U+FFFD. \returns MNEME_OK, MNEME_CANCELLED, MNEME_ERROR_FILE_NOT_FOUND.
+ * \threadsafety any thread.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_scan(const mneme_model* model, const char* root,
+                                                                      const mneme_codebase_desc* desc,
+                                                                      mneme_codebase** out) MNEME_NOEXCEPT;
+
+/** Accepts NULL. */
+MNEME_API void MNEME_CALL mneme_codebase_destroy(mneme_codebase* codebase) MNEME_NOEXCEPT;
+
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_file_count(const mneme_codebase* codebase,
+                                                                            size_t* out_count) MNEME_NOEXCEPT;
+
+typedef struct mneme_codebase_file {
+    uint32_t struct_size; /**< set by the caller */
+    mneme_file_status status;
+    const char* path;     /**< relative, '/'-separated UTF-8; lives as long as the codebase */
+    const char* reason;   /**< why it is not included, or "" */
+    uint64_t bytes;
+    uint64_t tokens;      /**< tokens of the file's block in the rendered prompt */
+    int64_t mtime_seconds;
+} mneme_codebase_file;
+
+/** File `index` in rendering order. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_get_file(const mneme_codebase* codebase, size_t index,
+                                                                          mneme_codebase_file* out) MNEME_NOEXCEPT;
+
+/** Includes or excludes a text file (binary and unreadable files cannot be included). */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_set_included(mneme_codebase* codebase, size_t index,
+                                                                              mneme_bool included) MNEME_NOEXCEPT;
+
+/** Sum of the token counts of the included files. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_token_count(const mneme_codebase* codebase,
+                                                                             uint64_t* out_tokens) MNEME_NOEXCEPT;
+
+/**
+ * The prompt text of the included files (docs/CODEBASE.md describes the format). Caller-buffer
+ * convention: MNEME_INCOMPLETE with *out_len = the needed size when buf is too small.
+ */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_render(const mneme_codebase* codebase, char* buf,
+                                                                        size_t buf_size, size_t* out_len) MNEME_NOEXCEPT;
+
 #if defined(__cplusplus)
 } /* extern "C" */
 #endif

@@ -304,7 +304,9 @@ private:
             sparse = true;
         }
         const mneme_tensor o_lat = g.tensor({kv_lora_, h_, s});
-        mneme_op_attention ap{softmax_scale_, p, 0};
+        mneme_op_attention ap{};
+        ap.scale = softmax_scale_;
+        ap.start_pos = p;
         g.attention(o_lat, qfull, keys, cols_of(keys, 0, kv_lora_), sparse ? &selected : nullptr, nullptr, ap);
 
         // Per-head value up-projection, then the output projection.
