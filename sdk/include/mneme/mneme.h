@@ -483,9 +483,11 @@ typedef struct mneme_session_desc {
     uint32_t struct_size; /**< sizeof(mneme_session_desc) */
     uint32_t n_ctx;       /**< maximum tokens the session holds; 0 = the model's maximum */
     const mneme_sampling_params* sampling; /**< copied; NULL = MNEME_SAMPLING_PARAMS_INIT */
+    const char* snapshot_dir;       /**< folder of saved prefills (see MNEME_FEED_SNAPSHOT); NULL = none */
+    uint64_t snapshot_budget_bytes; /**< disk budget of that folder (least recently used evicted); 0 = 4 GiB */
 } mneme_session_desc;
 
-#define MNEME_SESSION_DESC_INIT {sizeof(mneme_session_desc), 0, NULL}
+#define MNEME_SESSION_DESC_INIT {sizeof(mneme_session_desc), 0, NULL, NULL, 0}
 
 /**
  * Creates a session (one conversation / context) over a model.
@@ -513,11 +515,20 @@ typedef enum mneme_logits_mode {
     MNEME_LOGITS_FORCE32 = 0x7FFFFFFF
 } mneme_logits_mode;
 
+/**
+ * Reuse and keep saved prefills: before evaluating, the session restores the longest snapshot in
+ * its snapshot_dir whose tokens are a prefix of its context plus the new tokens (so only the rest
+ * is evaluated); afterwards it saves a snapshot of the whole context. Snapshots are keyed by the
+ * model's identity and the token prefix, checksummed, and ignored (with a logged reason) when
+ * stale or corrupt.
+ */
+#define MNEME_FEED_SNAPSHOT 0x1u
+
 typedef struct mneme_feed_desc {
     uint32_t struct_size; /**< sizeof(mneme_feed_desc) */
     mneme_logits_mode logits;
     uint32_t chunk_size;  /**< tokens per forward pass; 0 = the library's choice */
-    uint32_t reserved0;
+    uint32_t flags;       /**< MNEME_FEED_* */
     mneme_progress_fn progress_fn; /**< called at least once per chunk; may cancel */
     void* progress_user_data;
 } mneme_feed_desc;
@@ -540,6 +551,19 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_tokens(mnem
 MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_text(mneme_session* session, const char* text,
                                                                           size_t text_len,
                                                                           const mneme_feed_desc* desc) MNEME_NOEXCEPT;
+
+typedef struct mneme_feed_stats {
+    uint32_t struct_size;  /**< set by the caller */
+    uint32_t reserved0;
+    uint64_t tokens_reused;    /**< restored from a snapshot by the last feed */
+    uint64_t tokens_evaluated; /**< evaluated by the last feed */
+    double seconds;            /**< wall time of the last feed */
+    mneme_bool snapshot_saved; /**< the last feed saved a snapshot */
+} mneme_feed_stats;
+
+/** What the last feed call did (snapshot reuse, work done). \threadsafety the session's thread. */
+MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_last_feed_stats(const mneme_session* session,
+                                                                                mneme_feed_stats* out) MNEME_NOEXCEPT;
 
 /**
  * Logits of the positions kept by the last feed (see mneme_logits_mode), row-major

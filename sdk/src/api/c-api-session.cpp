@@ -89,6 +89,14 @@ MNEME_API mneme_status MNEME_CALL mneme_session_get_logits_f64(const mneme_sessi
     });
 }
 
+MNEME_API mneme_status MNEME_CALL mneme_session_last_feed_stats(const mneme_session* s, mneme_feed_stats* out) noexcept {
+    return api_call([&] {
+        require(s && out, "mneme_session_last_feed_stats: NULL argument");
+        write_versioned(out, s->last_feed_stats(), "mneme_feed_stats");
+        return MNEME_OK;
+    });
+}
+
 MNEME_API mneme_status MNEME_CALL mneme_session_generate(mneme_session* s, const mneme_generate_desc* desc,
                                                          mneme_generate_result* result) noexcept {
     return api_call([&] {

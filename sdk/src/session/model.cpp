@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "graph/deepseek-v3.h"
+#include "graph/deepseek-v4.h"
 
 namespace mneme {
 namespace fs = std::filesystem;
@@ -57,9 +58,6 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     const fs::path tok_path = fs::path(dir) / "tokenizer.json";
     if (fs::exists(tok_path, ec)) tok_ = tokenizer::load(tok_path.string());
 
-    if (cfg_.is_v4()) {
-        fail(MNEME_ERROR_UNSUPPORTED, config_path.string(), ": model_type deepseek_v4 is not supported by this build");
-    }
     act_ = desc.precision == MNEME_PRECISION_F64 ? MNEME_DTYPE_F64 : MNEME_DTYPE_F32;
     arch_name_ = cfg_.model_type;
     budget_ = desc.memory_budget_bytes ? desc.memory_budget_bytes : rt.memory_budget();
@@ -90,9 +88,15 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     dev_ = std::make_unique<device>(*be.table, *rt.host_api(), device_index, be.name);
     loader_ = std::make_unique<graph_builder>(*dev_, act_);
 
-    v3_options opts;
-    opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
-    arch_ = make_deepseek_v3(*ckpt_, cfg_, *loader_, opts);
+    if (cfg_.is_v4()) {
+        v4_options opts;
+        opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
+        arch_ = make_deepseek_v4(*ckpt_, cfg_, *loader_, opts);
+    } else {
+        v3_options opts;
+        opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
+        arch_ = make_deepseek_v3(*ckpt_, cfg_, *loader_, opts);
+    }
     loader_->scratch().reset();
     rt.log().info("model", "opened ", dir, " (", arch_name_, ") on ", be.name);
 }

@@ -76,6 +76,10 @@ session::session(model& m, const mneme_session_desc& desc)
                       static_cast<double>(plan.budget_bytes) / gib, static_cast<unsigned long long>(plan.max_context_in_budget));
         fail(MNEME_ERROR_BUDGET_EXCEEDED, msg);
     }
+    if (desc.snapshot_dir && desc.snapshot_dir[0]) {
+        snapshots_ = std::make_unique<snapshot_store>(desc.snapshot_dir, desc.snapshot_budget_bytes, model_.identity());
+    }
+    stats_.struct_size = sizeof(stats_);
     std::lock_guard lock(model_.device_mutex());
     state_ = model_.arch().new_state(g_, n_ctx_);
 }
@@ -97,7 +101,53 @@ std::vector<double> session::step(std::span<const int32_t> tokens, bool all_logi
     return out;
 }
 
+std::size_t session::restore_snapshot(std::span<const int32_t> tokens) {
+    std::vector<int32_t> full(tokens_);
+    full.insert(full.end(), tokens.begin(), tokens.end());
+    const std::size_t have = tokens_.size();
+    const auto hit = snapshots_->find_longest(full, have);
+    if (!hit) return 0;
+    const std::vector<int32_t> before = tokens_;
+    try {
+        load(hit->path);
+    } catch (const error& e) {
+        model_.rt().log().warn("snapshot", "ignoring snapshot ", hit->path, ": ", e.what());
+        snapshots_->remove(hit->path);
+        return 0;
+    }
+    // The file's own token list must be exactly this prefix (hash collisions and tampering).
+    if (!std::equal(tokens_.begin(), tokens_.end(), full.begin()) || tokens_.size() != hit->tokens) {
+        model_.rt().log().warn("snapshot", "ignoring snapshot ", hit->path, ": its tokens differ from the prefix");
+        reset();
+        if (!before.empty()) (void)evaluate(before, mneme_feed_desc MNEME_FEED_DESC_INIT);
+        return 0;
+    }
+    snapshots_->touch(hit->path);
+    return hit->tokens - have;
+}
+
 mneme_status session::feed(std::span<const int32_t> tokens, const mneme_feed_desc& desc) {
+    const auto t0 = clock_type::now();
+    stats_ = mneme_feed_stats{};
+    stats_.struct_size = sizeof(stats_);
+    const bool use_snapshots = (desc.flags & MNEME_FEED_SNAPSHOT) && snapshots_;
+    std::size_t reused = 0;
+    if (use_snapshots && !tokens.empty() && static_cast<int64_t>(tokens_.size() + tokens.size()) <= n_ctx_) {
+        reused = restore_snapshot(tokens);
+    }
+    stats_.tokens_reused = reused;
+    const mneme_status st = evaluate(tokens.subspan(reused), desc);
+    stats_.tokens_evaluated = tokens.size() - reused;
+    if (st == MNEME_OK && use_snapshots && reused < tokens.size()) {
+        save(snapshots_->path_for(tokens_));
+        snapshots_->evict();
+        stats_.snapshot_saved = MNEME_TRUE;
+    }
+    stats_.seconds = seconds_since(t0);
+    return st;
+}
+
+mneme_status session::evaluate(std::span<const int32_t> tokens, const mneme_feed_desc& desc) {
     if (tokens.empty()) return MNEME_OK;
     if (static_cast<int64_t>(tokens_.size() + tokens.size()) > n_ctx_) {
         fail(MNEME_ERROR_CONTEXT_FULL, "feeding ", tokens.size(), " tokens would exceed the context of ", n_ctx_,

@@ -12,6 +12,7 @@
 #include "graph/arch-model.h"
 #include "session/model.h"
 #include "session/sampler.h"
+#include "session/snapshot-store.h"
 
 namespace mneme {
 
@@ -40,6 +41,7 @@ public:
     void load(const std::string& path);
 
     void request_cancel() noexcept { cancel_.store(true, std::memory_order_relaxed); }
+    const mneme_feed_stats& last_feed_stats() const noexcept { return stats_; }
 
     // Marks the session busy for the duration of a call (MNEME_ERROR_BUSY for a concurrent call).
     class busy_guard {
@@ -57,6 +59,9 @@ private:
     bool take_cancel() noexcept { return cancel_.exchange(false, std::memory_order_relaxed); }
     // Runs one forward pass over `tokens` and records them in the context.
     std::vector<double> step(std::span<const int32_t> tokens, bool all_logits);
+    mneme_status evaluate(std::span<const int32_t> tokens, const mneme_feed_desc& desc);
+    // Restores the longest usable snapshot for context + tokens; returns how many of `tokens` it covered.
+    std::size_t restore_snapshot(std::span<const int32_t> tokens);
 
     model& model_;
     graph_builder g_;
@@ -67,6 +72,8 @@ private:
     std::vector<float> logits_f32_;
     std::size_t logit_rows_ = 0;
     sampler sampler_;
+    std::unique_ptr<snapshot_store> snapshots_;
+    mneme_feed_stats stats_{};
     std::atomic<bool> cancel_{false};
     std::atomic<bool> busy_{false};
 };

@@ -1,0 +1,113 @@
+#include "session/snapshot-store.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "core/error.h"
+
+namespace mneme {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_suffix = ".snap";
+
+struct entry {
+    fs::path path;
+    std::size_t tokens;
+    uint64_t hash;
+};
+
+std::string hex16(uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+    return buf;
+}
+
+}  // namespace
+
+snapshot_store::snapshot_store(std::string dir, uint64_t budget_bytes, uint64_t model_identity)
+    : dir_(std::move(dir)), budget_(budget_bytes ? budget_bytes : (uint64_t{4} << 30)), identity_(model_identity) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) fail(MNEME_ERROR_IO, dir_, ": cannot create the snapshot folder: ", ec.message());
+    // Snapshots hold the user's code: keep the folder private to the user.
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
+uint64_t snapshot_store::prefix_hash(std::span<const int32_t> tokens) {
+    uint64_t h = 1469598103934665603ull;
+    for (int32_t t : tokens) {
+        const auto u = static_cast<uint32_t>(t);
+        for (int b = 0; b < 4; ++b) {
+            h ^= (u >> (8 * b)) & 0xff;
+            h *= 1099511628211ull;
+        }
+    }
+    return h;
+}
+
+std::string snapshot_store::path_for(std::span<const int32_t> tokens) const {
+    return (fs::path(dir_) / (hex16(identity_) + "-" + std::to_string(tokens.size()) + "-" + hex16(prefix_hash(tokens)) + k_suffix))
+        .string();
+}
+
+std::optional<snapshot_store::hit> snapshot_store::find_longest(std::span<const int32_t> tokens,
+                                                                std::size_t min_tokens) const {
+    const std::string prefix = hex16(identity_) + "-";
+    std::vector<entry> candidates;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 20 || it->path().extension() != k_suffix) continue;
+        unsigned long long n = 0, h = 0;
+        if (std::sscanf(name.c_str() + prefix.size(), "%llu-%16llx", &n, &h) != 2) continue;
+        if (n <= min_tokens || n > tokens.size()) continue;
+        candidates.push_back({it->path(), static_cast<std::size_t>(n), h});
+    }
+    std::sort(candidates.begin(), candidates.end(), [](const entry& a, const entry& b) { return a.tokens > b.tokens; });
+    for (const auto& c : candidates) {
+        if (prefix_hash(tokens.first(c.tokens)) == c.hash) return hit{c.path.string(), c.tokens};
+    }
+    return std::nullopt;
+}
+
+void snapshot_store::touch(const std::string& path) const {
+    std::error_code ec;
+    fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
+}
+
+void snapshot_store::remove(const std::string& path) const {
+    std::error_code ec;
+    fs::remove(path, ec);
+}
+
+void snapshot_store::evict() const {
+    struct file {
+        fs::path path;
+        uint64_t bytes;
+        fs::file_time_type used;
+    };
+    std::vector<file> files;
+    uint64_t total = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() != k_suffix) continue;
+        std::error_code e2;
+        const uint64_t bytes = it->file_size(e2);
+        const auto used = it->last_write_time(e2);
+        files.push_back({it->path(), bytes, used});
+        total += bytes;
+    }
+    std::sort(files.begin(), files.end(), [](const file& a, const file& b) { return a.used < b.used; });
+    for (const auto& f : files) {
+        if (total <= budget_) break;
+        fs::remove(f.path, ec);
+        total -= f.bytes;
+    }
+}
+
+}  // namespace mneme
