@@ -53,6 +53,7 @@ void print_usage() {
         "                     [--precision f32|f64] [--act-quant on|off] [--dtype f32|f64]\n"
         "  generate           --model DIR (--prompt TEXT | --tokens IDS) [--max-tokens N] [--temp T]\n"
         "                     [--seed S] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ids] [--chat]\n"
+        "  chat               --model DIR [--codebase PATH] [--snapshots DIR] [--ask TEXT] [--max-tokens N]\n"
         "\n"
         "common options: --threads N, --plugin-path DIR, --backend NAME, --device N\n");
 }
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
         if (cmd == "generate") return cmd_generate(args(argc, argv, 2, {"ids", "chat"}));
         if (cmd == "tokenize") return cmd_tokenize(args(argc, argv, 2, {"bos"}));
         if (cmd == "info") return cmd_info(args(argc, argv, 2, {}));
+        if (cmd == "chat") return cmd_chat(args(argc, argv, 2, {}));
         std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
         return 2;
     } catch (const std::exception& e) {

@@ -54,7 +54,11 @@
 #define MNEME_CALL
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+/* Results must be looked at, but an explicit (void) cast silences the warning: C++17's
+ * [[nodiscard]] and clang honour it; GCC's C attribute does not, so C under GCC gets none. */
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define MNEME_NODISCARD [[nodiscard]]
+#elif defined(__clang__)
 #define MNEME_NODISCARD __attribute__((warn_unused_result))
 #else
 #define MNEME_NODISCARD
@@ -202,7 +206,7 @@ typedef struct mneme_runtime_desc {
  *          MNEME_ERROR_NO_BACKEND, MNEME_ERROR_OUT_OF_MEMORY.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_create(const mneme_runtime_desc* desc,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_runtime_create(const mneme_runtime_desc* desc,
                                                                        mneme_runtime** out) MNEME_NOEXCEPT;
 
 /**
@@ -238,11 +242,11 @@ typedef struct mneme_plugin_info {
 /* Strings in mneme_plugin_info live until the runtime is destroyed. */
 
 /** Number of plugin diagnostics entries (every candidate examined). \threadsafety any thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_plugin_count(const mneme_runtime* runtime,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_runtime_plugin_count(const mneme_runtime* runtime,
                                                                              size_t* out_count) MNEME_NOEXCEPT;
 
 /** Fills `out` (whose struct_size the caller set) with diagnostics entry `index`. \threadsafety any thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_plugin_info(const mneme_runtime* runtime, size_t index,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_runtime_plugin_info(const mneme_runtime* runtime, size_t index,
                                                                             mneme_plugin_info* out) MNEME_NOEXCEPT;
 
 typedef enum mneme_device_type {
@@ -267,11 +271,11 @@ typedef struct mneme_device_info {
 /* Strings in mneme_device_info live until the runtime is destroyed. */
 
 /** Number of devices over all loaded plugins. \threadsafety any thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_device_count(const mneme_runtime* runtime,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_runtime_device_count(const mneme_runtime* runtime,
                                                                              size_t* out_count) MNEME_NOEXCEPT;
 
 /** Fills `out` with device `index` (0 .. count-1, over all backends). \threadsafety any thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_runtime_device_info(const mneme_runtime* runtime, size_t index,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_runtime_device_info(const mneme_runtime* runtime, size_t index,
                                                                             mneme_device_info* out) MNEME_NOEXCEPT;
 
 /* ---------------------------------------------------------------------------------------------
@@ -377,7 +381,7 @@ typedef struct mneme_model_info {
  *          MNEME_ERROR_NO_BACKEND, MNEME_ERROR_BUDGET_EXCEEDED, MNEME_ERROR_OUT_OF_MEMORY.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_open(mneme_runtime* runtime, const char* path,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_open(mneme_runtime* runtime, const char* path,
                                                                    const mneme_model_desc* desc,
                                                                    mneme_model** out) MNEME_NOEXCEPT;
 
@@ -385,7 +389,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_open(mneme_runtime
 MNEME_API void MNEME_CALL mneme_model_destroy(mneme_model* model) MNEME_NOEXCEPT;
 
 /** Fills `out` (whose struct_size the caller set). \threadsafety any thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_get_info(const mneme_model* model,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_get_info(const mneme_model* model,
                                                                        mneme_model_info* out) MNEME_NOEXCEPT;
 
 typedef struct mneme_memory_plan {
@@ -406,7 +410,7 @@ typedef struct mneme_memory_plan {
  * Itemised memory estimate for a session of `context_tokens` tokens on this model.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uint64_t context_tokens,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uint64_t context_tokens,
                                                                    mneme_memory_plan* out) MNEME_NOEXCEPT;
 
 /* ---------------------------------------------------------------------------------------------
@@ -426,7 +430,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_model_plan(const mneme_m
  *          MNEME_ERROR_UNSUPPORTED (the model has no tokenizer), MNEME_ERROR_INVALID_ARGUMENT.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_tokenize(const mneme_model* model, const char* text,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_tokenize(const mneme_model* model, const char* text,
                                                                  size_t text_len, uint32_t flags, int32_t* tokens,
                                                                  size_t capacity, size_t* out_count) MNEME_NOEXCEPT;
 
@@ -440,7 +444,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_tokenize(const mneme_mod
  * \returns MNEME_OK, MNEME_INCOMPLETE, MNEME_ERROR_UNSUPPORTED, MNEME_ERROR_INVALID_ARGUMENT (bad id).
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_detokenize(const mneme_model* model, const int32_t* tokens,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_detokenize(const mneme_model* model, const int32_t* tokens,
                                                                    size_t n_tokens, uint32_t flags, char* buf,
                                                                    size_t buf_size, size_t* out_len) MNEME_NOEXCEPT;
 
@@ -455,7 +459,7 @@ typedef struct mneme_chat_message {
  * \returns MNEME_OK, MNEME_INCOMPLETE (*out_len is the needed size), MNEME_ERROR_INVALID_ARGUMENT.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_chat_render(const mneme_model* model,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_chat_render(const mneme_model* model,
                                                                     const mneme_chat_message* messages,
                                                                     size_t n_messages, mneme_bool add_generation_prompt,
                                                                     char* buf, size_t buf_size,
@@ -496,7 +500,7 @@ typedef struct mneme_session_desc {
  *          largest context that fits), MNEME_ERROR_INVALID_ARGUMENT, MNEME_ERROR_OUT_OF_MEMORY.
  * \threadsafety any thread; sessions of one model may be created concurrently.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_create(mneme_model* model,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_create(mneme_model* model,
                                                                        const mneme_session_desc* desc,
                                                                        mneme_session** out) MNEME_NOEXCEPT;
 
@@ -504,7 +508,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_create(mneme_mod
 MNEME_API void MNEME_CALL mneme_session_destroy(mneme_session* session) MNEME_NOEXCEPT;
 
 /** Replaces the sampling parameters (copied). \threadsafety the session's thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_set_sampling(mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_set_sampling(mneme_session* session,
                                                                              const mneme_sampling_params* params)
     MNEME_NOEXCEPT;
 
@@ -543,12 +547,12 @@ typedef struct mneme_feed_desc {
  *          MNEME_ERROR_CONTEXT_FULL; MNEME_ERROR_INVALID_ARGUMENT (token out of range); MNEME_ERROR_BUSY.
  * \threadsafety the session's thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_tokens(mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_feed_tokens(mneme_session* session,
                                                                             const int32_t* tokens, size_t n_tokens,
                                                                             const mneme_feed_desc* desc) MNEME_NOEXCEPT;
 
 /** Tokenizes `text` (parsing special tokens) and feeds it. Same results as mneme_session_feed_tokens. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_feed_text(mneme_session* session, const char* text,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_feed_text(mneme_session* session, const char* text,
                                                                           size_t text_len,
                                                                           const mneme_feed_desc* desc) MNEME_NOEXCEPT;
 
@@ -562,7 +566,7 @@ typedef struct mneme_feed_stats {
 } mneme_feed_stats;
 
 /** What the last feed call did (snapshot reuse, work done). \threadsafety the session's thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_last_feed_stats(const mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_feed_stats(const mneme_session* session,
                                                                                 mneme_feed_stats* out) MNEME_NOEXCEPT;
 
 /**
@@ -570,7 +574,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_last_feed_stats(
  * [*out_rows, *out_vocab]. The pointer stays valid until the next call that changes the session.
  * \threadsafety the session's thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits(const mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_get_logits(const mneme_session* session,
                                                                            const float** out_logits, size_t* out_rows,
                                                                            size_t* out_vocab) MNEME_NOEXCEPT;
 
@@ -578,7 +582,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits(const
  * As mneme_session_get_logits, in double precision: exact for MNEME_PRECISION_F64 models (the
  * reference path), a widened copy otherwise. Same lifetime rule.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_get_logits_f64(const mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_get_logits_f64(const mneme_session* session,
                                                                                const double** out_logits,
                                                                                size_t* out_rows,
                                                                                size_t* out_vocab) MNEME_NOEXCEPT;
@@ -626,7 +630,7 @@ typedef struct mneme_generate_result {
  *          MNEME_ERROR_BUSY, errors.
  * \threadsafety the session's thread (callbacks run on it too).
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_generate(mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_generate(mneme_session* session,
                                                                          const mneme_generate_desc* desc,
                                                                          mneme_generate_result* result) MNEME_NOEXCEPT;
 
@@ -637,17 +641,17 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_generate(mneme_s
 MNEME_API void MNEME_CALL mneme_session_cancel(mneme_session* session) MNEME_NOEXCEPT;
 
 /** Number of tokens currently in the session's context. \threadsafety the session's thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_token_count(const mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_token_count(const mneme_session* session,
                                                                             uint64_t* out_count) MNEME_NOEXCEPT;
 
 /** Drops the context, keeping the session and its settings. \threadsafety the session's thread. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_reset(mneme_session* session) MNEME_NOEXCEPT;
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_reset(mneme_session* session) MNEME_NOEXCEPT;
 
 /**
  * Saves the session's state (tokens and caches) to a file, atomically (written to a temporary
  * file, then renamed). \threadsafety the session's thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_save_state(const mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_save_state(const mneme_session* session,
                                                                            const char* path) MNEME_NOEXCEPT;
 
 /**
@@ -655,7 +659,7 @@ MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_save_state(const
  * or a corrupt file is refused (MNEME_ERROR_INVALID_MODEL) and leaves the session unchanged.
  * \threadsafety the session's thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_session_load_state(mneme_session* session,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_load_state(mneme_session* session,
                                                                            const char* path) MNEME_NOEXCEPT;
 
 /* ---------------------------------------------------------------------------------------------
@@ -698,14 +702,14 @@ typedef struct mneme_codebase_desc {
  * with U+FFFD. \returns MNEME_OK, MNEME_CANCELLED, MNEME_ERROR_FILE_NOT_FOUND.
  * \threadsafety any thread.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_scan(const mneme_model* model, const char* root,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_scan(const mneme_model* model, const char* root,
                                                                       const mneme_codebase_desc* desc,
                                                                       mneme_codebase** out) MNEME_NOEXCEPT;
 
 /** Accepts NULL. */
 MNEME_API void MNEME_CALL mneme_codebase_destroy(mneme_codebase* codebase) MNEME_NOEXCEPT;
 
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_file_count(const mneme_codebase* codebase,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_file_count(const mneme_codebase* codebase,
                                                                             size_t* out_count) MNEME_NOEXCEPT;
 
 typedef struct mneme_codebase_file {
@@ -719,22 +723,22 @@ typedef struct mneme_codebase_file {
 } mneme_codebase_file;
 
 /** File `index` in rendering order. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_get_file(const mneme_codebase* codebase, size_t index,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_get_file(const mneme_codebase* codebase, size_t index,
                                                                           mneme_codebase_file* out) MNEME_NOEXCEPT;
 
 /** Includes or excludes a text file (binary and unreadable files cannot be included). */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_set_included(mneme_codebase* codebase, size_t index,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_set_included(mneme_codebase* codebase, size_t index,
                                                                               mneme_bool included) MNEME_NOEXCEPT;
 
 /** Sum of the token counts of the included files. */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_token_count(const mneme_codebase* codebase,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_token_count(const mneme_codebase* codebase,
                                                                              uint64_t* out_tokens) MNEME_NOEXCEPT;
 
 /**
  * The prompt text of the included files (docs/CODEBASE.md describes the format). Caller-buffer
  * convention: MNEME_INCOMPLETE with *out_len = the needed size when buf is too small.
  */
-MNEME_API MNEME_NODISCARD mneme_status MNEME_CALL mneme_codebase_render(const mneme_codebase* codebase, char* buf,
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_render(const mneme_codebase* codebase, char* buf,
                                                                         size_t buf_size, size_t* out_len) MNEME_NOEXCEPT;
 
 #if defined(__cplusplus)
