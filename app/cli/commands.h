@@ -23,5 +23,6 @@ int cmd_generate(const args& a);
 int cmd_tokenize(const args& a);
 int cmd_info(const args& a);
 int cmd_chat(const args& a);
+int cmd_plan(const args& a);
 
 }  // namespace mneme_cli

@@ -31,7 +31,7 @@ namespace {
     static_assert(offsetof(mneme_model_info, vocab_size) == 24);
     static_assert(offsetof(mneme_model_info, n_params) == 48);
     static_assert(offsetof(mneme_model_info, precision) == 76);
-    static_assert(sizeof(mneme_memory_plan) == 80);
+    static_assert(sizeof(mneme_memory_plan) == 120);
     static_assert(offsetof(mneme_memory_plan, total_bytes) == 48);
     static_assert(offsetof(mneme_memory_plan, fits) == 72);
     static_assert(sizeof(mneme_chat_message) == 16);

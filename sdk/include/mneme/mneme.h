@@ -404,6 +404,12 @@ typedef struct mneme_memory_plan {
     uint64_t budget_bytes;       /**< 0 = no budget */
     uint64_t max_context_in_budget; /**< largest context that fits the budget (0 = none, or no budget) */
     mneme_bool fits;
+    uint32_t reserved1;
+    uint64_t weights_fp8_bytes;  /**< of weights_bytes: FP8 e4m3 weights and their scales */
+    uint64_t weights_fp4_bytes;  /**< FP4 e2m1 weights and their scales */
+    uint64_t weights_bf16_bytes; /**< BF16/F16 weights */
+    uint64_t weights_f32_bytes;  /**< F32/F64 tensors and integer tables */
+    uint64_t cache_bytes_per_token;
 } mneme_memory_plan;
 
 /**

@@ -23,7 +23,7 @@
 #include "mneme.h"
 
 #define MNEME_PLUGIN_ABI_MAJOR 1
-#define MNEME_PLUGIN_ABI_MINOR 0
+#define MNEME_PLUGIN_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define MNEME_PLUGIN_EXPORT __declspec(dllexport)
@@ -116,7 +116,9 @@ typedef enum mneme_op_type {
     MNEME_OP_ROPE = 3,
     /** dst = softmax(scale * src0) over ne0, per row; -inf entries get probability 0. */
     MNEME_OP_SOFTMAX = 4,
-    /** dst = silu(min(src0, L)) * clamp(src1, -L, L) (no clamp when limit == 0). */
+    /** dst = silu(min(src0, L)) * clamp(src1, -L, L) (no clamp when limit == 0). src2 (optional,
+     *  ABI 1.1): per-row weights [rows]; row r of dst is multiplied by src2[r] (the V4 routing weight,
+     *  applied to the hidden before the down projection). */
     MNEME_OP_SWIGLU = 5,
     /** dst (I32) [k, rows] = indices of the k largest src0 values per row, in descending order;
      *  equal values are ordered by lower index first. Params: mneme_op_topk. */
@@ -140,8 +142,14 @@ typedef enum mneme_op_type {
     MNEME_OP_HADAMARD = 14,
     /** Attention with one shared key/value set (MQA): src0 q [Dk, H, S]; src1 keys [Dk, T]; src2 values
      *  [Dv, T]; src3 (optional) I32 key indices [n, S] (negative or future entries are ignored);
-     *  src4 (optional) sink logits [H]; dst [Dv, H, S]. Query s sits at position start_pos + s.
-     *  Without indices it attends to every causal key (inside the window when one is set).
+     *  src4 (optional) sink logits [H]; dst [Dv, H, S]. Query s sits at position start_pos + s; key
+     *  row r at position key_start + r. Without indices it attends to every causal key (inside the
+     *  window when one is set). The sink adds exp(sink[h] - max) to the denominator only.
+     *  ABI 1.1, compressed second source (DeepSeek-V4): src5 (optional) entries [Dk, Tc] that are both
+     *  keys and values (Dk == Dv); entry j summarises positions [j*ratio, (j+1)*ratio) and is visible
+     *  to a query at position pos only once complete (j < (pos+1) / ratio). With src5, src3 indexes
+     *  src5 (distinct entries, e.g. a top-k) and src1 is attended over its causal window; without
+     *  src3 every complete entry is attended. One softmax runs over window keys then entries.
      *  Params: mneme_op_attention. */
     MNEME_OP_ATTENTION = 15,
     /** Lightning-indexer scores: dst[j, s] = sum_h src1[h, s] * relu(src0[:, h, s] . src2[:, j]) for
@@ -150,6 +158,39 @@ typedef enum mneme_op_type {
     MNEME_OP_INDEXER_SCORES = 16,
     /** dst[:, src1[r]] += src2[r] * src0[:, r] for every r, in order (MoE combine). src1 I32 [n]; src2 [n]. */
     MNEME_OP_ADD_ROWS_SCALED = 17,
+    /** (ABI 1.1) Manifold-constrained hyper-connection coefficients (DeepSeek-V4 mHC) from the mixes
+     *  m = fn . rmsnorm(vec(X)) of each token. src0 mixes [M, S]; src1 scale [3] (site) or [1] (head);
+     *  src2 base [M]; dst [M, S]. With n = n_streams:
+     *  site (M = (2+n)n): dst[i] = sigmoid(m_i*scale0 + base_i) + eps (pre, i < n);
+     *  dst[n+j] = post_mult * sigmoid(m_{n+j}*scale1 + base_{n+j}) (post);
+     *  dst[2n + i*n + j] = C_ij where C = softmax_j(m*scale2 + base) + eps, then column-normalised
+     *  C /= (sum_i C + eps), then (iters - 1) times a row then a column normalisation, each
+     *  x / (sum + eps) (comb, row-major, ends on a column normalisation).
+     *  head (M = n): dst[i] = sigmoid(m_i*scale0 + base_i) + eps only. Params: mneme_op_hc. */
+    MNEME_OP_HC_COEFFS = 18,
+    /** (ABI 1.1) Mixes n_in residual streams into n_out: dst[:, j, s] = sum_i c[weight_offset + i*n_out + j, s]
+     *  * src0[:, i, s] (+ c[bias_offset + j, s] * src2[:, s] when src2 is given). src0 streams [D, n_in, S];
+     *  src1 coefficients c [M, S]; src2 (optional) update [D, S]; dst [D, n_out, S], not aliasing src0.
+     *  mHC collapse: n_out = 1 with the pre weights; mHC expand: n_out = n with comb^T and post * update.
+     *  Params: mneme_op_stream_mix. */
+    MNEME_OP_STREAM_MIX = 19,
+    /** (ABI 1.1) Gated pooling of blocks of `ratio` tokens (DeepSeek-V4 compressor). src0 values a [C, R],
+     *  src1 gate scores b [C, R], src2 position embedding ape [C, ratio]; row r of a/b is position
+     *  first_pos + r. dst [W, NB]: column k pools block j = first_block + k. Plain (C = W): candidates
+     *  are the block's tokens, channel d. Overlap (C = 2W): the tokens of block j-1 on channel d (when
+     *  j > 0), then those of block j on channel W + d. Per channel, with s = b + ape[pos % ratio]:
+     *  dst = sum a * exp(s - max s) / sum exp(s - max s). Params: mneme_op_compress. */
+    MNEME_OP_COMPRESS_POOL = 20,
+    /** (ABI 1.1) Engram context gate. src0 streams x [D, n, S]; src1 projection kv [(n+1)*D, S], keys of
+     *  stream m in rows [m*D, (m+1)*D), the shared value last; src2 query norm weights [D, n]; src3 key
+     *  norm weights [D, n]; dst [D, n, S]. g = <rmsnorm(key_m) * src3[:, m], rmsnorm(x_m) * src2[:, m]> / sqrt(D),
+     *  g = sign(g) * sqrt(max(|g|, clamp)), dst[:, m, s] = sigmoid(g) * value. Params: mneme_op_engram_gate. */
+    MNEME_OP_ENGRAM_GATE = 21,
+    /** (ABI 1.1) Causal depthwise convolution over tokens. src0 [C, H + S]: H rows of history, then the S
+     *  new rows; src1 weights [k, C] (tap k-1 multiplies the current token); dst [C, S]:
+     *  dst[c, t] = act(sum_i src1[i, c] * src0[c, H + t - (k-1-i)*dilation]), H >= (k-1)*dilation,
+     *  act = SiLU when `silu` is set, else identity. Params: mneme_op_conv. */
+    MNEME_OP_CAUSAL_CONV = 22,
     MNEME_OP_TYPE_FORCE32 = 0x7FFFFFFF
 } mneme_op_type;
 
@@ -225,7 +266,41 @@ typedef struct mneme_op_attention {
     double scale;       /**< multiplies q.k before the softmax */
     int64_t start_pos;  /**< absolute position of query 0 */
     int64_t window;     /**< > 0: without indices, attend only to the last `window` positions */
+    /* ABI 1.1 (a reader uses these only when params_size covers them; otherwise both are 0). */
+    int64_t key_start;  /**< absolute position of key row 0 */
+    int64_t ratio;      /**< positions per compressed entry of src5 (> 0 when src5 is given) */
 } mneme_op_attention;
+
+typedef struct mneme_op_hc {
+    uint32_t n_streams;      /**< n = hc_mult */
+    uint32_t sinkhorn_iters; /**< >= 1 */
+    double eps;              /**< hc_eps */
+    double post_mult;        /**< 2.0 in DeepSeek-V4 */
+} mneme_op_hc;
+
+typedef struct mneme_op_stream_mix {
+    uint32_t n_in, n_out;
+    uint32_t weight_offset; /**< row of c holding the weight of (stream 0 -> output 0) */
+    uint32_t bias_offset;   /**< row of c holding the weight of src2 for output 0 */
+} mneme_op_stream_mix;
+
+typedef struct mneme_op_compress {
+    int64_t ratio;
+    int64_t first_pos;   /**< position of row 0 of src0/src1 */
+    int64_t first_block; /**< block pooled into dst column 0 */
+    mneme_bool overlap;
+    uint32_t reserved0;
+} mneme_op_compress;
+
+typedef struct mneme_op_engram_gate {
+    double eps;   /**< RMSNorm epsilon */
+    double clamp; /**< lower bound of |g| under the signed square root */
+} mneme_op_engram_gate;
+
+typedef struct mneme_op_conv {
+    uint32_t dilation;
+    mneme_bool silu;
+} mneme_op_conv;
 
 typedef struct mneme_op_indexer {
     int64_t start_pos;

@@ -73,6 +73,18 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         if (t.name.find("layers." + std::to_string(cfg_.num_hidden_layers) + ".") == std::string::npos) {
             n_params_ += static_cast<uint64_t>(t.numel());
         }
+        // Bytes by storage format; scales count with the weights they scale. Packed FP4 is stored as I8.
+        const bool is_scale = t.name.ends_with(".scale") || t.name.ends_with("weight_scale_inv");
+        const bool routed_fp4 = cfg_.expert_dtype == expert_storage::fp4 && t.name.find(".ffn.experts.") != std::string::npos;
+        if (routed_fp4 && (t.dtype == st_dtype::i8 || is_scale)) {
+            fp4_bytes_ += t.size_bytes;
+        } else if (t.dtype == st_dtype::f8_e4m3 || is_scale) {
+            fp8_bytes_ += t.size_bytes;
+        } else if (t.dtype == st_dtype::bf16 || t.dtype == st_dtype::f16) {
+            bf16_bytes_ += t.size_bytes;
+        } else {
+            f32_bytes_ += t.size_bytes;
+        }
     }
     identity_ = h;
     weights_bytes_ = ckpt_->total_bytes();
@@ -148,6 +160,11 @@ mneme_memory_plan model::plan(uint64_t context_tokens) const {
     const uint64_t per_token = arch_->cache_bytes_per_token(act_);
     p.context_tokens = context_tokens;
     p.weights_bytes = weights_bytes_;
+    p.weights_fp8_bytes = fp8_bytes_;
+    p.weights_fp4_bytes = fp4_bytes_;
+    p.weights_bf16_bytes = bf16_bytes_;
+    p.weights_f32_bytes = f32_bytes_;
+    p.cache_bytes_per_token = per_token;
     p.cache_bytes = per_token * context_tokens;
     // Scratch: activations of one chunk, dominated by logits and the widest projections.
     const uint64_t es = static_cast<uint64_t>(dtype_bytes(act_));

@@ -56,6 +56,7 @@ private:
     uint64_t identity_ = 0;
     std::string arch_name_;
     uint64_t weights_bytes_ = 0, n_params_ = 0, budget_ = 0;
+    uint64_t fp8_bytes_ = 0, fp4_bytes_ = 0, bf16_bytes_ = 0, f32_bytes_ = 0;
     std::mutex device_mutex_;
 };
 
