@@ -192,3 +192,13 @@ TEST_CASE("feeding past the context or an unknown token is an error that changes
     mneme_generate_desc gd = MNEME_GENERATE_DESC_INIT;
     CHECK(mneme_session_generate(s.s, &gd, nullptr) == MNEME_ERROR_INVALID_ARGUMENT);  // nothing fed yet
 }
+
+TEST_CASE("caches that grow page by page give the logits of one contiguous allocation", "[session][paging]") {
+    loaded_model m(golden_dir("v32-tiny"));
+    std::vector<int32_t> tokens;
+    for (int i = 0; i < 700; ++i) tokens.push_back((i * 37 + 11) % 256);
+    // One pass reserves all 700 positions at once; chunks of 64 grow the caches through several pages.
+    const auto once = m.logits(tokens, 0);
+    const auto grown = m.logits(tokens, 64);
+    CHECK(max_relative_error(grown, once) <= 1e-12);
+}

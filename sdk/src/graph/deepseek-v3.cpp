@@ -34,11 +34,39 @@ struct v3_layer {
     std::vector<double> router_bias;
 };
 
+// Caches grow in pages of k_page_tokens as tokens arrive (by 1.5x, so growth costs amortised
+// O(1) copies per token), never beyond n_ctx: a session costs what its tokens need.
+constexpr int64_t k_page_tokens = 256;
+
 class v3_state final : public arch_state {
 public:
+    int64_t capacity = 0;                  // tokens the current buffers hold
     std::vector<buffer_ptr> buffers;
-    std::vector<mneme_tensor> latent;  // per layer [kv_lora + rope, n_ctx]
-    std::vector<mneme_tensor> index_keys;  // per layer [index_head_dim, n_ctx] (V3.2)
+    std::vector<mneme_tensor> latent;      // per layer [kv_lora + rope, capacity]
+    std::vector<mneme_tensor> index_keys;  // per layer [index_head_dim, capacity] (V3.2)
+
+    // Makes room for `needed` tokens, keeping the first n_past.
+    void reserve(graph_builder& g, int64_t needed) {
+        if (needed <= capacity) return;
+        int64_t cap = std::max(needed, capacity + capacity / 2);
+        cap = std::min(n_ctx, (cap + k_page_tokens - 1) / k_page_tokens * k_page_tokens);
+        std::vector<buffer_ptr> bufs;
+        auto grow = [&](std::vector<mneme_tensor>& ts) {
+            for (auto& t : ts) {
+                auto b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * cap));
+                mneme_tensor bigger = make_tensor(b->raw(), 0, t.dtype, {t.ne[0], cap});
+                if (n_past > 0) g.copy(rows_of(bigger, 0, n_past), rows_of(t, 0, n_past));
+                t = bigger;
+                bufs.push_back(std::move(b));
+            }
+        };
+        grow(latent);
+        grow(index_keys);
+        g.flush();
+        g.dev().sync();
+        buffers = std::move(bufs);
+        capacity = cap;
+    }
 
     void save(graph_builder& g, std::vector<unsigned char>& out) override {
         auto put = [&](const mneme_tensor& t) {
@@ -56,6 +84,10 @@ public:
         for (const auto& t : latent) expected += static_cast<std::size_t>(t.nb[1] * n_past);
         for (const auto& t : index_keys) expected += static_cast<std::size_t>(t.nb[1] * n_past);
         if (expected != size) fail(MNEME_ERROR_INVALID_MODEL, "saved caches have ", size, " bytes, expected ", expected);
+        const int64_t keep = n_past;
+        n_past = 0;  // nothing of the old context is worth copying
+        reserve(g, keep);
+        n_past = keep;
         std::size_t at = 0;
         auto get = [&](const mneme_tensor& t) {
             const uint64_t bytes = static_cast<uint64_t>(t.nb[1] * n_past);
@@ -110,17 +142,12 @@ public:
     std::unique_ptr<arch_state> new_state(graph_builder& g, int64_t n_ctx) override {
         auto st = std::make_unique<v3_state>();
         st->n_ctx = n_ctx;
-        const int64_t es = dtype_bytes(g.act());
         for (std::size_t i = 0; i < layers_.size(); ++i) {
-            auto b = g.dev().alloc(static_cast<uint64_t>((kv_lora_ + rope_) * n_ctx * es));
-            st->latent.push_back(make_tensor(b->raw(), 0, g.act(), {kv_lora_ + rope_, n_ctx}));
-            st->buffers.push_back(std::move(b));
-            if (v32_) {
-                auto k = g.dev().alloc(static_cast<uint64_t>(di_ * n_ctx * es));
-                st->index_keys.push_back(make_tensor(k->raw(), 0, g.act(), {di_, n_ctx}));
-                st->buffers.push_back(std::move(k));
-            }
+            // Shapes only: reserve() allocates the first pages.
+            st->latent.push_back(make_tensor(nullptr, 0, g.act(), {kv_lora_ + rope_, 0}));
+            if (v32_) st->index_keys.push_back(make_tensor(nullptr, 0, g.act(), {di_, 0}));
         }
+        st->reserve(g, std::min<int64_t>(n_ctx, k_page_tokens));
         return st;
     }
 
@@ -134,6 +161,7 @@ public:
         auto& st = static_cast<v3_state&>(base);
         const int64_t s = static_cast<int64_t>(tokens.size()), p = st.n_past;
         if (p + s > st.n_ctx) fail(MNEME_ERROR_CONTEXT_FULL, "context holds ", st.n_ctx, " tokens");
+        st.reserve(g, p + s);
         for (int32_t t : tokens) {
             if (t < 0 || t >= vocab_) fail(MNEME_ERROR_INVALID_ARGUMENT, "token id ", t, " outside the vocabulary");
         }
