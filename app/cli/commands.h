@@ -24,5 +24,6 @@ int cmd_tokenize(const args& a);
 int cmd_info(const args& a);
 int cmd_chat(const args& a);
 int cmd_plan(const args& a);
+int cmd_bench_context(const args& a);
 
 }  // namespace mneme_cli

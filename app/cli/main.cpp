@@ -49,6 +49,7 @@ void print_usage() {
         "  backends           list backend plugins, their state and devices\n"
         "  info               --model DIR [--context N]: architecture and memory estimate\n"
         "  plan               --model DIR --context N [--budget-gib G] [--json]: itemised memory plan\n"
+        "  bench context      --model DIR --lengths 1024,8192,... [--json]: sparse vs dense at each length\n"
         "  tokenize           --model DIR --text TEXT [--bos]\n"
         "  logits             --model DIR --tokens 1,2,3 --out FILE.npy [--mode prefill|decode|chunked:N]\n"
         "                     [--precision f32|f64] [--act-quant on|off] [--dtype f32|f64]\n"
@@ -80,6 +81,9 @@ int main(int argc, char** argv) {
         if (cmd == "info") return cmd_info(args(argc, argv, 2, {}));
         if (cmd == "chat") return cmd_chat(args(argc, argv, 2, {}));
         if (cmd == "plan") return cmd_plan(args(argc, argv, 2, {"json"}));
+        if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "context") == 0) {
+            return cmd_bench_context(args(argc, argv, 3, {"json"}));
+        }
         std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
         return 2;
     } catch (const std::exception& e) {

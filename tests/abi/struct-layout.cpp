@@ -23,7 +23,7 @@ namespace {
     static_assert(sizeof(mneme_progress) == 48);
     static_assert(offsetof(mneme_progress, done) == 8);
     static_assert(offsetof(mneme_progress, eta_seconds) == 40);
-    static_assert(sizeof(mneme_model_desc) == 64);
+    static_assert(sizeof(mneme_model_desc) == 72);
     static_assert(offsetof(mneme_model_desc, backend) == 8);
     static_assert(offsetof(mneme_model_desc, memory_budget_bytes) == 24);
     static_assert(offsetof(mneme_model_desc, engram_cache_bytes) == 56);

@@ -335,12 +335,15 @@ typedef struct mneme_model_desc {
     void* progress_user_data;
     const char* engram_store_path; /**< Engram store directory; NULL = tables from the checkpoint */
     uint64_t engram_cache_bytes;   /**< DRAM cache budget of the Engram store; 0 = default */
+    uint32_t index_topk;           /**< 0 = the checkpoint's index_topk; otherwise an override (a value
+                                        larger than any context turns sparse selection into dense attention) */
+    uint32_t reserved0;
 } mneme_model_desc;
 
 #define MNEME_MODEL_DESC_INIT                                                                              \
     {                                                                                                      \
         sizeof(mneme_model_desc), MNEME_PRECISION_DEFAULT, NULL, -1, MNEME_ACT_QUANT_DEFAULT, 0, NULL, NULL, \
-            NULL, 0                                                                                        \
+            NULL, 0, 0, 0                                                                                  \
     }
 
 typedef enum mneme_architecture {

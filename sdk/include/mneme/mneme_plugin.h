@@ -158,6 +158,16 @@ typedef enum mneme_op_type {
     MNEME_OP_INDEXER_SCORES = 16,
     /** dst[:, src1[r]] += src2[r] * src0[:, r] for every r, in order (MoE combine). src1 I32 [n]; src2 [n]. */
     MNEME_OP_ADD_ROWS_SCALED = 17,
+    /* ABI 1.1: the DeepSeek-V4 / Engram ops. Why these and no more: everything per-element or
+     * per-row of V4 that the existing ops cannot express without host round trips. mHC is two ops
+     * (coefficients from the mixes — sigmoids and Sinkhorn on a few numbers per token — and a
+     * general stream mix used for both the collapse and the expand), because the mixes themselves
+     * are an RMS_NORM and a MATMUL. The compressor's gated pooling is one op over [held | new] rows,
+     * so decoding one token and prefilling a sequence run the same code. V4 attention reuses
+     * ATTENTION with a second, block-causal source instead of concatenating the window and the
+     * compressed entries into one cache (their masks differ, and the entries grow separately).
+     * The Engram gate fuses two RMS norms, a dot product and the signed-sqrt sigmoid per stream;
+     * the short convolution reads its history rows from the same input. */
     /** (ABI 1.1) Manifold-constrained hyper-connection coefficients (DeepSeek-V4 mHC) from the mixes
      *  m = fn . rmsnorm(vec(X)) of each token. src0 mixes [M, S]; src1 scale [3] (site) or [1] (head);
      *  src2 base [M]; dst [M, S]. With n = n_streams:

@@ -54,6 +54,7 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     if (!fs::is_directory(dir, ec)) fail(MNEME_ERROR_FILE_NOT_FOUND, dir, ": not a model directory");
     const fs::path config_path = fs::path(dir) / "config.json";
     cfg_ = load_model_config(config_path.string());
+    if (desc.index_topk) cfg_.index_topk = desc.index_topk;  // an experiment knob (part of the identity)
     ckpt_ = checkpoint::open(dir);
     const fs::path tok_path = fs::path(dir) / "tokenizer.json";
     if (fs::exists(tok_path, ec)) tok_ = tokenizer::load(tok_path.string());
@@ -86,6 +87,9 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
             f32_bytes_ += t.size_bytes;
         }
     }
+    // Evaluation settings that change the caches are part of the identity too.
+    const uint32_t knobs[2] = {desc.index_topk, desc.act_quant == MNEME_ACT_QUANT_OFF ? 1u : 0u};
+    h = fnv1a(h, knobs, sizeof(knobs));
     identity_ = h;
     weights_bytes_ = ckpt_->total_bytes();
     if (budget_ && weights_bytes_ > budget_) {
