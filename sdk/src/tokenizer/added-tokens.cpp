@@ -51,8 +51,8 @@ added_token_matcher::added_token_matcher(std::vector<entry> entries) : entries_(
     }
 }
 
-const added_token_matcher::entry* added_token_matcher::find(std::string_view text, std::size_t from,
-                                                            std::size_t& start, std::size_t& length) const {
+const added_token_matcher::entry* added_token_matcher::find(std::string_view text, std::size_t from, std::size_t& start,
+                                                            std::size_t& length) const {
     for (std::size_t pos = from; pos < text.size(); ++pos) {
         if (!first_byte_[static_cast<unsigned char>(text[pos])]) continue;
         std::uint32_t at = 0;

@@ -24,7 +24,7 @@ struct added_token {
 };
 
 class added_token_matcher {
-public:
+  public:
     // A matcher over `tokens`, each with the text to look for (the content itself, or its
     // normalized form for tokens matched after normalization).
     struct entry {
@@ -66,7 +66,7 @@ public:
         if (emitted < text.size()) on_piece(text.substr(emitted), -1);
     }
 
-private:
+  private:
     struct node {
         std::vector<std::pair<unsigned char, std::uint32_t>> children;  // sorted by byte
         std::int32_t entry = -1;

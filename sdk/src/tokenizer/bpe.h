@@ -39,7 +39,7 @@ struct bpe_options {
 };
 
 class bpe_model {
-public:
+  public:
     // `merges` in rank order (rank = index). A pair listed twice keeps its last rank, as Hugging
     // Face's hash map does.
     bpe_model(string_to_id_map vocab, const std::vector<bpe_merge>& merges, bpe_options options);
@@ -50,7 +50,7 @@ public:
     const string_to_id_map& vocab() const { return vocab_; }
     bool byte_level_input() const { return options_.byte_level_input; }
 
-private:
+  private:
     struct merge_slot {
         std::uint64_t key = empty_key;
         std::int32_t rank = 0;
@@ -67,7 +67,7 @@ private:
 
     string_to_id_map vocab_;
     bpe_options options_;
-    std::int32_t byte_ids_[256];  // id of each byte's alphabet character, -1 when missing
+    std::int32_t byte_ids_[256];           // id of each byte's alphabet character, -1 when missing
     std::vector<merge_slot> merge_table_;  // open addressing, power-of-two size
     int merge_shift_ = 64;
 

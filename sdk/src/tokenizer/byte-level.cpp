@@ -30,7 +30,9 @@ const tables& the_tables() {
 
 }  // namespace
 
-char32_t byte_to_char(std::uint8_t byte) noexcept { return the_tables().to_char[byte]; }
+char32_t byte_to_char(std::uint8_t byte) noexcept {
+    return the_tables().to_char[byte];
+}
 
 int char_to_byte(char32_t c) noexcept {
     const auto& t = the_tables();

@@ -21,10 +21,14 @@ std::vector<role> roles_of(std::span<const chat_message> messages) {
     roles.reserve(messages.size());
     for (std::size_t i = 0; i < messages.size(); ++i) {
         const std::string& r = messages[i].role;
-        if (r == "system") roles.push_back(role::system);
-        else if (r == "user") roles.push_back(role::user);
-        else if (r == "assistant") roles.push_back(role::assistant);
-        else fail(MNEME_ERROR_INVALID_ARGUMENT, "chat message ", i, ": unsupported role \"", r, "\"");
+        if (r == "system")
+            roles.push_back(role::system);
+        else if (r == "user")
+            roles.push_back(role::user);
+        else if (r == "assistant")
+            roles.push_back(role::assistant);
+        else
+            fail(MNEME_ERROR_INVALID_ARGUMENT, "chat message ", i, ": unsupported role \"", r, "\"");
     }
     return roles;
 }
@@ -139,28 +143,47 @@ std::string render_v32(std::span<const chat_message> messages, const std::vector
 // encode_messages(messages, thinking_mode, drop_thinking=True) of encoding_dsv4.py.
 std::string render_v4(std::span<const chat_message> messages, const std::vector<role>& roles,
                       const chat_options& options) {
-    const int last_user = last_user_index(roles);
+    // V4 first folds consecutive user messages into one user turn, their texts joined by a blank
+    // line (merge_tool_messages, which also turns tool results into blocks of that turn).
+    struct turn {
+        role speaker;
+        std::string content;
+        const chat_message* message;
+    };
+    std::vector<turn> turns;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        if (roles[i] == role::user && !turns.empty() && turns.back().speaker == role::user) {
+            turns.back().content += "\n\n";
+            turns.back().content += messages[i].content;
+            continue;
+        }
+        turns.push_back({roles[i], messages[i].content, &messages[i]});
+    }
+    std::vector<role> turn_roles;
+    for (const turn& t : turns) turn_roles.push_back(t.speaker);
+    const int last_user = last_user_index(turn_roles);
+
     std::string out(options.add_bos ? bos : "");
-    const int n = static_cast<int>(messages.size());
+    const int n = static_cast<int>(turns.size());
     for (int i = 0; i < n; ++i) {
-        const chat_message& m = messages[i];
-        if (roles[i] == role::system) {
-            out += m.content;
-        } else if (roles[i] == role::user) {
+        const turn& t = turns[i];
+        if (t.speaker == role::system) {
+            out += t.content;
+        } else if (t.speaker == role::user) {
             out += user_marker;
-            out += m.content;
+            out += t.content;
         } else {
             if (options.thinking && i > last_user) {
-                out += m.reasoning;
+                out += t.message->reasoning;
                 out += think_end;
             }
-            out += m.content;
+            out += t.content;
             out += eos;
         }
         // The transition to the assistant follows a user turn only when the assistant speaks next
         // (or nobody does).
-        if (roles[i] != role::user) continue;
-        if (i + 1 < n && roles[i + 1] != role::assistant) continue;
+        if (t.speaker != role::user) continue;
+        if (i + 1 < n && turns[i + 1].speaker != role::assistant) continue;
         if (i == n - 1 && !options.add_generation_prompt) continue;
         out += assistant_marker;
         out += (options.thinking && i >= last_user) ? think_start : think_end;
@@ -189,6 +212,12 @@ std::string render_chat(std::span<const chat_message> messages, bool add_generat
     chat_options options;
     options.add_generation_prompt = add_generation_prompt;
     return render_chat(messages, family, options);
+}
+
+std::optional<chat_family> chat_family_from_template(std::string_view chat_template) {
+    if (chat_template.find(assistant_marker) == std::string_view::npos) return std::nullopt;
+    if (chat_template.find(think_end) != std::string_view::npos) return chat_family::v31;
+    return chat_family::v3;
 }
 
 std::string_view chat_family_name(chat_family family) {

@@ -9,11 +9,12 @@
 //       (V3.2 ships Python instead of a Jinja template). Every user turn carries the assistant
 //       marker and the thinking token.
 //  v4   DeepSeek-V4: encode_messages() of encoding/encoding_dsv4.py. V4 does NOT reuse V3.2's
-//       encoder: it appends the assistant marker only to the last of consecutive user turns,
-//       merges tool results into user turns as <tool_result> blocks, names its tool-call block
-//       "tool_calls" instead of "function_calls", and adds reasoning-effort prompts, a
-//       latest_reminder role and task tokens. For plain system/user/assistant conversations
-//       with alternating turns its output equals V3.2's.
+//       encoder: it folds consecutive user messages into one user turn (joined by a blank line),
+//       adds the assistant marker only when the assistant speaks next, merges tool results into
+//       user turns as <tool_result> blocks, names its tool-call block "tool_calls" instead of
+//       "function_calls", and adds reasoning-effort prompts, a latest_reminder role and task
+//       tokens. For plain conversations that alternate user and assistant turns its output
+//       equals V3.2's.
 //
 // Tool definitions, tool calls and tool results, V3.1's assistant "prefix" continuation, and V4's
 // reasoning-effort, task and latest_reminder features are not supported; roles other than
@@ -56,6 +57,11 @@ std::string render_chat(std::span<const chat_message> messages, chat_family fami
 
 // Shorthand with default options.
 std::string render_chat(std::span<const chat_message> messages, bool add_generation_prompt, chat_family family);
+
+// V3 and V3.1 share an architecture (config.json says deepseek_v3 for both) but not a chat format;
+// their tokenizer_config.json chat_template tells them apart: V3.1's handles </think>. Returns
+// nullopt for a template that is neither (V3.2 and V4 ship Python encoders instead).
+std::optional<chat_family> chat_family_from_template(std::string_view chat_template);
 
 // "v3", "v31", "v32", "v4".
 std::string_view chat_family_name(chat_family family);

@@ -20,7 +20,7 @@ struct normalizer_step {
 };
 
 class normalizer {
-public:
+  public:
     normalizer() = default;
     explicit normalizer(std::vector<normalizer_step> steps) : steps_(std::move(steps)) {}
 
@@ -29,7 +29,7 @@ public:
     // Returns the normalized text; `storage` receives it when it differs from the input.
     std::string_view apply(std::string_view text, std::string& storage) const;
 
-private:
+  private:
     std::vector<normalizer_step> steps_;
 };
 

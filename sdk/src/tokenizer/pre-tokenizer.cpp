@@ -3,8 +3,7 @@
 namespace mneme {
 
 // From Hugging Face's ByteLevel pre-tokenizer (itself GPT-2's encoder.py), in Oniguruma syntax.
-const char* const gpt2_split_pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const gpt2_split_pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 void pre_tokenizer::split(std::string_view text, std::vector<std::string_view>& words,
                           std::deque<std::string>& storage) const {
@@ -67,9 +66,8 @@ void pre_tokenizer::split_piece(const pre_tokenizer_step& step, std::string_view
             merged.clear();
             bool previous_delimiter = false;
             for (const span& s : spans) {
-                const bool join = step.behavior == split_behavior::contiguous
-                                      ? s.delimiter == previous_delimiter
-                                      : s.delimiter && !previous_delimiter;
+                const bool join = step.behavior == split_behavior::contiguous ? s.delimiter == previous_delimiter
+                                                                              : s.delimiter && !previous_delimiter;
                 if (join && !merged.empty()) {
                     merged.back().end = s.end;
                 } else {

@@ -30,7 +30,7 @@ struct pre_tokenizer_step {
 extern const char* const gpt2_split_pattern;
 
 class pre_tokenizer {
-public:
+  public:
     pre_tokenizer() = default;
     // `byte_level`: the last step is ByteLevel, so words go to BPE as raw bytes.
     pre_tokenizer(std::vector<pre_tokenizer_step> steps, bool byte_level)
@@ -42,9 +42,8 @@ public:
     // kept in `storage`, which must outlive them.
     void split(std::string_view text, std::vector<std::string_view>& words, std::deque<std::string>& storage) const;
 
-private:
-    static void split_piece(const pre_tokenizer_step& step, std::string_view piece,
-                            std::vector<std::string_view>& out);
+  private:
+    static void split_piece(const pre_tokenizer_step& step, std::string_view piece, std::vector<std::string_view>& out);
 
     std::vector<pre_tokenizer_step> steps_;
     bool byte_level_ = false;

@@ -14,7 +14,7 @@ namespace mneme {
 // A pattern that cannot be translated or compiled; the loader turns it into an error naming the
 // file and field.
 class regex_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -30,7 +30,7 @@ std::string translate_oniguruma_pattern(std::string_view pattern);
 std::string escape_literal(std::string_view text);
 
 class regex {
-public:
+  public:
     // `pattern` is PCRE2 syntax (run translate_oniguruma_pattern first for tokenizer.json patterns).
     // Throws regex_error.
     explicit regex(const std::string& pattern);
@@ -66,7 +66,7 @@ public:
 
     const std::string& pattern() const { return pattern_; }
 
-private:
+  private:
     static std::size_t next_char(std::string_view s, std::size_t pos);
 
     struct compiled;

@@ -12,7 +12,7 @@ namespace mneme {
 class tokenizer;
 
 class utf8_stream_decoder {
-public:
+  public:
     explicit utf8_stream_decoder(const tokenizer& tok, bool render_special = true);
 
     // Adds one token; returns the characters it completes (possibly none).
@@ -27,7 +27,7 @@ public:
     // Bytes held back waiting for the rest of a character.
     std::size_t pending_bytes() const { return pending_.size(); }
 
-private:
+  private:
     const tokenizer* tokenizer_;
     bool render_special_;
     bool first_token_ = true;

@@ -40,6 +40,8 @@ struct tokenizer_data {
     std::int32_t bos_id = -1;
     std::int32_t eos_id = -1;
     bool add_bos = false;
+    // tokenizer_config.json's chat_template (the default one when it lists several); empty if none.
+    std::string chat_template;
 };
 
 enum token_flag : std::uint8_t {

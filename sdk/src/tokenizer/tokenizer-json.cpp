@@ -3,6 +3,8 @@
 // hostile file ends in one error naming the file and the field, never in a crash later.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "tokenizer/byte-level.h"
 #include "tokenizer/tokenizer-data.h"
@@ -43,14 +45,16 @@ std::string shown(std::string_view s) {
             pos += n;
         }
     }
-    if (pos < s.size()) out += cat("\"... (", s.size(), " bytes)");
-    else out += '"';
+    if (pos < s.size())
+        out += cat("\"... (", s.size(), " bytes)");
+    else
+        out += '"';
     return out;
 }
 
 // Knows which file it reads, so that every error names it.
 class reader {
-public:
+  public:
     explicit reader(const std::string& file) : file_(file) {}
 
     template <class... Args>
@@ -117,7 +121,7 @@ public:
 
     const std::string& file() const { return file_; }
 
-private:
+  private:
     // nlohmann's parser is iterative but what it builds is destroyed recursively, so deep nesting
     // is refused before parsing.
     void check_depth(std::string_view text) const {
@@ -126,8 +130,10 @@ private:
         for (std::size_t i = 0; i < text.size(); ++i) {
             const char c = text[i];
             if (in_string) {
-                if (c == '\\') ++i;
-                else if (c == '"') in_string = false;
+                if (c == '\\')
+                    ++i;
+                else if (c == '"')
+                    in_string = false;
             } else if (c == '"') {
                 in_string = true;
             } else if (c == '[' || c == '{') {
@@ -144,9 +150,13 @@ private:
     const std::string& file_;
 };
 
-std::string element(std::string_view field, std::size_t index) { return cat(field, "[", index, "]"); }
+std::string element(std::string_view field, std::size_t index) {
+    return cat(field, "[", index, "]");
+}
 
-std::string member_name(std::string_view field, std::string_view key) { return cat(field, ".", key); }
+std::string member_name(std::string_view field, std::string_view key) {
+    return cat(field, ".", key);
+}
 
 // A {"String": "..."} or {"Regex": "..."} pattern, compiled.
 std::unique_ptr<regex> read_pattern(const reader& r, const json& v, const std::string& field) {
@@ -190,8 +200,8 @@ void read_normalizer(const reader& r, const json& v, const std::string& field, s
     } else if (type == "Replace") {
         normalizer_step step;
         step.type = normalizer_step::kind::replace;
-        step.pattern = read_pattern(r, r.required(v, "pattern", member_name(field, "pattern")),
-                                    member_name(field, "pattern"));
+        step.pattern =
+            read_pattern(r, r.required(v, "pattern", member_name(field, "pattern")), member_name(field, "pattern"));
         step.content = r.string(r.required(v, "content", member_name(field, "content")), member_name(field, "content"));
         steps.push_back(std::move(step));
     } else if (type == "Prepend") {
@@ -227,8 +237,8 @@ pre_tokenizer_step regex_split(const std::string& onig_pattern, split_behavior b
     return step;
 }
 
-void read_pre_tokenizer(const reader& r, const json& v, const std::string& field, std::vector<pre_tokenizer_step>& steps,
-                        bool& byte_level) {
+void read_pre_tokenizer(const reader& r, const json& v, const std::string& field,
+                        std::vector<pre_tokenizer_step>& steps, bool& byte_level) {
     if (v.is_null()) return;
     const std::string type = type_of(r, v, field);
     if (byte_level) {
@@ -246,10 +256,10 @@ void read_pre_tokenizer(const reader& r, const json& v, const std::string& field
     } else if (type == "Split") {
         pre_tokenizer_step step;
         step.type = pre_tokenizer_step::kind::split;
-        step.pattern = read_pattern(r, r.required(v, "pattern", member_name(field, "pattern")),
-                                    member_name(field, "pattern"));
-        step.behavior = read_behavior(r, r.required(v, "behavior", member_name(field, "behavior")),
-                                      member_name(field, "behavior"));
+        step.pattern =
+            read_pattern(r, r.required(v, "pattern", member_name(field, "pattern")), member_name(field, "pattern"));
+        step.behavior =
+            read_behavior(r, r.required(v, "behavior", member_name(field, "behavior")), member_name(field, "behavior"));
         step.invert = r.boolean(reader::member(v, "invert"), member_name(field, "invert"), false);
         steps.push_back(std::move(step));
     } else if (type == "ByteLevel") {
@@ -333,8 +343,8 @@ void read_post_processor(const reader& r, const json& v, const std::string& fiel
         if (!special) r.invalid(item_field, "expected a \"Sequence\" or \"SpecialToken\" item");
         const std::string special_field = member_name(item_field, "SpecialToken");
         r.expect_object(*special, special_field);
-        const std::string name = r.string(r.required(*special, "id", member_name(special_field, "id")),
-                                          member_name(special_field, "id"));
+        const std::string name =
+            r.string(r.required(*special, "id", member_name(special_field, "id")), member_name(special_field, "id"));
         std::optional<std::int32_t> id;
         if (specials && specials->is_object()) {
             if (const json* entry = reader::member(*specials, name.c_str()); entry && entry->is_object()) {
@@ -358,7 +368,11 @@ void read_post_processor(const reader& r, const json& v, const std::string& fiel
 struct config_tokens {
     std::optional<std::string> bos, eos;
     std::optional<bool> add_bos;
+    std::string chat_template;
 };
+
+// Jinja chat templates run to a few KB; this only bounds hostile input.
+constexpr std::size_t max_chat_template_bytes = 1024 * 1024;
 
 // "bos_token": "<s>" or {"content": "<s>", ...} or null.
 std::optional<std::string> read_config_token(const reader& r, const json& root, const char* key) {
@@ -381,11 +395,36 @@ config_tokens read_config(const reader& r, std::string_view text) {
     if (const json* v = reader::member(root, "add_bos_token"); v && !v->is_null()) {
         out.add_bos = r.boolean(v, "add_bos_token", false);
     }
+    // A string, or a list of {"name", "template"} of which "default" is the chat template.
+    if (const json* v = reader::member(root, "chat_template"); v && !v->is_null()) {
+        if (v->is_string()) {
+            out.chat_template = r.string(*v, "chat_template", max_chat_template_bytes);
+        } else if (v->is_array()) {
+            for (std::size_t i = 0; i < v->size(); ++i) {
+                const std::string field = element("chat_template", i);
+                r.expect_object((*v)[i], field);
+                const std::string name =
+                    r.string(r.required((*v)[i], "name", member_name(field, "name")), member_name(field, "name"), 256);
+                if (name == "default") {
+                    out.chat_template = r.string(r.required((*v)[i], "template", member_name(field, "template")),
+                                                 member_name(field, "template"), max_chat_template_bytes);
+                }
+            }
+        } else {
+            r.invalid("chat_template", "expected a string or a list of named templates, found ", v->type_name());
+        }
+    }
     return out;
 }
 
-// Sets token_texts[id] = text, refusing a second, different token for the same id.
-void claim_id(const reader& r, tokenizer_data& data, std::int32_t id, const std::string& text, std::string_view field) {
+// Sets token_texts[id] = text, refusing a second, different token for the same id. `id_limit`
+// keeps a file with few tokens but huge ids from making the id-indexed tables enormous.
+void claim_id(const reader& r, tokenizer_data& data, std::int32_t id, const std::string& text, std::string_view field,
+              std::int64_t id_limit) {
+    if (id > id_limit) {
+        r.invalid(field, "id ", id, " is far beyond the number of tokens in the file (ids up to ", id_limit,
+                  " are accepted)");
+    }
     if (static_cast<std::size_t>(id) >= data.token_texts.size()) {
         data.token_texts.resize(id + 1);
         data.token_flags.resize(id + 1, 0);
@@ -417,6 +456,11 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
     }
     const json& vocab_json = r.required(model, "vocab", "model.vocab");
     r.expect_object(vocab_json, "model.vocab");
+    // Ids may leave gaps, but not many: real vocabularies number their tokens densely.
+    const json* added_json = reader::member(root, "added_tokens");
+    const std::size_t declared_tokens =
+        vocab_json.size() + (added_json && added_json->is_array() ? added_json->size() : 0);
+    const std::int64_t id_limit = std::min<std::int64_t>(max_token_id, 2 * std::int64_t(declared_tokens) + 65536);
     string_to_id_map vocab;
     vocab.reserve(vocab_json.size());
     for (const auto& [text, value] : vocab_json.items()) {
@@ -427,7 +471,7 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
                                         value.get<std::int64_t>() <= max_token_id && !value.is_number_float()
                                     ? static_cast<std::int32_t>(value.get<std::int64_t>())
                                     : r.id(value, cat("model.vocab[", shown(text), "]"));
-        claim_id(r, *data, id, text, cat("model.vocab[", shown(text), "]"));
+        claim_id(r, *data, id, text, cat("model.vocab[", shown(text), "]"), id_limit);
         vocab.emplace(text, id);
     }
 
@@ -459,7 +503,8 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
             if (rt == vocab.end()) r.invalid(element("model.merges", i), shown(right), " is not in model.vocab");
             const auto merged = vocab.find(left + right);
             if (merged == vocab.end()) {
-                r.invalid(element("model.merges", i), "the merged token ", shown(left + right), " is not in model.vocab");
+                r.invalid(element("model.merges", i), "the merged token ", shown(left + right),
+                          " is not in model.vocab");
             }
             merges.push_back({l->second, rt->second, merged->second});
         }
@@ -467,7 +512,8 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
 
     bpe_options options;
     if (const json* dropout = reader::member(model, "dropout"); dropout && !dropout->is_null()) {
-        if (!dropout->is_number()) r.invalid("model.dropout", "expected a number or null, found ", dropout->type_name());
+        if (!dropout->is_number())
+            r.invalid("model.dropout", "expected a number or null, found ", dropout->type_name());
         // Dropout makes encoding random; it is for training only.
         if (dropout->get<double>() > 0.0) r.unsupported("model.dropout", "BPE dropout is not supported");
     }
@@ -489,7 +535,7 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
     }
 
     // --- added tokens --------------------------------------------------------------------------
-    if (const json* added = reader::member(root, "added_tokens"); added && !added->is_null()) {
+    if (const json* added = added_json; added && !added->is_null()) {
         r.expect_array(*added, "added_tokens");
         for (std::size_t i = 0; i < added->size(); ++i) {
             const std::string field = element("added_tokens", i);
@@ -497,7 +543,8 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
             r.expect_object(a, field);
             added_token t;
             t.id = r.id(r.required(a, "id", member_name(field, "id")), member_name(field, "id"));
-            t.content = r.string(r.required(a, "content", member_name(field, "content")), member_name(field, "content"));
+            t.content =
+                r.string(r.required(a, "content", member_name(field, "content")), member_name(field, "content"));
             if (t.content.empty()) r.invalid(member_name(field, "content"), "an added token cannot be empty");
             t.special = r.boolean(reader::member(a, "special"), member_name(field, "special"), false);
             t.single_word = r.boolean(reader::member(a, "single_word"), member_name(field, "single_word"), false);
@@ -513,13 +560,13 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
                 continue;  // the same token listed twice
             }
             if (const auto in_vocab = vocab.find(t.content); in_vocab != vocab.end() && in_vocab->second != t.id) {
-                r.invalid(member_name(field, "id"), shown(t.content), " is model.vocab id ", in_vocab->second,
-                          ", not ", t.id);
+                r.invalid(member_name(field, "id"), shown(t.content), " is model.vocab id ", in_vocab->second, ", not ",
+                          t.id);
             }
             const bool already_model_token = static_cast<std::size_t>(t.id) < data->token_texts.size() &&
                                              (data->token_flags[t.id] & token_used) &&
                                              data->token_texts[t.id] == t.content;
-            if (!already_model_token) claim_id(r, *data, t.id, t.content, member_name(field, "id"));
+            if (!already_model_token) claim_id(r, *data, t.id, t.content, member_name(field, "id"), id_limit);
             data->token_flags[t.id] |= token_added | (t.special ? token_special : 0);
             data->added_token_ids.emplace(t.content, t.id);
             data->added_tokens.push_back(std::move(t));
@@ -533,7 +580,8 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
 
     std::vector<pre_tokenizer_step> pre_steps;
     bool byte_level = false;
-    if (const json* p = reader::member(root, "pre_tokenizer")) read_pre_tokenizer(r, *p, "pre_tokenizer", pre_steps, byte_level);
+    if (const json* p = reader::member(root, "pre_tokenizer"))
+        read_pre_tokenizer(r, *p, "pre_tokenizer", pre_steps, byte_level);
     data->splitter = pre_tokenizer(std::move(pre_steps), byte_level);
     options.byte_level_input = byte_level;
 
@@ -590,6 +638,7 @@ std::unique_ptr<tokenizer_data> read_tokenizer_files(std::string_view tokenizer_
         if (config.bos) data->bos_id = config_id(config.bos, "bos_token");
         if (config.eos) data->eos_id = config_id(config.eos, "eos_token");
         if (config.add_bos) data->add_bos = *config.add_bos;
+        data->chat_template = config.chat_template;
         if (data->add_bos && data->bos_id < 0) cr.invalid("add_bos_token", "true, but there is no BOS token");
     }
 

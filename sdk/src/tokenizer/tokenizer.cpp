@@ -13,8 +13,9 @@
 namespace mneme {
 namespace {
 
-// The real DeepSeek tokenizer.json is 8 MB; this only refuses absurd files before reading them.
-constexpr std::uintmax_t max_tokenizer_file_bytes = 512ull * 1024 * 1024;
+// The real DeepSeek tokenizer.json is 8 MB and the largest known ones are a few tens of MB; this
+// refuses absurd files before reading them (the parsed document takes several times the file size).
+constexpr std::uintmax_t max_tokenizer_file_bytes = 128ull * 1024 * 1024;
 
 std::string read_file(const std::filesystem::path& path) {
     std::error_code ec;
@@ -100,16 +101,18 @@ void tokenizer::encode_valid_text(std::string_view text, bool parse_special, std
             return;
         }
         const std::string_view normalized = data_->text_normalizer.apply(piece, normalized_storage);
-        data_->normalized_added_tokens.split(normalized, parse_special, [&](std::string_view part, std::int32_t part_id) {
-            if (part_id >= 0) {
-                out.push_back(part_id);
-                return;
-            }
-            words.clear();
-            storage.clear();
-            data_->splitter.split(part, words, storage);
-            for (std::string_view word : words) data_->model->encode_word(word, out);
-        });
+        data_->normalized_added_tokens.split(normalized, parse_special,
+                                             [&](std::string_view part, std::int32_t part_id) {
+                                                 if (part_id >= 0) {
+                                                     out.push_back(part_id);
+                                                     return;
+                                                 }
+                                                 words.clear();
+                                                 storage.clear();
+                                                 data_->splitter.split(part, words, storage);
+                                                 for (std::string_view word : words)
+                                                     data_->model->encode_word(word, out);
+                                             });
     });
 }
 
@@ -150,10 +153,22 @@ std::string tokenizer::token_bytes(std::int32_t id) const {
                                           data_->token_bytes_offsets[id + 1] - data_->token_bytes_offsets[id]);
 }
 
-std::size_t tokenizer::vocab_size() const { return data_->token_texts.size(); }
-std::int32_t tokenizer::bos_id() const { return data_->bos_id; }
-std::int32_t tokenizer::eos_id() const { return data_->eos_id; }
-bool tokenizer::add_bos() const { return data_->add_bos; }
+std::size_t tokenizer::vocab_size() const {
+    return data_->token_texts.size();
+}
+std::int32_t tokenizer::bos_id() const {
+    return data_->bos_id;
+}
+std::int32_t tokenizer::eos_id() const {
+    return data_->eos_id;
+}
+bool tokenizer::add_bos() const {
+    return data_->add_bos;
+}
+
+const std::string& tokenizer::chat_template() const {
+    return data_->chat_template;
+}
 
 bool tokenizer::is_special(std::int32_t id) const {
     return id >= 0 && static_cast<std::size_t>(id) < data_->token_flags.size() &&

@@ -19,7 +19,7 @@ namespace mneme {
 struct tokenizer_data;
 
 class tokenizer {
-public:
+  public:
     // Loads `tokenizer_json_path` and, when it exists in the same folder, tokenizer_config.json
     // (bos_token, eos_token, add_bos_token). Throws mneme::error: MNEME_ERROR_FILE_NOT_FOUND,
     // MNEME_ERROR_IO, MNEME_ERROR_INVALID_MODEL (the message names the file and the JSON field)
@@ -64,6 +64,8 @@ public:
     // (tokenizer_config.json's add_bos_token, else the post-processor's template).
     bool add_bos() const;
     bool is_special(std::int32_t id) const;
+    // tokenizer_config.json's Jinja chat_template, empty when absent (see chat_family_from_template).
+    const std::string& chat_template() const;
     // Added tokens first, then the model vocabulary. `text` is the vocabulary string.
     std::optional<std::int32_t> token_id(std::string_view text) const;
 
@@ -73,7 +75,7 @@ public:
     // goes before every contributing token but the first.
     bool append_token_output(std::int32_t id, bool render_special, bool first, std::string& out) const;
 
-private:
+  private:
     explicit tokenizer(std::unique_ptr<tokenizer_data> data);
     void encode_valid_text(std::string_view text, bool parse_special, std::vector<std::int32_t>& out) const;
     void check_id(std::int32_t id) const;

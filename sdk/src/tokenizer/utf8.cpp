@@ -83,7 +83,8 @@ char32_t decode_at(std::string_view text, std::size_t& pos) noexcept {
         return c;
     }
     if (lead < 0xF0) {
-        const char32_t c = (char32_t(lead & 0x0F) << 12) | (char32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
+        const char32_t c =
+            (char32_t(lead & 0x0F) << 12) | (char32_t(byte(pos + 1) & 0x3F) << 6) | (byte(pos + 2) & 0x3F);
         pos += 3;
         return c;
     }

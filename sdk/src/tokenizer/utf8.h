@@ -24,7 +24,9 @@ sequence_scan scan(std::string_view text, std::size_t pos) noexcept;
 // Length of the valid prefix of `text` (text.size() when all of it is valid UTF-8).
 std::size_t valid_prefix_length(std::string_view text) noexcept;
 
-inline bool is_valid(std::string_view text) noexcept { return valid_prefix_length(text) == text.size(); }
+inline bool is_valid(std::string_view text) noexcept {
+    return valid_prefix_length(text) == text.size();
+}
 
 // Number of bytes of the ill-formed sequence at `pos` that one U+FFFD replaces: the "maximal
 // subpart" rule of Unicode (also used by WHATWG and Rust's from_utf8_lossy). Always >= 1.
