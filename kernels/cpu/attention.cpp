@@ -9,31 +9,57 @@ namespace mneme::kernels {
 
 template <class T>
 void attention(const exec_ctx& ex, const attention_args& a, const T* q, const T* k, const T* v, const T* sink, T* out) {
+    const T* comp = static_cast<const T*>(a.comp);
     parallel(ex, static_cast<std::size_t>(a.queries * a.heads), 1, [&](std::size_t i0, std::size_t i1) {
-        std::vector<int64_t> keys;
+        // One softmax over the window keys (rows of k/v) followed by the compressed entries.
+        std::vector<int64_t> keys, entries;
         std::vector<T> scores;
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s = static_cast<int64_t>(i) / a.heads, h = static_cast<int64_t>(i) % a.heads;
             const int64_t pos = a.start_pos + s;
             keys.clear();
-            if (a.indices) {
+            entries.clear();
+            if (a.indices && !comp) {
                 const int32_t* idx = a.indices + s * a.n_indices;
                 for (int64_t j = 0; j < a.n_indices; ++j) {
                     // The causal mask is applied again after selection (top-k may pick future slots).
-                    if (idx[j] >= 0 && idx[j] <= pos && idx[j] < a.n_keys) keys.push_back(idx[j]);
+                    if (idx[j] >= 0 && idx[j] < a.n_keys && a.key_start + idx[j] <= pos) keys.push_back(idx[j]);
                 }
             } else {
-                const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
-                for (int64_t j = first; j <= std::min(pos, a.n_keys - 1); ++j) keys.push_back(j);
+                int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+                first = std::max(first, a.key_start);
+                const int64_t last = std::min(pos, a.key_start + a.n_keys - 1);
+                for (int64_t p = first; p <= last; ++p) keys.push_back(p - a.key_start);
+            }
+            if (comp) {
+                // Only complete entries: entry j needs position (j + 1) * ratio - 1.
+                const int64_t done = std::min(a.n_comp, (pos + 1) / a.ratio);
+                if (a.indices) {
+                    const int32_t* idx = a.indices + s * a.n_indices;
+                    for (int64_t j = 0; j < a.n_indices; ++j) {
+                        if (idx[j] >= 0 && idx[j] < done) entries.push_back(idx[j]);
+                    }
+                    // Ascending order: the sum runs in the same order as over all entries.
+                    std::sort(entries.begin(), entries.end());
+                } else {
+                    for (int64_t j = 0; j < done; ++j) entries.push_back(j);
+                }
             }
             const T* qh = q + s * a.q_stride + h * a.q_head_stride;
             T* o = out + s * a.out_stride + h * a.out_head_stride;
             std::fill(o, o + a.dv, T(0));
-            if (keys.empty()) continue;
-            scores.resize(keys.size());
+            const std::size_t n_all = keys.size() + entries.size();
+            if (n_all == 0) continue;
+            scores.resize(n_all);
+            auto key_row = [&](std::size_t j) {
+                return j < keys.size() ? k + keys[j] * a.k_stride : comp + entries[j - keys.size()] * a.comp_stride;
+            };
+            auto value_row = [&](std::size_t j) {
+                return j < keys.size() ? v + keys[j] * a.v_stride : comp + entries[j - keys.size()] * a.comp_stride;
+            };
             T m = -std::numeric_limits<T>::infinity();
-            for (std::size_t j = 0; j < keys.size(); ++j) {
-                const T* kr = k + keys[j] * a.k_stride;
+            for (std::size_t j = 0; j < n_all; ++j) {
+                const T* kr = key_row(j);
                 T dot = 0;
                 for (int64_t c = 0; c < a.dk; ++c) dot += qh[c] * kr[c];
                 scores[j] = dot * static_cast<T>(a.scale);
@@ -44,9 +70,9 @@ void attention(const exec_ctx& ex, const attention_args& a, const T* q, const T*
                 sc = std::exp(sc - m);
                 denom += sc;
             }
-            for (std::size_t j = 0; j < keys.size(); ++j) {
+            for (std::size_t j = 0; j < n_all; ++j) {
                 const T p = scores[j] / denom;
-                const T* vr = v + keys[j] * a.v_stride;
+                const T* vr = value_row(j);
                 for (int64_t c = 0; c < a.dv; ++c) o[c] += p * vr[c];
             }
         }

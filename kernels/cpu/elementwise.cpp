@@ -21,6 +21,24 @@ void swiglu(const exec_ctx& ex, const T* gate, const T* up, int64_t count, doubl
 }
 
 template <class T>
+void swiglu_weighted(const exec_ctx& ex, const T* gate, const T* up, int64_t rows, int64_t n, double limit,
+                     const T* row_weight, T* y) {
+    const T lim = static_cast<T>(limit);
+    parallel(ex, static_cast<std::size_t>(rows), 1, [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) {
+            for (int64_t i = static_cast<int64_t>(r) * n; i < static_cast<int64_t>(r + 1) * n; ++i) {
+                T g = gate[i], u = up[i];
+                if (limit > 0) {
+                    g = std::min(g, lim);
+                    u = std::clamp(u, -lim, lim);
+                }
+                y[i] = g / (T(1) + std::exp(-g)) * u * row_weight[r];
+            }
+        }
+    });
+}
+
+template <class T>
 void add(const exec_ctx& ex, const T* a, const T* b, int64_t rows, int64_t n, int64_t b_rows, T* y) {
     parallel(ex, static_cast<std::size_t>(rows), 1, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
@@ -63,6 +81,7 @@ void add_rows_scaled(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, co
 
 #define MNEME_INSTANTIATE(T)                                                                            \
     template void swiglu<T>(const exec_ctx&, const T*, const T*, int64_t, double, T*);                  \
+    template void swiglu_weighted<T>(const exec_ctx&, const T*, const T*, int64_t, int64_t, double, const T*, T*); \
     template void add<T>(const exec_ctx&, const T*, const T*, int64_t, int64_t, int64_t, T*);           \
     template void mul<T>(const exec_ctx&, const T*, const T*, int64_t, int64_t, int64_t, T*);           \
     template void scale<T>(const exec_ctx&, const T*, int64_t, double, double, T*);                     \

@@ -1,6 +1,8 @@
 // Translates plugin ops (mneme_op) into calls of the reference kernels, after checking dtypes,
 // shapes and bounds so that a host bug becomes an error, not a wild memory access.
+#include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "cpu-backend.h"
@@ -219,10 +221,19 @@ void run_hadamard(mneme_backend& be, const mneme_op& op) {
                    row_stride(y, "hadamard dst"));
 }
 
+// ABI 1.0 callers pass the attention params without key_start/ratio: those read as 0.
+mneme_op_attention attention_params(const mneme_op& op) {
+    constexpr uint32_t v10_size = offsetof(mneme_op_attention, key_start);
+    if (!op.params || op.params_size < v10_size) raise(MNEME_ERROR_INVALID_ARGUMENT, "op params missing or short");
+    mneme_op_attention p{};
+    std::memcpy(&p, op.params, std::min<std::size_t>(op.params_size, sizeof(p)));
+    return p;
+}
+
 template <class T>
 void run_attention(mneme_backend& be, const mneme_op& op) {
     const mneme_tensor &q = op.src[0], &kk = op.src[1], &v = op.src[2], &y = op.dst;
-    const auto& p = params_of<mneme_op_attention>(op);
+    const mneme_op_attention p = attention_params(op);
     k::attention_args a;
     a.heads = q.ne[1];
     a.queries = q.ne[2] * q.ne[3];
@@ -246,6 +257,18 @@ void run_attention(mneme_backend& be, const mneme_op& op) {
     a.scale = p.scale;
     a.start_pos = p.start_pos;
     a.window = p.window;
+    a.key_start = p.key_start;
+    if (op.n_src > 5 && op.src[5].buffer) {
+        const mneme_tensor& c = op.src[5];
+        if (c.dtype != y.dtype || c.ne[0] != a.dk || a.dk != a.dv || p.ratio < 1) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT,
+                  "attention: compressed entries must be [Dk, Tc] of the activation type with Dk == Dv and ratio >= 1");
+        }
+        a.comp = data_of<T>(c);
+        a.comp_stride = row_stride(c, "attention compressed entries");
+        a.n_comp = row_count(c);
+        a.ratio = p.ratio;
+    }
     if (op.n_src > 3 && op.src[3].buffer) {
         const mneme_tensor& idx = op.src[3];
         if (idx.dtype != MNEME_DTYPE_I32 || row_count(idx) != a.queries) {
@@ -314,7 +337,124 @@ void run_swiglu(mneme_backend& be, const mneme_op& op) {
     require_same_shape(u, y, "swiglu");
     for (const auto* t : {&g, &u, &y}) require_contiguous(*t, "swiglu");
     const double limit = op.params ? params_of<mneme_op_swiglu>(op).limit : 0.0;
+    if (op.n_src > 2 && op.src[2].buffer) {
+        const mneme_tensor& w = op.src[2];
+        if (w.dtype != y.dtype || elements(w) != row_count(y)) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "swiglu: row weights must be [rows] of the activation type");
+        }
+        require_contiguous(w, "swiglu row weights");
+        k::swiglu_weighted<T>(be.exec, data_of<T>(g), data_of<T>(u), row_count(y), y.ne[0], limit, data_of<T>(w),
+                              data_of<T>(y));
+        return;
+    }
     k::swiglu<T>(be.exec, data_of<T>(g), data_of<T>(u), elements(y), limit, data_of<T>(y));
+}
+
+template <class T>
+void run_hc_coeffs(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &m = op.src[0], &scale = op.src[1], &base = op.src[2], &y = op.dst;
+    const auto& p = params_of<mneme_op_hc>(op);
+    const int64_t n = p.n_streams;
+    if (n < 1 || p.sinkhorn_iters < 1) raise(MNEME_ERROR_INVALID_ARGUMENT, "hc_coeffs: n_streams and sinkhorn_iters must be >= 1");
+    const bool head = m.ne[0] == n;
+    if (!head && m.ne[0] != (2 + n) * n) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "hc_coeffs: mixes have ", m.ne[0], " rows, expected n or (2+n)*n");
+    }
+    require_same_shape(m, y, "hc_coeffs");
+    if (elements(scale) != (head ? 1 : 3) || elements(base) != m.ne[0] || scale.dtype != y.dtype || base.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "hc_coeffs: scale must be [3] ([1] for a head) and base [M], activation type");
+    }
+    for (const auto* t : {&m, &scale, &base, &y}) require_contiguous(*t, "hc_coeffs");
+    k::hc_coeffs<T>(be.exec, data_of<T>(m), row_count(m), n, head, data_of<T>(scale), data_of<T>(base),
+                    p.sinkhorn_iters, p.eps, p.post_mult, data_of<T>(y));
+}
+
+template <class T>
+void run_stream_mix(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &c = op.src[1], &y = op.dst;
+    const auto& p = params_of<mneme_op_stream_mix>(op);
+    const int64_t d = x.ne[0], tokens = x.ne[2] * x.ne[3];
+    const mneme_tensor* z = op.n_src > 2 && op.src[2].buffer ? &op.src[2] : nullptr;
+    if (x.ne[1] != p.n_in || p.n_in < 1 || p.n_out < 1 || y.ne[0] != d || y.ne[1] != p.n_out ||
+        y.ne[2] * y.ne[3] != tokens || row_count(c) != tokens || c.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: shapes of x [D,n_in,S], c [M,S], dst [D,n_out,S] disagree");
+    }
+    const int64_t need_w = static_cast<int64_t>(p.weight_offset) + p.n_in * p.n_out;
+    if (need_w > c.ne[0] || (z && static_cast<int64_t>(p.bias_offset) + p.n_out > c.ne[0])) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: coefficient offsets exceed the ", c.ne[0], " rows of c");
+    }
+    if (z && (z->ne[0] != d || row_count(*z) != tokens || z->dtype != y.dtype)) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: update must be [D, S]");
+    }
+    for (const auto* t : {&x, &c, &y}) require_contiguous(*t, "stream_mix");
+    if (z) require_contiguous(*z, "stream_mix update");
+    if (y.buffer == x.buffer && y.offset < x.offset + elements(x) * dtype_size(x.dtype) &&
+        x.offset < y.offset + elements(y) * dtype_size(y.dtype)) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
+    }
+    k::stream_mix<T>(be.exec, data_of<T>(x), d, p.n_in, tokens, data_of<T>(c), c.ne[0], p.n_out, p.weight_offset,
+                     z ? data_of<T>(*z) : nullptr, p.bias_offset, data_of<T>(y));
+}
+
+template <class T>
+void run_compress(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &a = op.src[0], &b = op.src[1], &ape = op.src[2], &y = op.dst;
+    const auto& p = params_of<mneme_op_compress>(op);
+    k::compress_args c;
+    c.channels = a.ne[0];
+    c.width = y.ne[0];
+    c.rows = row_count(a);
+    c.ratio = p.ratio;
+    c.first_pos = p.first_pos;
+    c.first_block = p.first_block;
+    c.n_blocks = row_count(y);
+    c.overlap = p.overlap != 0;
+    if (p.ratio < 1 || p.first_pos < 0 || p.first_block < 0 || c.channels != (c.overlap ? 2 : 1) * c.width ||
+        b.ne[0] != c.channels || row_count(b) != c.rows || ape.ne[0] != c.channels || row_count(ape) != p.ratio ||
+        b.dtype != y.dtype || ape.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT,
+              "compress_pool: shapes of a/b [C,R], ape [C,ratio], dst [W,NB] disagree (C = W, or 2W with overlap)");
+    }
+    // Every candidate token of every block must be among the rows.
+    const int64_t j0 = p.first_block, j1 = p.first_block + c.n_blocks;
+    const int64_t first_tok = (c.overlap && j0 > 0 ? j0 - 1 : j0) * p.ratio;
+    if (first_tok < p.first_pos || j1 * p.ratio > p.first_pos + c.rows) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "compress_pool: blocks ", j0, "..", j1 - 1, " need positions ", first_tok,
+              "..", j1 * p.ratio - 1, ", rows hold ", p.first_pos, "..", p.first_pos + c.rows - 1);
+    }
+    require_contiguous(ape, "compress_pool ape");
+    c.a_stride = row_stride(a, "compress_pool a");
+    c.b_stride = row_stride(b, "compress_pool b");
+    c.out_stride = row_stride(y, "compress_pool dst");
+    k::compress_pool<T>(be.exec, c, data_of<T>(a), data_of<T>(b), data_of<T>(ape), data_of<T>(y));
+}
+
+template <class T>
+void run_engram_gate(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &kv = op.src[1], &qw = op.src[2], &kw = op.src[3], &y = op.dst;
+    const auto& p = params_of<mneme_op_engram_gate>(op);
+    const int64_t d = x.ne[0], n = x.ne[1], tokens = x.ne[2] * x.ne[3];
+    require_same_shape(x, y, "engram_gate");
+    if (op.n_src < 4 || kv.ne[0] != (n + 1) * d || row_count(kv) != tokens || qw.ne[0] != d || row_count(qw) != n ||
+        kw.ne[0] != d || row_count(kw) != n || kv.dtype != y.dtype || qw.dtype != y.dtype || kw.dtype != y.dtype) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "engram_gate: shapes of x [D,n,S], kv [(n+1)D,S], weights [D,n] disagree");
+    }
+    for (const auto* t : {&x, &qw, &kw, &y}) require_contiguous(*t, "engram_gate");
+    k::engram_gate<T>(be.exec, data_of<T>(x), d, n, tokens, data_of<T>(kv), row_stride(kv, "engram_gate kv"),
+                      data_of<T>(qw), data_of<T>(kw), p.eps, p.clamp, data_of<T>(y));
+}
+
+template <class T>
+void run_conv(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &w = op.src[1], &y = op.dst;
+    const auto& p = params_of<mneme_op_conv>(op);
+    const int64_t c = x.ne[0], k = w.ne[0], tokens = row_count(y), hist = row_count(x) - tokens;
+    if (y.ne[0] != c || row_count(w) != c || w.dtype != y.dtype || p.dilation < 1 || hist < (k - 1) * p.dilation) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "causal_conv: src0 [C, H+S] with H >= (k-1)*dilation, weights [k, C], dst [C, S]");
+    }
+    for (const auto* t : {&x, &w, &y}) require_contiguous(*t, "causal_conv");
+    k::causal_conv<T>(be.exec, data_of<T>(x), c, hist, tokens, data_of<T>(w), k, p.dilation, p.silu != 0,
+                      data_of<T>(y));
 }
 
 template <class T>
@@ -411,6 +551,11 @@ void run_typed(mneme_backend& be, const mneme_op& op) {
         case MNEME_OP_ATTENTION: return run_attention<T>(be, op);
         case MNEME_OP_INDEXER_SCORES: return run_indexer<T>(be, op);
         case MNEME_OP_ADD_ROWS_SCALED: return run_add_rows<T>(be, op);
+        case MNEME_OP_HC_COEFFS: return run_hc_coeffs<T>(be, op);
+        case MNEME_OP_STREAM_MIX: return run_stream_mix<T>(be, op);
+        case MNEME_OP_COMPRESS_POOL: return run_compress<T>(be, op);
+        case MNEME_OP_ENGRAM_GATE: return run_engram_gate<T>(be, op);
+        case MNEME_OP_CAUSAL_CONV: return run_conv<T>(be, op);
         case MNEME_OP_COPY:
         case MNEME_OP_GET_ROWS: return run_rows<T>(be, op);
         default: raise(MNEME_ERROR_UNSUPPORTED, "op type ", op.type, " not supported by the CPU backend");
@@ -436,7 +581,12 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_HADAMARD:
         case MNEME_OP_ATTENTION:
         case MNEME_OP_INDEXER_SCORES:
-        case MNEME_OP_ADD_ROWS_SCALED: return is_float(op.dst.dtype);
+        case MNEME_OP_ADD_ROWS_SCALED:
+        case MNEME_OP_HC_COEFFS:
+        case MNEME_OP_STREAM_MIX:
+        case MNEME_OP_COMPRESS_POOL:
+        case MNEME_OP_ENGRAM_GATE:
+        case MNEME_OP_CAUSAL_CONV: return is_float(op.dst.dtype);
         case MNEME_OP_TOPK: return is_float(op.src[0].dtype) && op.dst.dtype == MNEME_DTYPE_I32;
         default: return false;
     }

@@ -60,7 +60,8 @@ public:
         dir_ = fs::temp_directory_path() / ("mneme-v4-bad-" + name + "-" + std::to_string(counter()++));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        for (const auto& e : fs::directory_iterator(golden_dir(name))) fs::copy_file(e.path(), dir_ / e.path().filename());
+        for (const auto& e : fs::directory_iterator(golden_dir(name)))
+            fs::copy_file(e.path(), dir_ / e.path().filename());
     }
     ~fixture_copy() {
         std::error_code ec;
@@ -209,6 +210,32 @@ TEST_CASE("V4 decode state survives save/load and reset", "[model][v4][state]") 
         CHECK(err <= 1e-9);
         mneme_session_destroy(b);
         fs::remove(path);
+
+        // Only the last row wanted: hc_head and the head run for that token alone.
+        mneme_session* c = nullptr;
+        REQUIRE(mneme_session_create(m.get(), &sd, &c) == MNEME_OK);
+        mneme_feed_desc fd = MNEME_FEED_DESC_INIT;
+        fd.logits = MNEME_LOGITS_LAST;
+        fd.chunk_size = 13;
+        REQUIRE(mneme_session_feed_tokens(c, tokens.data(), tokens.size(), &fd) == MNEME_OK);
+        const double* l = nullptr;
+        std::size_t rows = 0, cols = 0;
+        REQUIRE(mneme_session_get_logits_f64(c, &l, &rows, &cols) == MNEME_OK);
+        REQUIRE(rows == 1);
+        CHECK(max_relative_error(std::vector<double>(l, l + cols), ref_rows(tokens.size() - 1, tokens.size())) <= 1e-9);
+        mneme_session_destroy(c);
+    }
+}
+
+TEST_CASE("V4 caches that grow page by page give the logits of one allocation", "[model][v4][paging]") {
+    for (const char* name : {"v4-tiny", "v4e-conv-tiny"}) {
+        loaded_model m(golden_dir(name));
+        std::vector<int32_t> tokens;
+        for (int i = 0; i < 600; ++i) tokens.push_back((i * 37 + 11) % 256);
+        // One pass reserves every position at once; chunks of 64 grow the compressed caches page by page.
+        const auto once = m.logits(tokens, 0);
+        const auto grown = m.logits(tokens, 64);
+        CHECK(max_relative_error(grown, once) <= 1e-12);
     }
 }
 
@@ -217,7 +244,8 @@ TEST_CASE("V4 rejects corrupted checkpoints, naming the tensor or field", "[mode
         fixture_copy c("v4e-tiny");
         for (const char* t : {"layers.1.engram.embed.weight", "layers.1.engram.embed.scale"}) {
             c.edit_tensor(t, [](std::vector<int64_t>& shape, std::vector<unsigned char>& bytes) {
-                bytes.resize(bytes.size() / static_cast<std::size_t>(shape[0]) * static_cast<std::size_t>(shape[0] - 1));
+                bytes.resize(bytes.size() / static_cast<std::size_t>(shape[0]) *
+                             static_cast<std::size_t>(shape[0] - 1));
                 shape[0] -= 1;
             });
         }
@@ -225,7 +253,8 @@ TEST_CASE("V4 rejects corrupted checkpoints, naming the tensor or field", "[mode
     }
     SECTION("engram_num_embeddings inconsistent with the primes") {
         fixture_copy c("v4e-tiny");
-        c.edit_config([](json& j) { j["engram_num_embeddings"][1] = j["engram_num_embeddings"][1].get<int64_t>() + 1; });
+        c.edit_config(
+            [](json& j) { j["engram_num_embeddings"][1] = j["engram_num_embeddings"][1].get<int64_t>() + 1; });
         require_rejected(c.dir(), {"engram_num_embeddings[1]", "primes"});
     }
     SECTION("hash_multipliers that do not match engram_seed") {

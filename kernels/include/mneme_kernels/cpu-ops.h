@@ -58,6 +58,11 @@ void softmax(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t st
 template <class T>
 void swiglu(const exec_ctx& ex, const T* gate, const T* up, int64_t count, double limit, T* y);
 
+// As swiglu, then row r (n values) multiplied by row_weight[r].
+template <class T>
+void swiglu_weighted(const exec_ctx& ex, const T* gate, const T* up, int64_t rows, int64_t n, double limit,
+                     const T* row_weight, T* y);
+
 // Indices of the k largest values per row, descending; ties go to the lower index. NaN ranks below
 // every number. k must be <= n.
 template <class T>
@@ -114,6 +119,11 @@ struct attention_args {
     double scale = 1.0;
     int64_t start_pos = 0;
     int64_t window = 0;
+    int64_t key_start = 0;                    // position of key row 0
+    // Compressed second source (V4): entries that are both keys and values, entry j complete once
+    // the query position reaches (j + 1) * ratio - 1. With it, `indices` select entries of this source.
+    const void* comp = nullptr;               // T* (typed at the call)
+    int64_t comp_stride = 0, n_comp = 0, ratio = 0;
 };
 
 // Single-KV (MQA) softmax attention, optionally over an index list and with an attention sink
@@ -130,5 +140,46 @@ void indexer_scores(const exec_ctx& ex, const T* q, const T* w, const T* k, int6
 template <class T>
 void add_rows_scaled(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, const int32_t* idx, const T* w, T* y,
                      int64_t y_rows);
+
+}  // namespace mneme::kernels
+
+namespace mneme::kernels {
+
+// mHC coefficients of each token from its mixes (see MNEME_OP_HC_COEFFS). `head`: only the n pre-style
+// weights. scale has 3 entries (site) or 1 (head); base has one per mix.
+template <class T>
+void hc_coeffs(const exec_ctx& ex, const T* mixes, int64_t tokens, int64_t n, bool head, const T* scale, const T* base,
+               int64_t sinkhorn_iters, double eps, double post_mult, T* out);
+
+// y[:, j, s] = sum_i c[s][w_off + i*n_out + j] * x[:, i, s] (+ c[s][b_off + j] * z[:, s]); x [d, n_in, S],
+// c [m, S], z [d, S] (may be null), y [d, n_out, S], all contiguous.
+template <class T>
+void stream_mix(const exec_ctx& ex, const T* x, int64_t d, int64_t n_in, int64_t tokens, const T* c, int64_t m,
+                int64_t n_out, int64_t w_off, const T* z, int64_t b_off, T* y);
+
+struct compress_args {
+    int64_t channels = 0;  // C: width of a/b rows (W, or 2W with overlap)
+    int64_t width = 0;     // W: width of a pooled entry
+    int64_t rows = 0;      // rows of a/b
+    int64_t a_stride = 0, b_stride = 0, out_stride = 0;
+    int64_t ratio = 1, first_pos = 0, first_block = 0, n_blocks = 0;
+    bool overlap = false;
+};
+
+// Gated pooling of token blocks (see MNEME_OP_COMPRESS_POOL); ape is [ratio, C] contiguous.
+template <class T>
+void compress_pool(const exec_ctx& ex, const compress_args& a, const T* av, const T* bv, const T* ape, T* out);
+
+// Engram gate (see MNEME_OP_ENGRAM_GATE): x [d, n, S] contiguous, kv rows of (n+1)*d values kv_stride
+// apart, qw/kw [n, d] contiguous, y [d, n, S] contiguous.
+template <class T>
+void engram_gate(const exec_ctx& ex, const T* x, int64_t d, int64_t n, int64_t tokens, const T* kv, int64_t kv_stride,
+                 const T* qw, const T* kw, double eps, double clamp, T* y);
+
+// Causal depthwise convolution (see MNEME_OP_CAUSAL_CONV): ext [hist + tokens, c] rows contiguous, w [c, k],
+// y [tokens, c].
+template <class T>
+void causal_conv(const exec_ctx& ex, const T* ext, int64_t channels, int64_t hist, int64_t tokens, const T* w,
+                 int64_t k, int64_t dilation, bool silu, T* y);
 
 }  // namespace mneme::kernels

@@ -53,9 +53,14 @@ void graph_builder::rope(const mneme_tensor& dst, const mneme_tensor& x, const m
     record(MNEME_OP_ROPE, dst, {&x, &cos, &sin}, p, sizeof(*p));
 }
 
-void graph_builder::swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit) {
+void graph_builder::swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit,
+                           const mneme_tensor* row_weight) {
     const auto* p = keep(mneme_op_swiglu{limit});
-    record(MNEME_OP_SWIGLU, dst, {&gate, &up}, p, sizeof(*p));
+    if (row_weight) {
+        record(MNEME_OP_SWIGLU, dst, {&gate, &up, row_weight}, p, sizeof(*p));
+    } else {
+        record(MNEME_OP_SWIGLU, dst, {&gate, &up}, p, sizeof(*p));
+    }
 }
 
 void graph_builder::topk(const mneme_tensor& dst, const mneme_tensor& x, uint32_t k) {
@@ -65,6 +70,10 @@ void graph_builder::topk(const mneme_tensor& dst, const mneme_tensor& x, uint32_
 
 void graph_builder::add(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b) {
     record(MNEME_OP_ADD, dst, {&a, &b}, nullptr, 0);
+}
+
+void graph_builder::mul(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b) {
+    record(MNEME_OP_MUL, dst, {&a, &b}, nullptr, 0);
 }
 
 void graph_builder::scale(const mneme_tensor& dst, const mneme_tensor& x, double s, double bias) {
@@ -111,6 +120,51 @@ void graph_builder::indexer_scores(const mneme_tensor& dst, const mneme_tensor& 
 void graph_builder::add_rows_scaled(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& idx,
                                     const mneme_tensor& w) {
     record(MNEME_OP_ADD_ROWS_SCALED, dst, {&x, &idx, &w}, nullptr, 0);
+}
+
+void graph_builder::attention_compressed(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& kv,
+                                         const mneme_tensor* indices, const mneme_tensor* sink,
+                                         const mneme_tensor* entries, const mneme_op_attention& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_ATTENTION, dst, {&q, &kv, &kv, indices, sink, entries}, p, sizeof(*p));
+}
+
+void graph_builder::hc_coeffs(const mneme_tensor& dst, const mneme_tensor& mixes, const mneme_tensor& scale,
+                              const mneme_tensor& base, const mneme_op_hc& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_HC_COEFFS, dst, {&mixes, &scale, &base}, p, sizeof(*p));
+}
+
+void graph_builder::stream_mix(const mneme_tensor& dst, const mneme_tensor& streams, const mneme_tensor& coeffs,
+                               const mneme_tensor* update, const mneme_op_stream_mix& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_STREAM_MIX, dst, {&streams, &coeffs, update}, p, sizeof(*p));
+}
+
+void graph_builder::compress_pool(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b,
+                                  const mneme_tensor& ape, const mneme_op_compress& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_COMPRESS_POOL, dst, {&a, &b, &ape}, p, sizeof(*p));
+}
+
+void graph_builder::engram_gate(const mneme_tensor& dst, const mneme_tensor& streams, const mneme_tensor& kv,
+                                const mneme_tensor& q_weight, const mneme_tensor& k_weight,
+                                const mneme_op_engram_gate& params) {
+    const auto* p = keep(params);
+    record(MNEME_OP_ENGRAM_GATE, dst, {&streams, &kv, &q_weight, &k_weight}, p, sizeof(*p));
+}
+
+void graph_builder::causal_conv(const mneme_tensor& dst, const mneme_tensor& ext, const mneme_tensor& weight,
+                                uint32_t dilation, bool silu) {
+    const auto* p = keep(mneme_op_conv{dilation, silu ? MNEME_TRUE : MNEME_FALSE});
+    record(MNEME_OP_CAUSAL_CONV, dst, {&ext, &weight}, p, sizeof(*p));
+}
+
+void graph_builder::upload_bytes(const mneme_tensor& dst, std::span<const uint8_t> bytes) {
+    if (bytes.size() != tensor_bytes(dst)) fail(MNEME_ERROR_INTERNAL, "upload_bytes: ", bytes.size(), " bytes for a ", tensor_bytes(dst), "-byte tensor");
+    flush();
+    dev_.sync();
+    dev_.upload(dst.buffer, dst.offset, bytes.data(), bytes.size());
 }
 
 void graph_builder::upload(const mneme_tensor& dst, std::span<const double> values) {

@@ -43,9 +43,11 @@ public:
                     const mneme_tensor* bias, double eps);
     void rope(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& cos, const mneme_tensor& sin,
               mneme_rope_layout layout, uint32_t offset, uint32_t n_rot, bool inverse = false);
-    void swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit);
+    void swiglu(const mneme_tensor& dst, const mneme_tensor& gate, const mneme_tensor& up, double limit,
+                const mneme_tensor* row_weight = nullptr);
     void topk(const mneme_tensor& dst, const mneme_tensor& x, uint32_t k);
     void add(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b);
+    void mul(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b);
     void scale(const mneme_tensor& dst, const mneme_tensor& x, double s, double bias = 0.0);
     void copy(const mneme_tensor& dst, const mneme_tensor& src);
     void dequantise(const mneme_tensor& dst, const linear_weight& w);
@@ -58,10 +60,26 @@ public:
                         int64_t start_pos, int64_t ratio);
     void add_rows_scaled(const mneme_tensor& dst, const mneme_tensor& x, const mneme_tensor& idx,
                          const mneme_tensor& w);
+    // DeepSeek-V4 / Engram ops (see mneme_plugin.h).
+    void attention_compressed(const mneme_tensor& dst, const mneme_tensor& q, const mneme_tensor& kv,
+                              const mneme_tensor* indices, const mneme_tensor* sink, const mneme_tensor* entries,
+                              const mneme_op_attention& p);
+    void hc_coeffs(const mneme_tensor& dst, const mneme_tensor& mixes, const mneme_tensor& scale, const mneme_tensor& base,
+                   const mneme_op_hc& p);
+    void stream_mix(const mneme_tensor& dst, const mneme_tensor& streams, const mneme_tensor& coeffs,
+                    const mneme_tensor* update, const mneme_op_stream_mix& p);
+    void compress_pool(const mneme_tensor& dst, const mneme_tensor& a, const mneme_tensor& b, const mneme_tensor& ape,
+                       const mneme_op_compress& p);
+    void engram_gate(const mneme_tensor& dst, const mneme_tensor& streams, const mneme_tensor& kv,
+                     const mneme_tensor& q_weight, const mneme_tensor& k_weight, const mneme_op_engram_gate& p);
+    void causal_conv(const mneme_tensor& dst, const mneme_tensor& ext, const mneme_tensor& weight, uint32_t dilation,
+                     bool silu);
 
     // Copies host values (double) into a tensor of the activation type / an I32 tensor.
     void upload(const mneme_tensor& dst, std::span<const double> values);
     void upload_i32(const mneme_tensor& dst, std::span<const int32_t> values);
+    // Copies raw bytes (already in dst's storage format) into a contiguous tensor.
+    void upload_bytes(const mneme_tensor& dst, std::span<const uint8_t> bytes);
     // Runs everything recorded so far, then reads a tensor back as doubles (rows x ne0, packed).
     std::vector<double> read(const mneme_tensor& t);
 

@@ -128,6 +128,10 @@ int64_t model::max_context() const noexcept {
 }
 
 chat_family model::chat() const noexcept {
+    // V3 and V3.1 share an architecture; the tokenizer's chat template tells them apart.
+    if (tok_) {
+        if (auto family = chat_family_from_template(tok_->chat_template())) return *family;
+    }
     switch (cfg_.arch) {
         case model_arch::deepseek_v3: return chat_family::v3;
         case model_arch::deepseek_v32: return chat_family::v32;

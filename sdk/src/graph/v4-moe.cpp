@@ -1,0 +1,121 @@
+#include "graph/v4-moe.h"
+
+#include <cstring>
+#include <string>
+
+#include "graph/moe-routing.h"
+
+namespace mneme {
+namespace {
+
+std::vector<int32_t> read_tid2eid(const checkpoint& ckpt, const std::string& name, const model_config& cfg) {
+    const int64_t vocab = cfg.vocab_size, k = cfg.num_experts_per_tok;
+    const tensor_info& t = ckpt.expect(name, {st_dtype::i64, st_dtype::i32}, {vocab, k});
+    std::vector<int32_t> ids(static_cast<std::size_t>(vocab * k));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        int64_t v;
+        if (t.dtype == st_dtype::i64) {
+            std::memcpy(&v, t.data + 8 * i, 8);
+        } else {
+            int32_t v32;
+            std::memcpy(&v32, t.data + 4 * i, 4);
+            v = v32;
+        }
+        if (v < 0 || v >= cfg.n_routed_experts) {
+            fail(MNEME_ERROR_INVALID_MODEL, t.file, ": tensor '", name, "' maps token ", static_cast<int64_t>(i) / k,
+                 " to expert ", v, ", outside [0, ", cfg.n_routed_experts, ")");
+        }
+        ids[i] = static_cast<int32_t>(v);
+    }
+    return ids;
+}
+
+v4_expert_weights load_expert(weight_store& ws, const std::string& p, int64_t inter, int64_t d, bool fp4) {
+    return {ws.linear(p + "w1", inter, d, fp4), ws.linear(p + "w3", inter, d, fp4), ws.linear(p + "w2", d, inter, fp4)};
+}
+
+mneme_tensor shared_expert(graph_builder& g, const v4_context& c, const v4_expert_weights& e, const mneme_tensor& x) {
+    const mneme_tensor gate = apply_linear(g, c, x, e.w1), up = apply_linear(g, c, x, e.w3);
+    const mneme_tensor act = g.tensor({gate.ne[0], x.ne[1]});
+    g.swiglu(act, gate, up, c.cfg.swiglu_limit);
+    return apply_linear(g, c, act, e.w2);
+}
+
+}  // namespace
+
+v4_moe_weights load_v4_moe(const checkpoint& ckpt, weight_store& ws, const model_config& cfg, int64_t layer) {
+    const std::string f = "layers." + std::to_string(layer) + ".ffn.";
+    const int64_t d = cfg.hidden_size, e = cfg.n_routed_experts, inter = cfg.moe_intermediate_size;
+    v4_moe_weights w;
+    w.router = ws.linear(f + "gate", e, d);
+    w.hashed = layer < cfg.num_hash_layers;
+    if (w.hashed) {
+        w.tid2eid = read_tid2eid(ckpt, f + "gate.tid2eid", cfg);
+    } else {
+        w.bias = ws.host_doubles(f + "gate.bias", e);
+    }
+    w.shared = load_expert(ws, f + "shared_experts.", cfg.n_shared_experts * inter, d, false);
+    const bool fp4 = cfg.expert_dtype == expert_storage::fp4;
+    for (int64_t i = 0; i < e; ++i)
+        w.experts.push_back(load_expert(ws, f + "experts." + std::to_string(i) + ".", inter, d, fp4));
+    return w;
+}
+
+mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights& w, const mneme_tensor& x,
+                    std::span<const int32_t> tokens) {
+    const model_config& cfg = c.cfg;
+    const int64_t s = x.ne[1], k = cfg.num_experts_per_tok;
+    // Router logits in full precision, read back: which expert matmuls to issue is a host decision.
+    const mneme_tensor logits = g.tensor({cfg.n_routed_experts, s});
+    g.matmul(logits, x, w.router);
+    const std::vector<double> z = g.read(logits);
+    router_params rp;
+    rp.score = router_score::sqrtsoftplus;
+    rp.n_experts = cfg.n_routed_experts;
+    rp.top_k = k;
+    rp.normalise = cfg.norm_topk_prob;
+    rp.scale = cfg.routed_scaling_factor;
+    std::vector<int32_t> fixed;
+    if (w.hashed) {
+        for (int32_t t : tokens) {
+            const auto* row = w.tid2eid.data() + static_cast<std::size_t>(t) * static_cast<std::size_t>(k);
+            fixed.insert(fixed.end(), row, row + k);
+        }
+    }
+    const routing r = route_tokens(rp, z, s, w.bias, fixed);
+
+    mneme_tensor y = shared_expert(g, c, w.shared, x);
+    const mneme_tensor xq = linear_input(g, c, x, w.experts[0].w1);  // the same for every expert
+    for (int64_t e = 0; e < cfg.n_routed_experts; ++e) {
+        std::vector<int32_t> rows;
+        std::vector<double> weights;
+        for (int64_t t = 0; t < s; ++t) {
+            for (int64_t j = 0; j < k; ++j) {
+                if (r.expert[static_cast<std::size_t>(t * k + j)] == e) {
+                    rows.push_back(static_cast<int32_t>(t));
+                    weights.push_back(r.weight[static_cast<std::size_t>(t * k + j)]);
+                }
+            }
+        }
+        if (rows.empty()) continue;
+        const int64_t n = static_cast<int64_t>(rows.size());
+        const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
+        g.upload_i32(ids, rows);
+        const mneme_tensor wt = g.tensor({n}), ones = g.tensor({n});
+        g.upload(wt, weights);
+        g.upload(ones, std::vector<double>(static_cast<std::size_t>(n), 1.0));
+        const mneme_tensor xe = g.tensor({cfg.hidden_size, n});
+        g.get_rows(xe, xq, ids);
+        const v4_expert_weights& ew = w.experts[static_cast<std::size_t>(e)];
+        const mneme_tensor gate = g.tensor({ew.w1.out_features(), n}), up = g.tensor({ew.w3.out_features(), n});
+        g.matmul(gate, xe, ew.w1);
+        g.matmul(up, xe, ew.w3);
+        // The routing weight scales the hidden before w2 (and before w2's activation round trip).
+        const mneme_tensor act = g.tensor({gate.ne[0], n});
+        g.swiglu(act, gate, up, cfg.swiglu_limit, &wt);
+        g.add_rows_scaled(y, apply_linear(g, c, act, ew.w2), ids, ones);
+    }
+    return y;
+}
+
+}  // namespace mneme
