@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git file dpkg-dev fakeroot clang lld llvm
+  build-essential cmake ninja-build pkg-config git file dpkg-dev fakeroot clang lld llvm libclang-rt-14-dev
   # libraries the SDK links
   libsqlite3-dev sqlite3 libboost-dev catch2 nlohmann-json3-dev libpcre2-dev
   # Vulkan backend (lavapipe runs it on the CPU in CI)

@@ -1,0 +1,119 @@
+// The whole window offscreen: a codebase loads into the tree and the meter, the diagnostics
+// pane lists the backends, the screenshot is a real picture, and (with a chat model) an answer
+// streams in, is saved, and is still there after a restart.
+#include <QtTest>
+
+#include <QTemporaryDir>
+#include <QTreeView>
+
+#include "chat_view.h"
+#include "codebase_panel.h"
+#include "codebase_tree_model.h"
+#include "diagnostics_panel.h"
+#include "main_window.h"
+#include "message_view.h"
+#include "model_panel.h"
+#include "test_support.h"
+
+using namespace mneme_chat;
+
+namespace {
+
+MainWindowOptions optionsFor(const QString& model, const QString& db) {
+    MainWindowOptions o;
+    o.persistSettings = false;
+    o.modelPath = model;
+    o.databasePath = db;
+    o.config.threads = 1;
+    o.config.contextTokens = 8192;
+    o.maxAnswerTokens = 12;
+    return o;
+}
+
+// Distinct colours in a sample of the image: a blank or failed grab has one or two.
+int distinctColours(const QImage& image) {
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); y += 7) {
+        for (int x = 0; x < image.width(); x += 7) colours.insert(image.pixel(x, y));
+    }
+    return static_cast<int>(colours.size());
+}
+
+}  // namespace
+
+class MainWindowTest : public QObject {
+    Q_OBJECT
+private slots:
+    void loadsACodebaseAndShowsItsDiagnostics() {
+        QTemporaryDir data, code;
+        mneme_chat_test::writeSampleCodebase(code);
+        MainWindow w(optionsFor(mneme_chat_test::goldenModel(QStringLiteral("v32-tiny")), data.filePath(QStringLiteral("c.sqlite3"))));
+        w.show();
+        w.start();
+        w.openFolder(code.path());
+        QVERIFY(QTest::qWaitFor([&] { return w.modelSettled() && w.codebaseLoaded() && !w.isBusy(); }, 30000));
+        QVERIFY(w.hasModel());
+        CodebaseTreeModel* tree = w.codebasePanel()->tree();
+        QVERIFY(tree->itemForPath(QStringLiteral("src/main.cpp")));
+        QVERIFY(!tree->itemForPath(QStringLiteral("build/out.txt")));
+        QCOMPARE(w.budget().capacity, quint64(8192));
+        QVERIFY(w.codebasePanel()->meterText().contains(formatCount(8192)));
+        QVERIFY(QTest::qWaitFor([&] { return w.codebasePanel()->planText().contains(QStringLiteral("fits")); }, 5000));
+        // A model without a tokenizer says so instead of failing silently.
+        QVERIFY(w.chatView()->notice().contains(QStringLiteral("no tokenizer")));
+        w.ask(QStringLiteral("hello"));
+        QCOMPARE(w.chatView()->count(), 0);
+        QVERIFY(w.modelPanel()->pluginText().contains(QStringLiteral("cpu: loaded")));
+        w.showPane(QStringLiteral("diagnostics"));
+        QVERIFY(w.diagnosticsPanel()->text().contains(QStringLiteral("deepseek_v32")));
+        QVERIFY(w.diagnosticsPanel()->text().contains(QStringLiteral("Not available yet")));
+
+        const QImage shot = w.grab().toImage();
+        QCOMPARE(shot.size(), QSize(1280, 800));
+        QVERIFY2(distinctColours(shot) > 20, "the screenshot is blank");
+    }
+
+    void excludingAFileInTheTreeReachesTheMeter() {
+        const QString chat = mneme_chat_test::chatModel();
+        if (chat.isEmpty()) QSKIP("token counts need a model with a tokenizer; none in assets/models yet");
+        QTemporaryDir data, code;
+        mneme_chat_test::writeSampleCodebase(code);
+        MainWindow w(optionsFor(chat, data.filePath(QStringLiteral("c.sqlite3"))));
+        w.show();
+        w.start();
+        w.openFolder(code.path());
+        QVERIFY(QTest::qWaitFor([&] { return w.modelSettled() && w.codebaseLoaded() && !w.isBusy(); }, 60000));
+        const quint64 before = w.budget().codebaseTokens;
+        QVERIFY(before > 0);
+        w.codebasePanel()->tree()->setIncluded(QStringLiteral("src/main.cpp"), false);
+        QVERIFY(QTest::qWaitFor([&] { return w.budget().codebaseTokens < before; }, 5000));
+        QCOMPARE(w.budget().codebaseTokens, w.codebasePanel()->tree()->includedTokens());
+    }
+
+    void answersAndRemembersAcrossARestart() {
+        const QString chat = mneme_chat_test::chatModel();
+        if (chat.isEmpty()) QSKIP("no chat model in assets/models yet");
+        QTemporaryDir data;
+        const QString db = data.filePath(QStringLiteral("c.sqlite3"));
+        {
+            MainWindow w(optionsFor(chat, db));
+            w.show();
+            w.start();
+            QVERIFY(QTest::qWaitFor([&] { return w.modelSettled() && !w.isBusy(); }, 60000));
+            w.ask(QStringLiteral("Say hello."));
+            QVERIFY(QTest::qWaitFor([&] { return w.answersFinished() == 1; }, 60000));
+            QCOMPARE(w.chatView()->count(), 2);
+            QVERIFY(!w.chatView()->last()->stats().isEmpty());  // TTFT and tok/s under the answer
+            QCOMPARE(w.conversation().messages.size(), 2);
+        }
+        MainWindow again(optionsFor(chat, db));
+        ConversationStore store;
+        QVERIFY(store.open(db));
+        const QList<Conversation> all = store.list();
+        QCOMPARE(all.size(), 1);
+        QCOMPARE(store.load(all.first().id)->messages.size(), 2);
+    }
+};
+
+QTEST_MAIN(MainWindowTest)
+#include "tst_main_window.moc"

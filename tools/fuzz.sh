@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) and runs each on its seed corpus.
+#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default 60 s, every target)
+# Findings are written to build/fuzz/findings/<target>/; each one must become a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-gitignore fuzz-session-state)
+
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]}"
+
+status=0
+for t in "${targets[@]}"; do
+  corpus_seed="tests/fuzz/corpus/${t#fuzz-}"
+  work="build/fuzz/corpus/$t"
+  findings="build/fuzz/findings/$t"
+  mkdir -p "$work" "$findings"
+  log="build/fuzz/$t.log"
+  if build/fuzz/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 \
+       -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
+    result=ok
+  else
+    result=FOUND
+    status=1
+  fi
+  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+  echo "$t: ${runs:-?} executions in ${seconds}s: $result"
+  [ "$result" = ok ] || tail -n 30 "$log"
+done
+exit $status
