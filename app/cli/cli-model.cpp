@@ -11,12 +11,20 @@ namespace mneme_cli {
 
 std::vector<std::string> model_option_names() {
     auto names = runtime_option_names();
-    for (const char* n : {"model", "precision", "act-quant", "backend", "device"}) names.emplace_back(n);
+    for (const char* n : {"model", "precision", "act-quant", "backend", "device", "engram-store", "engram-cache-mb"}) names.emplace_back(n);
     return names;
 }
 
 mneme_model* open_model(mneme_runtime* rt, const args& a) {
+    const std::string store = a.get_or("engram-store", "");
+    const uint64_t cache = static_cast<uint64_t>(a.get_double("engram-cache-mb", 0.0) * 1048576.0);
+    return open_model(rt, a, store.empty() ? nullptr : store.c_str(), cache);
+}
+
+mneme_model* open_model(mneme_runtime* rt, const args& a, const char* engram_store, uint64_t engram_cache_bytes) {
     mneme_model_desc desc = MNEME_MODEL_DESC_INIT;
+    desc.engram_store_path = engram_store;
+    desc.engram_cache_bytes = engram_cache_bytes;
     const std::string precision = a.get_or("precision", "f32");
     if (precision == "f64") {
         desc.precision = MNEME_PRECISION_F64;

@@ -15,7 +15,10 @@ namespace mneme_cli {
 std::vector<std::string> model_option_names();
 
 // Opens --model with --precision, --act-quant, --backend, --device. Returns null after printing.
+// --engram-store STORE and --engram-cache-mb N serve the Engram tables from a store.
 mneme_model* open_model(mneme_runtime* rt, const args& a);
+// The same with the Engram store given explicitly (NULL = tables from the checkpoint).
+mneme_model* open_model(mneme_runtime* rt, const args& a, const char* engram_store, uint64_t engram_cache_bytes);
 
 std::vector<int32_t> parse_token_list(const std::string& s);
 

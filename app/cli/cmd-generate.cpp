@@ -36,7 +36,7 @@ using clock_type = std::chrono::steady_clock;
 int cmd_generate(const args& a) {
     auto known = model_option_names();
     for (const char* n : {"prompt", "tokens", "max-tokens", "temp", "seed", "top-k", "top-p", "min-p",
-                          "repeat-penalty", "ids", "ctx", "chat", "stop"}) {
+                          "repeat-penalty", "ids", "ctx", "chat", "stop", "draft", "draft-threshold", "draft-max"}) {
         known.emplace_back(n);
     }
     a.allow_only(known);
@@ -106,6 +106,14 @@ int cmd_generate(const args& a) {
         gd.stop_strings = stops;
         gd.n_stop_strings = 1;
     }
+    const std::string draft = a.get_or("draft", "none");
+    if (draft == "ngram") {
+        gd.draft = MNEME_DRAFT_NGRAM;
+    } else if (draft != "none") {
+        throw usage_error{"--draft must be ngram or none"};
+    }
+    gd.draft_threshold = static_cast<float>(a.get_double("draft-threshold", 0.0));
+    gd.draft_max = static_cast<uint32_t>(a.get_int("draft-max", 0));
     mneme_generate_result r{};
     r.struct_size = sizeof(r);
     st = mneme_session_generate(s, &gd, &r);
@@ -115,6 +123,13 @@ int cmd_generate(const args& a) {
                  prefill_s > 0 ? static_cast<double>(prompt.size()) / prefill_s : 0.0,
                  static_cast<unsigned long long>(r.n_tokens),
                  r.decode_seconds > 0 ? static_cast<double>(r.n_tokens) / r.decode_seconds : 0.0);
+    if (gd.draft == MNEME_DRAFT_NGRAM) {
+        std::fprintf(stderr, "drafts: %llu proposed, %llu accepted (acceptance %.1f%%); %.1f%% of output tokens from drafts; %llu forward passes\n",
+                     static_cast<unsigned long long>(r.n_draft_proposed), static_cast<unsigned long long>(r.n_draft_accepted),
+                     r.n_draft_proposed ? 100.0 * static_cast<double>(r.n_draft_accepted) / static_cast<double>(r.n_draft_proposed) : 0.0,
+                     r.n_tokens ? 100.0 * static_cast<double>(r.n_drafted) / static_cast<double>(r.n_tokens) : 0.0,
+                     static_cast<unsigned long long>(r.n_forward_passes));
+    }
     return 0;
 }
 
@@ -167,10 +182,15 @@ int cmd_info(const args& a) {
     mneme_memory_plan plan{};
     plan.struct_size = sizeof(plan);
     if (mneme_model_plan(m, ctx, &plan) == MNEME_OK) {
-        std::printf("memory for %llu tokens: weights %.2f MiB + cache %.2f MiB + scratch %.2f MiB = %.2f MiB\n",
+        std::printf("weights by format: FP8 %.2f MiB, FP4 %.2f MiB, BF16/F16 %.2f MiB, F32+tables %.2f MiB\n",
+                    static_cast<double>(plan.weights_fp8_bytes) / mib, static_cast<double>(plan.weights_fp4_bytes) / mib,
+                    static_cast<double>(plan.weights_bf16_bytes) / mib, static_cast<double>(plan.weights_f32_bytes) / mib);
+        std::printf("caches: %.2f MiB per 1K tokens\nEngram tables: %.2f MiB\n",
+                    static_cast<double>(plan.cache_bytes_per_token) * 1024.0 / mib, static_cast<double>(plan.engram_bytes) / mib);
+        std::printf("memory for %llu tokens: weights %.2f MiB + cache %.2f MiB + Engram %.2f MiB + scratch %.2f MiB = %.2f MiB\n",
                     static_cast<unsigned long long>(ctx), static_cast<double>(plan.weights_bytes) / mib,
-                    static_cast<double>(plan.cache_bytes) / mib, static_cast<double>(plan.scratch_bytes) / mib,
-                    static_cast<double>(plan.total_bytes) / mib);
+                    static_cast<double>(plan.cache_bytes) / mib, static_cast<double>(plan.engram_bytes) / mib,
+                    static_cast<double>(plan.scratch_bytes) / mib, static_cast<double>(plan.total_bytes) / mib);
     }
     return 0;
 }

@@ -50,14 +50,19 @@ void print_usage() {
         "  info               --model DIR [--context N]: architecture and memory estimate\n"
         "  plan               --model DIR --context N [--budget-gib G] [--json]: itemised memory plan\n"
         "  bench context      --model DIR --lengths 1024,8192,... [--json]: sparse vs dense at each length\n"
+        "  engram import      --model DIR --store STORE: Engram tables into a store (resumable)\n"
+        "  bench engram       --model DIR --store STORE --cache-mb N [--steps N] [--json]: store vs table in RAM\n"
         "  tokenize           --model DIR --text TEXT [--bos]\n"
         "  logits             --model DIR --tokens 1,2,3 --out FILE.npy [--mode prefill|decode|chunked:N]\n"
         "                     [--precision f32|f64] [--act-quant on|off] [--dtype f32|f64]\n"
         "  generate           --model DIR (--prompt TEXT | --tokens IDS) [--max-tokens N] [--temp T]\n"
         "                     [--seed S] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ids] [--chat]\n"
+        "                     [--draft ngram|none] [--draft-threshold P] [--draft-max D]\n"
+        "  bench draft        --model DIR [--tokens N] [--json]: decode with and without n-gram drafting\n"
         "  chat               --model DIR [--codebase PATH] [--snapshots DIR] [--ask TEXT] [--max-tokens N]\n"
         "\n"
-        "common options: --threads N, --plugin-path DIR, --backend NAME, --device N\n");
+        "common options: --threads N, --plugin-path DIR, --backend NAME, --device N\n"
+        "model options: --engram-store STORE --engram-cache-mb N (Engram tables from a store)\n");
 }
 
 }  // namespace
@@ -81,6 +86,15 @@ int main(int argc, char** argv) {
         if (cmd == "info") return cmd_info(args(argc, argv, 2, {}));
         if (cmd == "chat") return cmd_chat(args(argc, argv, 2, {}));
         if (cmd == "plan") return cmd_plan(args(argc, argv, 2, {"json"}));
+        if (cmd == "engram" && argc > 2 && std::strcmp(argv[2], "import") == 0) {
+            return cmd_engram_import(args(argc, argv, 3, {"quiet"}));
+        }
+        if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "draft") == 0) {
+            return cmd_bench_draft(args(argc, argv, 3, {"json"}));
+        }
+        if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "engram") == 0) {
+            return cmd_bench_engram(args(argc, argv, 3, {"json"}));
+        }
         if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "context") == 0) {
             return cmd_bench_context(args(argc, argv, 3, {"json"}));
         }

@@ -18,13 +18,15 @@ std::vector<int32_t> read_tokens(const std::string& fixture_dir) {
     return out;
 }
 
-loaded_model::loaded_model(const std::string& dir, open_options opts) {
+loaded_model::loaded_model(const std::string& dir, open_options opts, const engram_store_options& engram) {
     mneme_runtime_desc rd = MNEME_RUNTIME_DESC_INIT;
     rd.n_threads = 2;
     REQUIRE(mneme_runtime_create(&rd, &rt_) == MNEME_OK);
     mneme_model_desc md = MNEME_MODEL_DESC_INIT;
     md.precision = opts.precision;
     md.act_quant = opts.act_quant;
+    if (!engram.store.empty()) md.engram_store_path = engram.store.c_str();
+    md.engram_cache_bytes = engram.cache_bytes;
     const mneme_status st = mneme_model_open(rt_, dir.c_str(), &md, &model_);
     INFO(mneme_last_error_message());
     REQUIRE(st == MNEME_OK);

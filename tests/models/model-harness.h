@@ -17,9 +17,15 @@ struct open_options {
     mneme_act_quant act_quant = MNEME_ACT_QUANT_DEFAULT;
 };
 
+// Engram tables served from a store (mneme_model_desc.engram_store_path) instead of the checkpoint.
+struct engram_store_options {
+    std::string store;
+    uint64_t cache_bytes = 0;
+};
+
 class loaded_model {
 public:
-    explicit loaded_model(const std::string& dir, open_options opts = {});
+    explicit loaded_model(const std::string& dir, open_options opts = {}, const engram_store_options& engram = {});
     ~loaded_model();
     loaded_model(const loaded_model&) = delete;
     loaded_model& operator=(const loaded_model&) = delete;

@@ -41,6 +41,17 @@ V4_SHAPES = {
               engram_layer_ids=[0, 1], engram_max_ngram_size=3, engram_n_heads=2,
               engram_head_dim=32, engram_vocab_size=[31, 37], engram_pad_token_id=2,
               engram_seed=0),
+    # "e" with production-shaped Engram tables (256-wide rows, 264 bytes with scales) big enough to
+    # dwarf a cache: ~400k rows, ~100 MiB at the deeper layer, so an Engram store's cache, prefetch
+    # and overhead can be measured (mneme-cli bench engram). Generate it in a temporary directory.
+    "e-big": dict(vocab_size=256, hidden_size=96, num_hidden_layers=2, num_attention_heads=4,
+                  head_dim=96, qk_rope_head_dim=32, q_lora_rank=64, o_groups=2, o_lora_rank=32,
+                  n_routed_experts=8, num_experts_per_tok=2, moe_intermediate_size=32,
+                  num_hash_layers=1, index_n_heads=2, index_head_dim=64, index_topk=4,
+                  sliding_window=16, compress_ratios=[4, 0], num_nextn_predict_layers=0,
+                  engram_layer_ids=[1], engram_max_ngram_size=3, engram_n_heads=2,
+                  engram_head_dim=256, engram_vocab_size=[100000, 100000], engram_pad_token_id=2,
+                  engram_seed=0),
 }
 
 

@@ -287,6 +287,7 @@ typedef enum mneme_progress_stage {
     MNEME_PROGRESS_STAGE_LOAD = 1,    /**< reading and preparing weights (units: bytes) */
     MNEME_PROGRESS_STAGE_PREFILL = 2, /**< evaluating prompt tokens (units: tokens) */
     MNEME_PROGRESS_STAGE_RESTORE = 3, /**< restoring a saved state (units: bytes) */
+    MNEME_PROGRESS_STAGE_ENGRAM_IMPORT = 4, /**< importing Engram tables into a store (units: bytes) */
     MNEME_PROGRESS_STAGE_FORCE32 = 0x7FFFFFFF
 } mneme_progress_stage;
 
@@ -608,6 +609,14 @@ typedef struct mneme_token_event {
 /** Streaming callback: return MNEME_TRUE to continue, MNEME_FALSE to stop. Runs on the caller's thread. */
 typedef mneme_bool(MNEME_CALL* mneme_token_fn)(void* user_data, const mneme_token_event* event);
 
+typedef enum mneme_draft_mode {
+    MNEME_DRAFT_NONE = 0,  /**< one forward pass per token */
+    MNEME_DRAFT_NGRAM = 1, /**< continuations that the context's own n-grams predict are drafted and
+                                verified in one batched pass (greedy output identical; sampled output
+                                keeps its exact distribution) */
+    MNEME_DRAFT_FORCE32 = 0x7FFFFFFF
+} mneme_draft_mode;
+
 typedef struct mneme_generate_desc {
     uint32_t struct_size;   /**< sizeof(mneme_generate_desc) */
     uint32_t max_tokens;    /**< 0 = until end of sequence or a full context */
@@ -617,9 +626,14 @@ typedef struct mneme_generate_desc {
     uint32_t reserved0;
     mneme_token_fn token_fn; /**< NULL = no streaming */
     void* token_user_data;
+    mneme_draft_mode draft;  /**< lossless drafting: output and its distribution are unchanged */
+    float draft_threshold;   /**< share of a continuation's count in the context needed to draft it; 0 = 0.92 */
+    uint32_t draft_max;      /**< most tokens drafted ahead per verify pass; 0 = 8 */
+    uint32_t reserved1;
 } mneme_generate_desc;
 
-#define MNEME_GENERATE_DESC_INIT {sizeof(mneme_generate_desc), 0, NULL, 0, MNEME_TRUE, 0, NULL, NULL}
+#define MNEME_GENERATE_DESC_INIT \
+    {sizeof(mneme_generate_desc), 0, NULL, 0, MNEME_TRUE, 0, NULL, NULL, MNEME_DRAFT_NONE, 0.0f, 0, 0}
 
 typedef struct mneme_generate_result {
     uint32_t struct_size; /**< set by the caller */
@@ -629,6 +643,10 @@ typedef struct mneme_generate_result {
     double prefill_seconds;
     double decode_seconds;
     mneme_status finish;        /**< MNEME_END_OF_STREAM (eos/stop string), MNEME_OK (max_tokens), MNEME_CANCELLED */
+    uint32_t reserved1;
+    uint64_t n_draft_proposed;  /**< draft tokens put to verification */
+    uint64_t n_draft_accepted;  /**< of which the model accepted */
+    uint64_t n_forward_passes;  /**< decode forward passes (verify passes included) */
 } mneme_generate_result;
 
 /**
@@ -749,6 +767,45 @@ MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_token_count(con
  */
 MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_render(const mneme_codebase* codebase, char* buf,
                                                                         size_t buf_size, size_t* out_len) MNEME_NOEXCEPT;
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Engram store
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * Imports the Engram tables of the checkpoint in `model_dir` into the store directory `store_dir`
+ * (created when missing; see mneme_model_desc.engram_store_path). Resumable: tables already
+ * imported are kept and an interrupted import continues where its last durable chunk ended. A kill
+ * at any point leaves complete tables or tables the store reports as incomplete, never wrong rows.
+ * Progress (stage MNEME_PROGRESS_STAGE_ENGRAM_IMPORT, bytes) may cancel: MNEME_CANCELLED.
+ * \returns MNEME_OK, MNEME_CANCELLED, MNEME_ERROR_FILE_NOT_FOUND, MNEME_ERROR_INVALID_MODEL,
+ *          MNEME_ERROR_INVALID_ARGUMENT (no Engram tables), MNEME_ERROR_IO.
+ * \threadsafety any thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_engram_import(mneme_runtime* runtime, const char* model_dir,
+                                                                      const char* store_dir,
+                                                                      mneme_progress_fn progress_fn,
+                                                                      void* progress_user_data) MNEME_NOEXCEPT;
+
+typedef struct mneme_engram_stats {
+    uint32_t struct_size;        /**< set by the caller */
+    mneme_bool from_store;       /**< the tables are served from an Engram store (else from the checkpoint) */
+    uint64_t table_bytes;        /**< rows of every Engram table (codes and scales) */
+    uint64_t cache_budget_bytes; /**< the store's DRAM row cache: its budget */
+    uint64_t cache_bytes;        /**< and what it holds now */
+    uint64_t hits;               /**< row lookups the cache served */
+    uint64_t misses;             /**< row lookups read from the store's files */
+    uint64_t bytes_read;         /**< from the store's files */
+    uint64_t steps;              /**< forward passes that gathered rows */
+    uint64_t prefetched_steps;   /**< of which had their reads issued ahead of need */
+    double prefetch_lead_seconds; /**< summed over steps and layers: from issuing reads to needing rows */
+    double stall_seconds;        /**< summed: time forward passes waited for rows */
+} mneme_engram_stats;
+
+/** Engram serving counters of a model (zeros but table_bytes without a store). \threadsafety any thread. */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_engram_stats(const mneme_model* model,
+                                                                           mneme_engram_stats* out) MNEME_NOEXCEPT;
 
 #if defined(__cplusplus)
 } /* extern "C" */

@@ -1,10 +1,12 @@
 // Model and tokenizer entry points of the C API.
 #include <mneme/mneme.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "api/struct-copy.h"
 #include "core/runtime.h"
+#include "engram/import.h"
 #include "session/model.h"
 
 using namespace mneme;
@@ -57,6 +59,36 @@ MNEME_API mneme_status MNEME_CALL mneme_model_plan(const mneme_model* model, uin
         require(model && out, "mneme_model_plan: NULL argument");
         write_versioned(out, model->plan(context_tokens), "mneme_memory_plan");
         return MNEME_OK;
+    });
+}
+
+MNEME_API mneme_status MNEME_CALL mneme_model_engram_stats(const mneme_model* model, mneme_engram_stats* out) noexcept {
+    return api_call([&] {
+        require(model && out, "mneme_model_engram_stats: NULL argument");
+        write_versioned(out, model->engram_stats(), "mneme_engram_stats");
+        return MNEME_OK;
+    });
+}
+
+MNEME_API mneme_status MNEME_CALL mneme_engram_import(mneme_runtime* runtime, const char* model_dir,
+                                                      const char* store_dir, mneme_progress_fn progress_fn,
+                                                      void* progress_user_data) noexcept {
+    return api_call([&] {
+        require(runtime && model_dir && store_dir, "mneme_engram_import: NULL argument");
+        const auto t0 = std::chrono::steady_clock::now();
+        const bool finished = import_engram_checkpoint(model_dir, store_dir, [&](uint64_t done, uint64_t total) {
+            if (!progress_fn) return true;
+            mneme_progress p{};
+            p.struct_size = sizeof(p);
+            p.stage = MNEME_PROGRESS_STAGE_ENGRAM_IMPORT;
+            p.done = done;
+            p.total = total;
+            p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            p.rate_per_second = p.elapsed_seconds > 0 ? static_cast<double>(done) / p.elapsed_seconds : 0.0;
+            p.eta_seconds = p.rate_per_second > 0 ? static_cast<double>(total - done) / p.rate_per_second : -1.0;
+            return progress_fn(progress_user_data, &p) != MNEME_FALSE;
+        });
+        return finished ? MNEME_OK : MNEME_CANCELLED;
     });
 }
 

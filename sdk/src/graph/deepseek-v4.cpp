@@ -52,7 +52,7 @@ public:
         final_norm_ = ws_.vector("norm.weight", d_);
         head_ = ws_.linear("head", vocab_, d_);
         hc_head_ = load_hc_site(ws_, "hc_head", hp_.n, d_, true);
-        if (cfg.engram.enabled()) engram_ = std::make_unique<engram_module>(ckpt, cfg, g, ws_, owned_);
+        if (cfg.engram.enabled()) engram_ = std::make_unique<engram_module>(ckpt, cfg, g, ws_, owned_, opts);
         layers_.resize(static_cast<std::size_t>(cfg.num_hidden_layers));
         for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
             v4_layer& L = layers_[static_cast<std::size_t>(i)];
@@ -123,11 +123,11 @@ public:
         st.reserve(g, p + s);
         g.scratch().reset();
         if (p == 0) restart(g, st);
+        // Engram rows depend on token ids only: their reads start now and overlap the layers before.
+        if (engram_) engram_->prefetch(st.engram_ids, tokens);
 
         // Everything that depends only on positions and token ids is uploaded before the layers run.
         const v4_pass pass = make_pass(g, p, s);
-        std::vector<mneme_tensor> engram_rows;
-        if (engram_) engram_rows = engram_->gather(g, st.engram_ids, tokens);
 
         const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {s});
         g.upload_i32(ids, tokens);
@@ -141,7 +141,7 @@ public:
                 if (const int64_t slot = engram_->slot(static_cast<int64_t>(li)); slot >= 0) {
                     const mneme_tensor hist =
                         st.conv_history.empty() ? mneme_tensor{} : st.conv_history[static_cast<std::size_t>(slot)];
-                    engram_->apply(g, ctx_, slot, x, engram_rows[static_cast<std::size_t>(slot)], hist);
+                    engram_->apply(g, ctx_, slot, x, engram_->gather_layer(g, slot, st.engram_ids, tokens), hist);
                 }
             }
             x = site(g, x, L.hc_attn, L.attn_norm,

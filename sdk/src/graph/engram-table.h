@@ -28,6 +28,10 @@ public:
     // the table. Safe to call from several threads.
     virtual void gather(int64_t layer, std::span<const int64_t> row_ids, std::span<uint8_t> codes,
                         std::span<uint8_t> scales) const = 0;
+
+    // Announces the rows a coming gather of `layer` will ask for, so a table behind slower storage
+    // can start reading them now. Tables in memory ignore it.
+    virtual void prefetch(int64_t /*layer*/, std::span<const int64_t> /*row_ids*/) const {}
 };
 
 // The tables as the checkpoint stores them (`layers.{L}.engram.embed.weight` F8_E4M3 [R_L, d_e] and

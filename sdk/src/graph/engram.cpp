@@ -25,7 +25,7 @@ std::vector<int64_t> read_ints(const tensor_info& t) {
 }  // namespace
 
 engram_module::engram_module(const checkpoint& ckpt, const model_config& cfg, graph_builder& g, weight_store& ws,
-                             std::vector<buffer_ptr>& owned)
+                             std::vector<buffer_ptr>& owned, const v4_options& opts)
     : e_(cfg.engram), hc_(cfg.hc_mult), d_(cfg.hidden_size) {
     const int64_t n_max = e_.max_ngram_size, vprime = e_.compressed_vocab_size;
 
@@ -75,7 +75,11 @@ engram_module::engram_module(const checkpoint& ckpt, const model_config& cfg, gr
         rows.push_back(total);
         hash_.push_back(std::move(h));
     }
-    table_ = make_mapped_engram_table(ckpt, cfg, rows);
+    if (opts.engram_tables) {
+        table_ = opts.engram_tables(rows);
+    } else {
+        table_ = make_mapped_engram_table(ckpt, cfg, rows);
+    }
 
     const int64_t width = e_.embedding_width();
     for (int64_t id : e_.layer_ids) {
@@ -111,29 +115,43 @@ int64_t engram_module::conv_history_rows() const {
 
 std::vector<mneme_tensor> engram_module::gather(graph_builder& g, std::span<const int64_t> history,
                                                 std::span<const int32_t> tokens) const {
+    std::vector<mneme_tensor> out;
+    for (int64_t i = 0; i < n_layers(); ++i) out.push_back(gather_layer(g, i, history, tokens));
+    return out;
+}
+
+void engram_module::prefetch(std::span<const int64_t> history, std::span<const int32_t> tokens) const {
+    std::vector<int64_t> canon(tokens.size());
+    for (std::size_t t = 0; t < tokens.size(); ++t) canon[t] = canonical(tokens[t]);
+    for (const auto& h : hash_) {
+        table_->prefetch(h.layer_id, engram_row_ids(h, e_.max_ngram_size, e_.n_heads, history, canon));
+    }
+}
+
+mneme_tensor engram_module::gather_layer(graph_builder& g, int64_t slot, std::span<const int64_t> history,
+                                         std::span<const int32_t> tokens) const {
     const int64_t s = static_cast<int64_t>(tokens.size()), de = e_.head_dim;
     const int64_t cols = (e_.max_ngram_size - 1) * e_.n_heads, n_rows = s * cols;
     std::vector<int64_t> canon(tokens.size());
     for (std::size_t t = 0; t < tokens.size(); ++t) canon[t] = canonical(tokens[t]);
-    std::vector<mneme_tensor> out;
     std::vector<uint8_t> codes(static_cast<std::size_t>(n_rows * de)),
         scales(static_cast<std::size_t>(n_rows * de / 32));
-    for (const auto& h : hash_) {
-        const std::vector<int64_t> ids = engram_row_ids(h, e_.max_ngram_size, e_.n_heads, history, canon);
-        table_->gather(h.layer_id, ids, codes, scales);
-        linear_weight stored;
-        stored.w = g.tensor_of(MNEME_DTYPE_F8_E4M3, {de, n_rows});
-        stored.scale = g.tensor_of(MNEME_DTYPE_F8_E8M0, {de / 32, n_rows});
-        stored.block_k = 32;
-        stored.block_n = 1;
-        g.upload_bytes(stored.w, codes);
-        g.upload_bytes(stored.scale, scales);
-        // Row r of token t lands at [t, r*d_e .. (r+1)*d_e): the concatenation e_t of the spec.
-        const mneme_tensor e = g.tensor({de, n_rows});
-        g.dequantise(e, stored);
-        out.push_back(make_tensor(e.buffer, e.offset, e.dtype, {cols * de, s}));
-    }
-    return out;
+    const auto& h = hash_[static_cast<std::size_t>(slot)];
+    const std::vector<int64_t> ids = engram_row_ids(h, e_.max_ngram_size, e_.n_heads, history, canon);
+    // Run the ops recorded so far (the layers before this one) while the table's reads finish.
+    g.flush();
+    table_->gather(h.layer_id, ids, codes, scales);
+    linear_weight stored;
+    stored.w = g.tensor_of(MNEME_DTYPE_F8_E4M3, {de, n_rows});
+    stored.scale = g.tensor_of(MNEME_DTYPE_F8_E8M0, {de / 32, n_rows});
+    stored.block_k = 32;
+    stored.block_n = 1;
+    g.upload_bytes(stored.w, codes);
+    g.upload_bytes(stored.scale, scales);
+    // Row r of token t lands at [t, r*d_e .. (r+1)*d_e): the concatenation e_t of the spec.
+    const mneme_tensor e = g.tensor({de, n_rows});
+    g.dequantise(e, stored);
+    return make_tensor(e.buffer, e.offset, e.dtype, {cols * de, s});
 }
 
 void engram_module::apply(graph_builder& g, const v4_context& c, int64_t slot, const mneme_tensor& x,

@@ -20,7 +20,7 @@ public:
     // hash_multipliers (against numpy's generator), engram_num_embeddings (against the primes) and
     // the table shapes. Errors name the tensor or config field.
     engram_module(const checkpoint& ckpt, const model_config& cfg, graph_builder& g, weight_store& ws,
-                  std::vector<buffer_ptr>& owned);
+                  std::vector<buffer_ptr>& owned, const v4_options& opts = {});
 
     // Index into engram_layer_ids of decoder layer `layer`, or -1.
     int64_t slot(int64_t layer) const;
@@ -36,6 +36,11 @@ public:
     // layer. Runs before the layers, because the rows depend on token ids only.
     std::vector<mneme_tensor> gather(graph_builder& g, std::span<const int64_t> history,
                                      std::span<const int32_t> tokens) const;
+    // The same for one Engram layer, so a pass can gather each layer's rows just before it needs them.
+    mneme_tensor gather_layer(graph_builder& g, int64_t slot, std::span<const int64_t> history,
+                              std::span<const int32_t> tokens) const;
+    // Hands every layer's rows for these tokens to the table's prefetch, as soon as the ids are known.
+    void prefetch(std::span<const int64_t> history, std::span<const int32_t> tokens) const;
 
     // X [D, hc, s] += Y for Engram layer `slot`, with its embeddings e; conv_history [hc*D, rows] is read
     // and advanced (ignored without conv).
@@ -57,7 +62,7 @@ private:
     std::vector<int64_t> canonical_;
     int64_t pad_canonical_ = 0;
     std::vector<engram_layer_hash> hash_;
-    std::unique_ptr<engram_table> table_;
+    std::shared_ptr<engram_table> table_;
     std::vector<layer_weights> layers_;
 };
 

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -12,8 +15,12 @@
 
 namespace mneme {
 
+class engram_table;
+
 struct v4_options {
     bool act_quant = true;  // the FP8/FP4 QAT round trips (off = the debug mode of the f32 comparison)
+    // Where the Engram tables come from, given each Engram layer's row count; unset = the checkpoint.
+    std::function<std::shared_ptr<engram_table>(std::span<const int64_t> rows)> engram_tables;
 };
 
 // What the V4 code reads from everywhere: the config and the round-trip switch.

@@ -6,11 +6,14 @@
 
 #include "graph/deepseek-v3.h"
 #include "graph/deepseek-v4.h"
+#include "engram/store-identity.h"
 
 namespace mneme {
 namespace fs = std::filesystem;
 
 namespace {
+
+constexpr uint64_t k_default_engram_cache_bytes = uint64_t{256} << 20;
 
 uint64_t fnv1a(uint64_t h, const void* data, std::size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
@@ -77,7 +80,9 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         // Bytes by storage format; scales count with the weights they scale. Packed FP4 is stored as I8.
         const bool is_scale = t.name.ends_with(".scale") || t.name.ends_with("weight_scale_inv");
         const bool routed_fp4 = cfg_.expert_dtype == expert_storage::fp4 && t.name.find(".ffn.experts.") != std::string::npos;
-        if (routed_fp4 && (t.dtype == st_dtype::i8 || is_scale)) {
+        if (t.name.find(".engram.embed.") != std::string::npos) {
+            engram_table_bytes_ += t.size_bytes;  // planned as Engram memory, not as weights
+        } else if (routed_fp4 && (t.dtype == st_dtype::i8 || is_scale)) {
             fp4_bytes_ += t.size_bytes;
         } else if (t.dtype == st_dtype::f8_e4m3 || is_scale) {
             fp8_bytes_ += t.size_bytes;
@@ -91,7 +96,7 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     const uint32_t knobs[2] = {desc.index_topk, desc.act_quant == MNEME_ACT_QUANT_OFF ? 1u : 0u};
     h = fnv1a(h, knobs, sizeof(knobs));
     identity_ = h;
-    weights_bytes_ = ckpt_->total_bytes();
+    weights_bytes_ = ckpt_->total_bytes() - engram_table_bytes_;
     if (budget_ && weights_bytes_ > budget_) {
         fail(MNEME_ERROR_BUDGET_EXCEEDED, "the weights need ", weights_bytes_, " bytes, the memory budget is ", budget_);
     }
@@ -107,6 +112,14 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     if (cfg_.is_v4()) {
         v4_options opts;
         opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
+        if (desc.engram_store_path && desc.engram_store_path[0] && cfg_.engram.enabled()) {
+            const std::string store = desc.engram_store_path, id = engram_store_identity(cfg_text, *ckpt_, cfg_);
+            const uint64_t cache = desc.engram_cache_bytes ? desc.engram_cache_bytes : k_default_engram_cache_bytes;
+            opts.engram_tables = [&, store, id, cache](std::span<const int64_t> rows) -> std::shared_ptr<engram_table> {
+                engram_store_ = open_store_engram_table(store, id, cfg_, rows, cache, &rt.pool());
+                return engram_store_;
+            };
+        }
         arch_ = make_deepseek_v4(*ckpt_, cfg_, *loader_, opts);
     } else {
         v3_options opts;
@@ -163,6 +176,29 @@ mneme_model_info model::info() const {
     return i;
 }
 
+mneme_engram_stats model::engram_stats() const {
+    mneme_engram_stats out{};
+    out.struct_size = sizeof(out);
+    if (!engram_store_) {
+        const int64_t w = cfg_.engram.head_dim;
+        for (int64_t rows : cfg_.engram.num_embeddings) out.table_bytes += static_cast<uint64_t>(rows * (w + w / 32));
+        return out;
+    }
+    const engram_store_stats st = engram_store_->stats();
+    out.from_store = MNEME_TRUE;
+    out.table_bytes = st.table_bytes;
+    out.cache_budget_bytes = st.cache_budget_bytes;
+    out.cache_bytes = st.cache_bytes_used;
+    out.hits = st.hits;
+    out.misses = st.misses;
+    out.bytes_read = st.bytes_read;
+    out.steps = st.steps;
+    out.prefetched_steps = st.prefetched_steps;
+    out.prefetch_lead_seconds = st.prefetch_lead_seconds;
+    out.stall_seconds = st.stall_seconds;
+    return out;
+}
+
 mneme_memory_plan model::plan(uint64_t context_tokens) const {
     mneme_memory_plan p{};
     const uint64_t per_token = arch_->cache_bytes_per_token(act_);
@@ -174,6 +210,7 @@ mneme_memory_plan model::plan(uint64_t context_tokens) const {
     p.weights_f32_bytes = f32_bytes_;
     p.cache_bytes_per_token = per_token;
     p.cache_bytes = per_token * context_tokens;
+    p.engram_bytes = engram_table_bytes_;
     // Scratch: activations of one chunk, dominated by logits and the widest projections.
     const uint64_t es = static_cast<uint64_t>(dtype_bytes(act_));
     p.scratch_bytes = es * static_cast<uint64_t>(cfg_.vocab_size + 16 * cfg_.hidden_size) * 512;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/runtime.h"
+#include "engram/store-table.h"
 #include "graph/arch-model.h"
 #include "graph/device.h"
 #include "model/checkpoint.h"
@@ -39,6 +40,8 @@ public:
     uint64_t memory_budget() const noexcept { return budget_; }
 
     mneme_model_info info() const;
+    // Engram table serving: cache and read counters when the tables come from a store.
+    mneme_engram_stats engram_stats() const;
     mneme_memory_plan plan(uint64_t context_tokens) const;
 
     // Serialises forward passes of sessions sharing this model's device queue.
@@ -57,7 +60,9 @@ private:
     std::string arch_name_;
     uint64_t weights_bytes_ = 0, n_params_ = 0, budget_ = 0;
     uint64_t fp8_bytes_ = 0, fp4_bytes_ = 0, bf16_bytes_ = 0, f32_bytes_ = 0;
+    uint64_t engram_table_bytes_ = 0;  // Engram embedding tables held in memory
     std::mutex device_mutex_;
+    std::shared_ptr<store_engram_table> engram_store_;  // null: tables from the checkpoint
 };
 
 }  // namespace mneme

@@ -63,8 +63,25 @@ std::vector<double> sampler::distribution(std::span<const double> logits, std::s
 int32_t sampler::sample(std::span<const double> logits, std::span<const int32_t> history) {
     const std::vector<double> prob = distribution(logits, history);
     if (p_.temperature <= 0) return static_cast<int32_t>(std::max_element(prob.begin(), prob.end()) - prob.begin());
+    return draw(prob);
+}
+
+double sampler::uniform() {
     std::uniform_real_distribution<double> u(0.0, 1.0);
-    double r = u(rng_), cum = 0;
+    return u(rng_);
+}
+
+int32_t sampler::verify_draft(std::vector<double> prob, int32_t draft) {
+    const std::size_t d = static_cast<std::size_t>(draft);
+    if (uniform() < prob[d]) return draft;
+    const double rest = 1.0 - prob[d];
+    prob[d] = 0;
+    for (double& v : prob) v /= rest;
+    return draw(prob);
+}
+
+int32_t sampler::draw(std::span<const double> prob) {
+    double r = uniform(), cum = 0;
     int32_t last = 0;
     for (std::size_t i = 0; i < prob.size(); ++i) {
         if (prob[i] <= 0) continue;

@@ -23,6 +23,14 @@ public:
     // The probability distribution sample() draws from (after every filter), for tests.
     std::vector<double> distribution(std::span<const double> logits, std::span<const int32_t> history) const;
 
+    // For speculative acceptance: a uniform number in [0, 1) and a draw from a distribution, both
+    // from the sampler's own generator (so a seed still fixes everything).
+    double uniform();
+    int32_t draw(std::span<const double> prob);
+    // Speculative sampling with a deterministic draft: keeps `draft` with probability prob[draft],
+    // else draws from prob without it, renormalised; the result is distributed exactly as prob.
+    int32_t verify_draft(std::vector<double> prob, int32_t draft);
+
 private:
     mneme_sampling_params p_{};
     std::mt19937_64 rng_;

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
+#include "decode/ngram-draft.h"
 #include "tokenizer/stream-decoder.h"
 
 namespace mneme {
@@ -211,10 +213,11 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     std::size_t emitted = 0;   // bytes of `text` already streamed
     mneme_status finish = MNEME_OK;
     const auto t0 = clock_type::now();
-    uint64_t produced = 0;
+    uint64_t produced = 0, from_drafts = 0, proposed = 0, accepted = 0, passes = 0;
+    bool cancel_after = false;  // the callback asked to stop once this token is in the context
     std::vector<double> last(logits_.end() - static_cast<std::ptrdiff_t>(vocab), logits_.end());
 
-    auto stream = [&](int32_t token, std::size_t upto) -> bool {
+    auto stream = [&](int32_t token, std::size_t upto, bool drafted) -> bool {
         if (!desc.token_fn) return true;
         mneme_token_event ev{};
         ev.struct_size = sizeof(ev);
@@ -222,21 +225,19 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
         ev.text = text.c_str() + emitted;
         ev.text_len = upto - emitted;
         ev.index = produced - 1;
+        ev.drafted = drafted ? MNEME_TRUE : MNEME_FALSE;
         emitted = upto;
         return desc.token_fn(desc.token_user_data, &ev) != MNEME_FALSE;
     };
-
-    while (desc.max_tokens == 0 || produced < desc.max_tokens) {
-        if (take_cancel()) {
-            finish = MNEME_CANCELLED;
-            break;
-        }
-        const int32_t token = sampler_.sample(last, tokens_);
+    // Hands one output token to the caller. False when generation ends before the token is fed
+    // (end of sequence, stop string); `finish` then says why.
+    auto emit = [&](int32_t token, bool drafted) -> bool {
         ++produced;
+        if (drafted) ++from_drafts;
         if (desc.stop_at_eos && token == eos) {
-            stream(token, emitted);
+            stream(token, emitted, drafted);
             finish = MNEME_END_OF_STREAM;
-            break;
+            return false;
         }
         if (decoder) text += decoder->push(token);
         bool stop = false;
@@ -249,26 +250,118 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
             }
         }
         if (!stop) upto = text.size() - held_back(text, stops);
-        const bool keep_going = stream(token, upto);
-        if (stop) {
-            finish = MNEME_END_OF_STREAM;
+        if (!stream(token, upto, drafted)) cancel_after = true;
+        if (stop) finish = MNEME_END_OF_STREAM;
+        return !stop;
+    };
+
+    // Lossless drafting: the n-gram drafter proposes, one batched pass verifies, and rejected
+    // tokens leave the caches by restoring the state saved before the pass and re-feeding the kept ones.
+    const bool drafting = desc.draft == MNEME_DRAFT_NGRAM;
+    const double threshold = desc.draft_threshold > 0 ? desc.draft_threshold : 0.92;
+    const std::size_t draft_max = desc.draft_max ? desc.draft_max : 8;
+    const bool greedy = sampler_.params().temperature <= 0;
+    ngram_drafter drafter;
+    if (drafting) drafter.reset(tokens_);
+    std::optional<int32_t> pending;  // the next token, already drawn by a verify pass's rejection
+
+    while (desc.max_tokens == 0 || produced < desc.max_tokens) {
+        if (take_cancel()) {
+            finish = MNEME_CANCELLED;
             break;
         }
+        const int32_t token = pending ? *pending : sampler_.sample(last, tokens_);
+        pending.reset();
+        if (!emit(token, false)) break;
         if (static_cast<int64_t>(tokens_.size()) >= n_ctx_) {
             finish = MNEME_ERROR_CONTEXT_FULL;
             break;
         }
-        const int32_t one[1] = {token};
-        last = step(one, false);
+        std::vector<int32_t> drafts;
+        if (drafting && !cancel_after) {
+            std::size_t room = std::min<std::size_t>(draft_max, static_cast<std::size_t>(n_ctx_) - tokens_.size() - 1);
+            if (desc.max_tokens) room = std::min<std::size_t>(room, desc.max_tokens - produced);
+            drafts = drafter.propose(token, threshold, room);
+        }
+        if (drafts.empty()) {
+            const int32_t one[1] = {token};
+            last = step(one, false);
+            ++passes;
+            if (drafting) drafter.push(token);
+        } else {
+            std::vector<unsigned char> saved;
+            {
+                std::lock_guard lock(model_.device_mutex());
+                state_->save(g_, saved);
+            }
+            const std::size_t n0 = tokens_.size();
+            std::vector<int32_t> batch{token};
+            batch.insert(batch.end(), drafts.begin(), drafts.end());
+            const std::vector<double> rows = step(batch, true);
+            ++passes;
+            proposed += drafts.size();
+            // Row i holds the logits after batch[0..i]; draft i is judged by row i.
+            std::size_t keep = batch.size();
+            bool ended = false;
+            for (std::size_t i = 0; i < drafts.size(); ++i) {
+                const std::span<const double> row(rows.data() + i * vocab, vocab);
+                const std::span<const int32_t> history(tokens_.data(), n0 + 1 + i);
+                int32_t x;
+                if (greedy) {
+                    x = sampler_.sample(row, history);
+                } else {
+                    // Speculative sampling: the output keeps the model's distribution exactly.
+                    x = sampler_.verify_draft(sampler_.distribution(row, history), drafts[i]);
+                }
+                if (x != drafts[i]) {
+                    pending = x;
+                    keep = 1 + i;
+                    break;
+                }
+                ++accepted;
+                if (!emit(x, true)) {  // a stop: the token is output but, as without drafting, not fed
+                    keep = 1 + i;
+                    ended = true;
+                    break;
+                }
+                if (cancel_after) {
+                    keep = 2 + i;
+                    break;
+                }
+            }
+            if (keep < batch.size()) {
+                state_->n_past = static_cast<int64_t>(n0);
+                {
+                    std::lock_guard lock(model_.device_mutex());
+                    state_->load(g_, saved.data(), saved.size());
+                }
+                tokens_.resize(n0);
+                last = step(std::span<const int32_t>(batch).first(keep), false);
+                ++passes;
+            } else {
+                last.assign(rows.end() - static_cast<std::ptrdiff_t>(vocab), rows.end());
+            }
+            if (drafting) drafter.push(std::span<const int32_t>(batch).first(keep));
+            if (ended) {
+                logits_ = last;
+                logits_f32_.assign(last.begin(), last.end());
+                logit_rows_ = 1;
+                break;
+            }
+        }
         logits_ = last;
         logits_f32_.assign(last.begin(), last.end());
         logit_rows_ = 1;
-        if (!keep_going) {
+        if (cancel_after) {
             finish = MNEME_CANCELLED;
             break;
         }
     }
     result.n_tokens = produced;
+    result.n_drafted = from_drafts;
+    result.n_draft_proposed = proposed;
+    result.n_draft_accepted = accepted;
+    result.n_forward_passes = passes;
     result.decode_seconds = seconds_since(t0);
     result.finish = finish;
     return finish;

@@ -1,0 +1,241 @@
+#include "engram/store-table.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <vector>
+
+#include "core/error.h"
+#include "engram/prefetcher.h"
+#include "engram/row-cache.h"
+#include "engram/row-file.h"
+#include "engram/store-index.h"
+
+namespace mneme {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+uint64_t row_key(std::size_t slot, int64_t row) { return (static_cast<uint64_t>(slot) << 40) | static_cast<uint64_t>(row); }
+
+// What reads share with posted prefetch tasks (which may outlive a gather, never the table).
+struct store_core {
+    struct table {
+        int64_t layer = 0;
+        std::unique_ptr<row_file_reader> file;
+        std::vector<uint64_t> sums;
+    };
+    std::vector<table> tables;
+    int64_t row_width = 0, row_bytes = 0;
+    std::unique_ptr<row_cache> cache;
+    std::atomic<uint64_t> hits{0}, misses{0}, bytes_read{0};
+
+    // Makes rows of table `slot` available: copies each into out (when given, row_bytes apart) from
+    // the cache, or reads the blocks of the missing ones (each block once) and caches them.
+    void load(std::size_t slot, std::span<const int64_t> rows, uint8_t* out, bool count) {
+        const table& t = tables[slot];
+        const std::size_t rb = static_cast<std::size_t>(row_bytes);
+        std::vector<uint8_t> scratch(out ? 0 : rb);
+        std::vector<std::size_t> missing;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            uint8_t* dst = out ? out + i * rb : scratch.data();
+            if (cache->get(row_key(slot, rows[i]), dst)) continue;
+            missing.push_back(i);
+        }
+        if (count) {
+            hits += rows.size() - missing.size();
+            misses += missing.size();
+        }
+        if (missing.empty()) return;
+        const row_layout& L = t.file->layout();
+        std::sort(missing.begin(), missing.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
+        aligned_buffer block(static_cast<std::size_t>(L.block_bytes));
+        int64_t loaded = -1;
+        for (std::size_t i : missing) {
+            const int64_t r = rows[i], b = L.block_of(r);
+            if (b != loaded) {
+                t.file->read_block(b, t.sums[static_cast<std::size_t>(b)], block.data());
+                bytes_read += static_cast<uint64_t>(L.block_bytes);
+                loaded = b;
+            }
+            const uint8_t* src = block.data() + L.offset_in_block(r);
+            cache->put(row_key(slot, r), src);
+            if (out) std::memcpy(out + i * rb, src, rb);
+        }
+    }
+};
+
+class store_table final : public store_engram_table {
+public:
+    store_table(const std::string& dir, const std::string& model_id, const model_config& cfg,
+                std::span<const int64_t> expected_rows, uint64_t cache_bytes, thread_pool* pool)
+        : index_(dir, false), model_id_(model_id), core_(std::make_shared<store_core>()) {
+        namespace fs = std::filesystem;
+        const auto& ids = cfg.engram.layer_ids;
+        core_->row_width = cfg.engram.head_dim;
+        core_->row_bytes = core_->row_width + core_->row_width / 32;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const auto rec = index_.find(model_id, ids[i]);
+            if (!rec) {
+                std::string have;
+                for (const auto& m : index_.model_ids()) have += (have.empty() ? "" : ", ") + m;
+                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram store has no table of layer ", ids[i],
+                     " for this model (identity ", model_id, "); it holds tables of ", have.empty() ? "no model" : have,
+                     ". Run mneme-cli engram import --model DIR --store ", dir);
+            }
+            if (!rec->complete) {
+                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " is incomplete (",
+                     rec->blocks_done, " of ", rec->blocks_total, " blocks imported); rerun mneme-cli engram import to resume");
+            }
+            const row_layout L = row_layout::of(expected_rows[i], core_->row_width);
+            if (rec->rows != L.rows || rec->row_width != L.row_width || rec->row_bytes != L.row_bytes ||
+                rec->block_bytes != L.block_bytes || rec->rows_per_block != L.rows_per_block ||
+                rec->blocks_total != L.blocks() || rec->codes_dtype != "f8_e4m3" || rec->scale_format != "e8m0/32") {
+                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " has ", rec->rows, " rows of ",
+                     rec->row_width, " ", rec->codes_dtype, " values (", rec->scale_format, "); the model needs ", L.rows,
+                     " rows of ", L.row_width, " f8_e4m3 values (e8m0/32)");
+            }
+            store_core::table t;
+            t.layer = ids[i];
+            t.file = std::make_unique<row_file_reader>((fs::path(dir) / rec->file).string(), L, rec->offset);
+            t.sums = index_.checksums(model_id, ids[i], L.blocks());
+            table_bytes_ += static_cast<uint64_t>(L.rows * L.row_bytes);
+            core_->tables.push_back(std::move(t));
+        }
+        core_->cache = std::make_unique<row_cache>(cache_bytes, core_->row_bytes);
+        prefetch_ = std::make_unique<prefetcher>(pool, core_->tables.size());
+        warm();
+    }
+
+    ~store_table() override {
+        prefetch_.reset();
+        // Remember what this run found hot; a failure here must not turn a clean close into a crash.
+        try {
+            auto entries = core_->cache->entries();
+            if (entries.empty()) return;
+            std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.hits > b.hits; });
+            std::vector<hot_row> hot;
+            for (const auto& e : entries) {
+                if (e.hits == 0) break;
+                hot.push_back({core_->tables[static_cast<std::size_t>(e.key >> 40)].layer,
+                               static_cast<int64_t>(e.key & ((uint64_t{1} << 40) - 1)), e.hits});
+            }
+            if (!hot.empty()) index_.save_hot_rows(model_id_, hot);
+        } catch (...) {
+        }
+    }
+
+    int64_t rows(int64_t layer) const override { return core_->tables[slot(layer)].file->layout().rows; }
+    int64_t row_width() const noexcept override { return core_->row_width; }
+
+    void prefetch(int64_t layer, std::span<const int64_t> row_ids) const override {
+        const std::size_t s = slot(layer);
+        check_rows(s, row_ids);
+        std::vector<int64_t> rows(row_ids.begin(), row_ids.end());
+        prefetch_->issue(s, std::move(rows), [core = core_, s](const std::vector<int64_t>& r) { core->load(s, r, nullptr, true); });
+    }
+
+    void gather(int64_t layer, std::span<const int64_t> row_ids, std::span<uint8_t> codes,
+                std::span<uint8_t> scales) const override {
+        const std::size_t s = slot(layer);
+        const std::size_t cw = static_cast<std::size_t>(core_->row_width), sw = cw / 32, rb = cw + sw;
+        if (codes.size() != row_ids.size() * cw || scales.size() != row_ids.size() * sw) {
+            fail(MNEME_ERROR_INTERNAL, "engram table: output spans do not fit ", row_ids.size(), " rows");
+        }
+        check_rows(s, row_ids);
+        const auto t0 = clock_type::now();
+        const prefetcher::taken p = prefetch_->take(s);
+        std::vector<uint8_t> packed(row_ids.size() * rb);
+        core_->load(s, row_ids, packed.data(), !p.loaded);
+        for (std::size_t i = 0; i < row_ids.size(); ++i) {
+            std::memcpy(codes.data() + i * cw, packed.data() + i * rb, cw);
+            std::memcpy(scales.data() + i * sw, packed.data() + i * rb + cw, sw);
+        }
+        std::lock_guard lock(stats_mutex_);
+        if (s == 0) {
+            ++steps_;
+            if (p.issued) ++prefetched_steps_;
+        }
+        lead_ += p.lead_seconds;
+        stall_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    }
+
+    engram_store_stats stats() const override {
+        engram_store_stats st;
+        st.table_bytes = table_bytes_;
+        st.cache_budget_bytes = core_->cache->budget_bytes();
+        st.cache_bytes_used = core_->cache->bytes_used();
+        st.hits = core_->hits;
+        st.misses = core_->misses;
+        st.bytes_read = core_->bytes_read;
+        std::lock_guard lock(stats_mutex_);
+        st.steps = steps_;
+        st.prefetched_steps = prefetched_steps_;
+        st.prefetch_lead_seconds = lead_;
+        st.stall_seconds = stall_;
+        return st;
+    }
+
+private:
+    std::size_t slot(int64_t layer) const {
+        for (std::size_t i = 0; i < core_->tables.size(); ++i) {
+            if (core_->tables[i].layer == layer) return i;
+        }
+        fail(MNEME_ERROR_INVALID_ARGUMENT, "layer ", layer, " has no Engram table");
+    }
+
+    void check_rows(std::size_t s, std::span<const int64_t> row_ids) const {
+        const int64_t n = core_->tables[s].file->layout().rows;
+        for (int64_t r : row_ids) {
+            if (r < 0 || r >= n) {
+                fail(MNEME_ERROR_INVALID_ARGUMENT, "engram table of layer ", core_->tables[s].layer, ": row ", r,
+                     " outside [0, ", n, ")");
+            }
+        }
+    }
+
+    // Loads the rows the last run used most, hottest first, until the cache is full.
+    void warm() {
+        const uint64_t cap = core_->cache->capacity_rows();
+        if (cap == 0) return;
+        const auto hot = index_.hot_rows(model_id_, static_cast<int64_t>(cap));
+        std::map<std::size_t, std::vector<int64_t>> by_slot;
+        for (const hot_row& h : hot) {
+            for (std::size_t i = 0; i < core_->tables.size(); ++i) {
+                if (core_->tables[i].layer == h.layer && h.row >= 0 && h.row < core_->tables[i].file->layout().rows) {
+                    by_slot[i].push_back(h.row);
+                }
+            }
+        }
+        for (auto& [s, rows] : by_slot) {
+            std::sort(rows.begin(), rows.end());
+            core_->load(s, rows, nullptr, false);
+        }
+    }
+
+    mutable store_index index_;
+    std::string model_id_;
+    std::shared_ptr<store_core> core_;
+    std::unique_ptr<prefetcher> prefetch_;
+    uint64_t table_bytes_ = 0;
+    mutable std::mutex stats_mutex_;
+    mutable uint64_t steps_ = 0, prefetched_steps_ = 0;
+    mutable double lead_ = 0, stall_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<store_engram_table> open_store_engram_table(const std::string& dir, const std::string& model_id,
+                                                            const model_config& cfg,
+                                                            std::span<const int64_t> expected_rows,
+                                                            uint64_t cache_bytes, thread_pool* pool) {
+    if (expected_rows.size() != cfg.engram.layer_ids.size()) {
+        fail(MNEME_ERROR_INTERNAL, "engram store: one row count per layer");
+    }
+    return std::make_unique<store_table>(dir, model_id, cfg, expected_rows, cache_bytes, pool);
+}
+
+}  // namespace mneme
