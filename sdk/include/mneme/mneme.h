@@ -662,8 +662,9 @@ MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_generate(mneme_s
                                                                          mneme_generate_result* result) MNEME_NOEXCEPT;
 
 /**
- * Asks the running (or next) feed/generate call of this session to stop at the next safe point
- * (between chunks or tokens). That call returns MNEME_CANCELLED. \threadsafety any thread.
+ * Asks the feed/generate call running on this session to stop at the next safe point (between
+ * chunks or tokens); that call returns MNEME_CANCELLED. A cancel sent while no call runs has no
+ * effect on later calls. \threadsafety any thread.
  */
 MNEME_API void MNEME_CALL mneme_session_cancel(mneme_session* session) MNEME_NOEXCEPT;
 

@@ -64,6 +64,9 @@ std::size_t held_back(const std::string& text, const std::vector<std::string>& s
 
 session::busy_guard::busy_guard(session& s) : s_(s) {
     if (s_.busy_.exchange(true)) fail(MNEME_ERROR_BUSY, "the session is in use by another call");
+    // A cancel applies to the call in progress: one sent while the session was idle is dropped,
+    // so it cannot stop the next, unrelated call.
+    s_.cancel_.store(false, std::memory_order_relaxed);
 }
 
 session::session(model& m, const mneme_session_desc& desc)
