@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
 
+#include "mneme_kernels/cpu-fast.h"
 #include "plugin-boundary.h"
 
 using mneme::plugin::guarded;
@@ -31,12 +33,30 @@ uint64_t pages_to_bytes(long pages) {
     return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
+// MNEME_CPU_ISA (reference | scalar | avx2 | avx512) narrows the float32 kernels for measurements;
+// by default the best instruction set the CPU supports is used. Returns the choice in words.
+const char* kernel_choice() {
+    namespace fast = mneme::kernels::fast;
+    static const char* const choice = [] {
+        const char* env = std::getenv("MNEME_CPU_ISA");
+        const std::string want = env ? env : "";
+        fast::set_reference_only(want == "reference");
+        if (want == "reference") return "reference";
+        fast::isa pick = fast::detect_isa();
+        if (want == "scalar") pick = fast::isa::scalar;
+        if (want == "avx2" && pick == fast::isa::avx512) pick = fast::isa::avx2;
+        return fast::isa_name(fast::select_isa(pick));
+    }();
+    return choice;
+}
+
 mneme_status MNEME_CALL probe(const mneme_host_api*, mneme_plugin_probe_info* out) {
     return guarded([&] {
         if (!out) raise(MNEME_ERROR_INVALID_ARGUMENT, "probe: out is NULL");
         out->score = 10;  // always usable, below any working GPU
         out->device_count = 1;
-        std::snprintf(out->message, sizeof(out->message), "%ld logical cores", sysconf(_SC_NPROCESSORS_ONLN));
+        std::snprintf(out->message, sizeof(out->message), "%ld logical cores, %s kernels",
+                      sysconf(_SC_NPROCESSORS_ONLN), kernel_choice());
         return MNEME_OK;
     });
 }
@@ -55,6 +75,7 @@ mneme_status MNEME_CALL device_info(const mneme_host_api*, uint32_t device, mnem
 mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_backend** out) {
     return guarded([&] {
         if (!host || !out || device != 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "open: bad arguments");
+        kernel_choice();  // instruction set fixed before the first op
         auto* be = new mneme_backend{host, {}};
         be->exec.host = host->host;
         be->exec.parallel_for = host->parallel_for;

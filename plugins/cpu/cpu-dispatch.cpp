@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cpu-backend.h"
+#include "mneme_kernels/cpu-fast.h"
 #include "mneme_kernels/cpu-ops.h"
 #include "mneme_kernels/number-formats.h"
 #include "plugin-boundary.h"
@@ -136,8 +137,8 @@ void run_matmul(mneme_backend& be, const mneme_op& op) {
     if (x.ne[0] != w.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: K mismatch ", x.ne[0], " vs ", w.ne[0]);
     if (y.ne[0] != w.ne[1] || row_count(y) != row_count(x)) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: bad dst");
     const double alpha = op.params ? params_of<mneme_op_matmul>(op).alpha : 1.0;
-    k::matmul<T>(be.exec, data_of<T>(x), row_count(x), row_stride(x, "matmul src0"), weight_of(op), data_of<T>(y),
-                 row_stride(y, "matmul dst"), alpha);
+    k::fast::matmul_any<T>(be.exec, data_of<T>(x), row_count(x), row_stride(x, "matmul src0"), weight_of(op),
+                           data_of<T>(y), row_stride(y, "matmul dst"), alpha);
 }
 
 template <class T>
@@ -285,7 +286,7 @@ void run_attention(mneme_backend& be, const mneme_op& op) {
         }
         sink = data_of<T>(op.src[4]);
     }
-    k::attention<T>(be.exec, a, data_of<T>(q), data_of<T>(kk), data_of<T>(v), sink, data_of<T>(y));
+    k::fast::attention_any<T>(be.exec, a, data_of<T>(q), data_of<T>(kk), data_of<T>(v), sink, data_of<T>(y));
 }
 
 template <class T>
@@ -300,8 +301,8 @@ void run_indexer(mneme_backend& be, const mneme_op& op) {
     require_contiguous(q, "indexer q");
     require_contiguous(w, "indexer w");
     require_contiguous(y, "indexer dst");
-    k::indexer_scores<T>(be.exec, data_of<T>(q), data_of<T>(w), data_of<T>(kk), d, heads, queries, n_keys,
-                         row_stride(kk, "indexer keys"), p.start_pos, p.ratio, data_of<T>(y));
+    k::fast::indexer_scores_any<T>(be.exec, data_of<T>(q), data_of<T>(w), data_of<T>(kk), d, heads, queries, n_keys,
+                                   row_stride(kk, "indexer keys"), p.start_pos, p.ratio, data_of<T>(y));
 }
 
 template <class T>

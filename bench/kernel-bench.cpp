@@ -1,0 +1,216 @@
+// Kernel-level before/after figures for the CPU backend: the reference kernels against the fast
+// float32 kernels (each instruction set), next to the machine's measured memory bandwidth.
+// Build and run: see docs/PERFORMANCE.md. Prints one line per measurement; min and median of reps.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread-pool.h"
+#include "mneme_kernels/cpu-fast.h"
+#include "mneme_kernels/number-formats.h"
+
+namespace k = mneme::kernels;
+
+namespace {
+
+struct stats {
+    double min_s, median_s;
+};
+
+stats time_it(int reps, const std::function<void()>& f) {
+    f();  // warm-up
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        const auto a = std::chrono::steady_clock::now();
+        f();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count());
+    }
+    std::sort(t.begin(), t.end());
+    return {t.front(), t[t.size() / 2]};
+}
+
+struct weights {
+    std::vector<uint8_t> data, scale;
+    k::weight_view view;
+};
+
+weights make_weights(k::weight_format fmt, int64_t n, int64_t kd) {
+    std::mt19937 rng(1);
+    weights w;
+    const int64_t rb = fmt == k::weight_format::f32 ? 4 * kd
+                       : fmt == k::weight_format::bf16 ? 2 * kd
+                       : fmt == k::weight_format::e4m3 ? kd
+                                                       : (kd + 1) / 2;
+    // Values in [-1, 1] (no subnormals, which would measure the CPU's assists instead of the kernel).
+    w.data.resize(static_cast<std::size_t>(rb * n));
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (int64_t i = 0; i < n * kd; ++i) {
+        if (fmt == k::weight_format::f32) {
+            const float v = u(rng);
+            std::memcpy(w.data.data() + 4 * i, &v, 4);
+        } else if (fmt == k::weight_format::bf16) {
+            const uint16_t h = k::f32_to_bf16(u(rng));
+            std::memcpy(w.data.data() + 2 * i, &h, 2);
+        }
+    }
+    if (fmt == k::weight_format::e4m3 || fmt == k::weight_format::e2m1) {
+        for (auto& b : w.data) b = static_cast<uint8_t>(rng() & 0xb7);  // normal e4m3 codes; any e2m1 pair
+    }
+    w.view.data = w.data.data();
+    w.view.format = fmt;
+    w.view.n = n;
+    w.view.k = kd;
+    w.view.row_bytes = rb;
+    if (fmt == k::weight_format::e4m3 || fmt == k::weight_format::e2m1) {
+        const int64_t bn = fmt == k::weight_format::e4m3 ? 128 : 1, bk = fmt == k::weight_format::e4m3 ? 128 : 32;
+        const int64_t sn = (n + bn - 1) / bn, sk = (kd + bk - 1) / bk;
+        w.scale.assign(static_cast<std::size_t>(sn * sk), 127);
+        w.view.scale = w.scale.data();
+        w.view.scale_fmt = k::scale_format::e8m0;
+        w.view.block_n = bn;
+        w.view.block_k = bk;
+        w.view.scale_row_elems = sk;
+    }
+    return w;
+}
+
+const char* fmt_name(k::weight_format f) {
+    switch (f) {
+        case k::weight_format::f32: return "f32";
+        case k::weight_format::bf16: return "bf16";
+        case k::weight_format::e4m3: return "fp8-e4m3+e8m0/128";
+        case k::weight_format::e2m1: return "fp4-e2m1+e8m0/32";
+        default: return "?";
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const unsigned threads = argc > 1 ? static_cast<unsigned>(std::atoi(argv[1])) : 2;
+    const int reps = argc > 2 ? std::atoi(argv[2]) : 7;
+    mneme::thread_pool pool(threads);
+    k::exec_ctx ex;
+    ex.host = &pool;
+    ex.parallel_for = [](void* host, std::size_t n, std::size_t grain, void (*fn)(void*, std::size_t, std::size_t),
+                         void* c) {
+        static_cast<mneme::thread_pool*>(host)->parallel_for(n, grain, [&](std::size_t b, std::size_t e) { fn(c, b, e); });
+    };
+    std::printf("threads %u, best isa %s\n", threads, k::fast::isa_name(k::fast::detect_isa()));
+
+    // STREAM-like triad a = b + s*c over 3 x 128 MiB (far beyond any LLC), split over the pool.
+    const std::size_t nf = 32u << 20;
+    std::vector<float> a(nf, 0.0f), b(nf, 1.0f), c(nf, 2.0f);
+    auto triad = time_it(reps, [&] {
+        pool.parallel_for(nf, 1 << 16, [&](std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i) a[i] = b[i] + 3.0f * c[i];
+        });
+    });
+    const double bw = 3.0 * nf * 4 / triad.min_s / 1e9;
+    std::printf("triad bandwidth: %.1f GB/s (best), %.1f GB/s (median)\n", bw, 3.0 * nf * 4 / triad.median_s / 1e9);
+
+    const std::vector<k::fast::isa> isas = [] {
+        std::vector<k::fast::isa> v;
+        for (auto i : {k::fast::isa::scalar, k::fast::isa::avx2, k::fast::isa::avx512})
+            if (k::fast::isa_supported(i)) v.push_back(i);
+        return v;
+    }();
+
+    auto run_matmul = [&](const char* what, k::weight_format fmt, int64_t rows, int64_t n, int64_t kd, bool with_ref) {
+        auto w = make_weights(fmt, n, kd);
+        std::vector<float> x(static_cast<std::size_t>(rows * kd), 0.01f), y(static_cast<std::size_t>(rows * n));
+        const double bytes = static_cast<double>(w.data.size() + w.scale.size());
+        const double flops = 2.0 * rows * n * kd;
+        auto report = [&](const char* impl, stats s) {
+            std::printf("%-8s %-20s rows %4lld  N %5lld K %5lld  %-14s min %8.3f ms  median %8.3f ms  %7.2f GFLOP/s  "
+                        "%6.1f GB/s weights (%5.1f%% of triad)\n",
+                        what, fmt_name(fmt), static_cast<long long>(rows), static_cast<long long>(n),
+                        static_cast<long long>(kd), impl, s.min_s * 1e3, s.median_s * 1e3, flops / s.min_s / 1e9,
+                        bytes / s.min_s / 1e9, 100.0 * bytes / s.min_s / 1e9 / bw);
+        };
+        if (with_ref) {
+            report("reference", time_it(std::max(1, reps / 3), [&] {
+                       k::matmul<float>(ex, x.data(), rows, kd, w.view, y.data(), n, 1.0);
+                   }));
+        }
+        for (auto i : isas) {
+            if (!with_ref && i == k::fast::isa::scalar) continue;  // minutes per call at prefill sizes
+            k::fast::select_isa(i);
+            report(k::fast::isa_name(i), time_it(reps, [&] { k::fast::matmul(ex, x.data(), rows, kd, w.view, y.data(), n, 1.0); }));
+        }
+        k::fast::select_isa(k::fast::detect_isa());
+    };
+    // Decode-shaped GEMV (one token) over weights well beyond the LLC, every format.
+    for (auto fmt : {k::weight_format::f32, k::weight_format::bf16, k::weight_format::e4m3, k::weight_format::e2m1}) {
+        run_matmul("gemv", fmt, 1, 4096, 7168, true);
+    }
+    // Prefill-shaped GEMM: 64 and 256 tokens against one FP8 projection; f32 peak.
+    run_matmul("gemm", k::weight_format::e4m3, 64, 2048, 7168, true);
+    run_matmul("gemm", k::weight_format::e4m3, 256, 2048, 7168, false);
+    run_matmul("gemm", k::weight_format::bf16, 256, 2048, 7168, false);
+    run_matmul("gemm", k::weight_format::f32, 256, 1024, 4096, false);
+
+    // Attention: one decode query, 128 heads, MLA-absorbed widths (dk 576, dv 512), top-2048 keys of 8192.
+    {
+        k::attention_args at;
+        at.heads = 128;
+        at.queries = 1;
+        at.dk = 576;
+        at.dv = 512;
+        at.q_head_stride = 576;
+        at.q_stride = 576 * 128;
+        at.k_stride = 576;
+        at.v_stride = 576;
+        at.n_keys = 8192;
+        at.out_head_stride = 512;
+        at.out_stride = 512 * 128;
+        at.scale = 0.04;
+        at.start_pos = 8191;
+        std::vector<int32_t> idx(2048);
+        for (int i = 0; i < 2048; ++i) idx[static_cast<std::size_t>(i)] = i * 4;
+        at.indices = idx.data();
+        at.n_indices = 2048;
+        std::vector<float> q(576 * 128, 0.01f), kv(576 * 8192, 0.02f), o(512 * 128);
+        const double flops = 2.0 * 128 * 2048 * (576 + 512);
+        auto report = [&](const char* impl, stats s) {
+            std::printf("attention 128 heads, 2048 of 8192 keys, dk 576 dv 512  %-14s min %8.3f ms  median %8.3f ms  %6.2f GFLOP/s\n",
+                        impl, s.min_s * 1e3, s.median_s * 1e3, flops / s.min_s / 1e9);
+        };
+        report("reference", time_it(std::max(1, reps / 3), [&] {
+                   k::attention<float>(ex, at, q.data(), kv.data(), kv.data(), nullptr, o.data());
+               }));
+        for (auto i : isas) {
+            k::fast::select_isa(i);
+            report(k::fast::isa_name(i), time_it(reps, [&] { k::fast::attention(ex, at, q.data(), kv.data(), kv.data(), nullptr, o.data()); }));
+        }
+    }
+    // Indexer scan: 64 heads, d 128, one query over 32768 keys, and 64 queries over 8192 keys.
+    for (auto [queries, keys] : {std::pair<int64_t, int64_t>{1, 32768}, {64, 8192}}) {
+        std::vector<float> q(static_cast<std::size_t>(queries * 64 * 128), 0.01f), w(static_cast<std::size_t>(queries * 64), 0.5f);
+        std::vector<float> kk(static_cast<std::size_t>(keys * 128), 0.02f), out(static_cast<std::size_t>(queries * keys));
+        const int64_t start = keys - queries;
+        const double flops = 2.0 * queries * 64 * 128 * keys;
+        auto report = [&](const char* impl, stats s) {
+            std::printf("indexer 64 heads d 128, %3lld queries x %5lld keys  %-14s min %8.3f ms  median %8.3f ms  %6.2f GFLOP/s\n",
+                        static_cast<long long>(queries), static_cast<long long>(keys), impl, s.min_s * 1e3,
+                        s.median_s * 1e3, flops / s.min_s / 1e9);
+        };
+        report("reference", time_it(std::max(1, reps / 3), [&] {
+                   k::indexer_scores<float>(ex, q.data(), w.data(), kk.data(), 128, 64, queries, keys, 128, start, 1, out.data());
+               }));
+        for (auto i : isas) {
+            k::fast::select_isa(i);
+            report(k::fast::isa_name(i), time_it(reps, [&] {
+                       k::fast::indexer_scores(ex, q.data(), w.data(), kk.data(), 128, 64, queries, keys, 128, start, 1, out.data());
+                   }));
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,151 @@
+// Float32 attention over key lists and the lightning-indexer scan, as blocked matrix products: all
+// heads of a query (or a group of queries) meet each key row while it is in L1, and the value rows
+// are accumulated four at a time. Softmax and the masks follow the reference kernel exactly.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "fast-kernels.h"
+
+namespace mneme::kernels::fast {
+namespace {
+
+constexpr int64_t k_head_group = 16;     // heads of one query per work item
+constexpr int64_t k_key_block = 256;     // keys per indexer work item
+constexpr int64_t k_query_group = 4;     // queries per indexer work item
+
+// The rows a query attends to, in the reference order: window/index keys, then compressed entries.
+void select_rows(const attention_args& a, const float* k, const float* v, const float* comp, int64_t s,
+                 std::vector<const float*>& krows, std::vector<const float*>& vrows, std::vector<int64_t>& scratch) {
+    krows.clear();
+    vrows.clear();
+    const int64_t pos = a.start_pos + s;
+    if (a.indices && !comp) {
+        const int32_t* idx = a.indices + s * a.n_indices;
+        for (int64_t j = 0; j < a.n_indices; ++j) {
+            // The causal mask is applied again after selection (top-k may pick future slots).
+            if (idx[j] >= 0 && idx[j] < a.n_keys && a.key_start + idx[j] <= pos) {
+                krows.push_back(k + idx[j] * a.k_stride);
+                vrows.push_back(v + idx[j] * a.v_stride);
+            }
+        }
+    } else {
+        int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+        first = std::max(first, a.key_start);
+        const int64_t last = std::min(pos, a.key_start + a.n_keys - 1);
+        for (int64_t p = first; p <= last; ++p) {
+            krows.push_back(k + (p - a.key_start) * a.k_stride);
+            vrows.push_back(v + (p - a.key_start) * a.v_stride);
+        }
+    }
+    if (!comp) return;
+    const int64_t done = std::min(a.n_comp, (pos + 1) / a.ratio);  // entry j needs position (j+1)*ratio-1
+    scratch.clear();
+    if (a.indices) {
+        const int32_t* idx = a.indices + s * a.n_indices;
+        for (int64_t j = 0; j < a.n_indices; ++j) {
+            if (idx[j] >= 0 && idx[j] < done) scratch.push_back(idx[j]);
+        }
+        std::sort(scratch.begin(), scratch.end());  // the sum runs in the same order as over all entries
+    } else {
+        for (int64_t j = 0; j < done; ++j) scratch.push_back(j);
+    }
+    for (const int64_t e : scratch) {
+        krows.push_back(comp + e * a.comp_stride);
+        vrows.push_back(comp + e * a.comp_stride);
+    }
+}
+
+}  // namespace
+
+void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
+               const float* sink, float* out) {
+    const kernel_table& kt = active_kernels();
+    const float* comp = static_cast<const float*>(a.comp);
+    const int64_t groups = (a.heads + k_head_group - 1) / k_head_group;
+    const float scale = static_cast<float>(a.scale);
+    parallel(ex, static_cast<std::size_t>(a.queries * groups), 1, [&](std::size_t i0, std::size_t i1) {
+        std::vector<const float*> krows, vrows;
+        std::vector<int64_t> scratch;
+        std::vector<float> scores;
+        for (std::size_t i = i0; i < i1; ++i) {
+            const int64_t s = static_cast<int64_t>(i) / groups, h0 = static_cast<int64_t>(i) % groups * k_head_group;
+            const int64_t nh = std::min(k_head_group, a.heads - h0);
+            for (int64_t h = h0; h < h0 + nh; ++h) {
+                float* o = out + s * a.out_stride + h * a.out_head_stride;
+                std::fill(o, o + a.dv, 0.0f);
+            }
+            select_rows(a, k, v, comp, s, krows, vrows, scratch);
+            const auto n_all = static_cast<int64_t>(krows.size());
+            if (n_all == 0) continue;
+            scores.resize(static_cast<std::size_t>(nh * n_all));
+            const float* qh = q + s * a.q_stride + h0 * a.q_head_stride;
+            for (int64_t j0 = 0; j0 < n_all; j0 += k_key_block) {
+                kt.gemm_nt(qh, a.q_head_stride, nh, krows.data() + j0, std::min(k_key_block, n_all - j0), a.dk,
+                           scores.data() + j0, n_all, false);
+            }
+            for (int64_t h = 0; h < nh; ++h) {
+                float* sc = scores.data() + h * n_all;
+                float m = -std::numeric_limits<float>::infinity();
+                for (int64_t j = 0; j < n_all; ++j) {
+                    sc[j] *= scale;
+                    m = std::max(m, sc[j]);
+                }
+                float denom = sink ? std::exp(sink[h0 + h] - m) : 0.0f;  // the sink joins the denominator only
+                for (int64_t j = 0; j < n_all; ++j) {
+                    sc[j] = std::exp(sc[j] - m);
+                    denom += sc[j];
+                }
+                for (int64_t j = 0; j < n_all; ++j) sc[j] /= denom;
+            }
+            // Four value rows at a time stay in L1 while every head of the group consumes them.
+            for (int64_t j0 = 0; j0 < n_all; j0 += 4) {
+                const int count = static_cast<int>(std::min<int64_t>(4, n_all - j0));
+                for (int64_t h = 0; h < nh; ++h) {
+                    float* o = out + s * a.out_stride + (h0 + h) * a.out_head_stride;
+                    kt.axpy_rows(scores.data() + h * n_all + j0, vrows.data() + j0, count, a.dv, o);
+                }
+            }
+        }
+    });
+}
+
+void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
+                    int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out) {
+    const kernel_table& kt = active_kernels();
+    const int64_t qgroups = (queries + k_query_group - 1) / k_query_group;
+    const int64_t kblocks = (n_keys + k_key_block - 1) / k_key_block;
+    parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
+        std::vector<float> dots;
+        const float* key_rows[k_key_block];
+        for (std::size_t i = i0; i < i1; ++i) {
+            const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
+            const int64_t j0 = static_cast<int64_t>(i) % kblocks * k_key_block;
+            const int64_t ns = std::min(k_query_group, queries - s0);
+            const int64_t nj = std::min(k_key_block, n_keys - j0);
+            // Keys no query of the group may see are masked without computing them.
+            const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
+            if (valid_max > 0) {
+                for (int64_t j = 0; j < valid_max; ++j) key_rows[j] = k + (j0 + j) * k_stride;
+                dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
+                kt.gemm_nt(q + s0 * heads * d, d, ns * heads, key_rows, valid_max, d, dots.data(), valid_max, false);
+            }
+            for (int64_t s = s0; s < s0 + ns; ++s) {
+                const int64_t valid = (start_pos + s + 1) / ratio;
+                float* row = out + s * n_keys + j0;
+                const int64_t live = std::clamp<int64_t>(valid - j0, 0, nj);
+                std::fill(row, row + live, 0.0f);
+                // Same order over heads as the reference: total = sum_h w_h * relu(dot_h).
+                for (int64_t h = 0; h < heads; ++h) {
+                    const float wh = w[s * heads + h];
+                    const float* dh = dots.data() + ((s - s0) * heads + h) * valid_max;
+                    for (int64_t j = 0; j < live; ++j) row[j] += wh * std::max(dh[j], 0.0f);
+                }
+                std::fill(row + live, row + nj, -std::numeric_limits<float>::infinity());
+            }
+        }
+    });
+}
+
+}  // namespace mneme::kernels::fast

@@ -1,0 +1,171 @@
+// AVX2 + FMA + F16C building blocks, for x86-64 CPUs without AVX-512. Function-level target
+// attributes keep these instructions out of any code the rest of the library shares.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <limits>
+
+#include "fast-kernels.h"
+#include "mneme_kernels/number-formats.h"
+
+#define MNEME_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace mneme::kernels::fast {
+namespace {
+
+alignas(32) constexpr int32_t k_tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+MNEME_AVX2 inline __m256i tail_mask(int64_t rem) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k_tail_mask + 8 - rem));
+}
+
+MNEME_AVX2 inline __m256 e4m3x8(const uint8_t* p) {
+    // e4m3 bits shifted left by 7 read as float16 give the value times 2^-8 exactly.
+    const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i mag = _mm_and_si128(b, _mm_set1_epi16(0x7f));
+    const __m128i sign = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8);
+    const __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(_mm_or_si128(sign, _mm_slli_epi16(mag, 7))), _mm256_set1_ps(256.0f));
+    const __m256 nan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f))));
+    return _mm256_blendv_ps(v, _mm256_set1_ps(std::numeric_limits<float>::quiet_NaN()), nan);
+}
+
+MNEME_AVX2 inline __m256 e2m1x8(const uint8_t* p, __m256 magnitudes) {
+    uint32_t four;
+    __builtin_memcpy(&four, p, 4);
+    const __m128i b = _mm_cvtsi32_si128(static_cast<int>(four));
+    const __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));  // element 2k = low nibble
+    const __m256 mag = _mm256_permutevar8x32_ps(magnitudes, idx);        // uses the low 3 bits
+    const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(idx, 3), 31);
+    return _mm256_xor_ps(mag, _mm256_castsi256_ps(sign));
+}
+
+MNEME_AVX2 void decode(weight_format fmt, const uint8_t* row, int64_t k0, int64_t len, float scale, float* out) {
+    const __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    switch (fmt) {
+        case weight_format::f32: {
+            const float* src = reinterpret_cast<const float*>(row) + k0;
+            for (; i + 8 <= len; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), s));
+            break;
+        }
+        case weight_format::f64: {
+            const double* src = reinterpret_cast<const double*>(row) + k0;
+            for (; i + 4 <= len; i += 4) {
+                _mm_storeu_ps(out + i, _mm_mul_ps(_mm256_cvtpd_ps(_mm256_loadu_pd(src + i)), _mm256_castps256_ps128(s)));
+            }
+            break;
+        }
+        case weight_format::bf16: {
+            const uint8_t* src = row + 2 * k0;
+            for (; i + 8 <= len; i += 8) {
+                const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+                _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)), s));
+            }
+            break;
+        }
+        case weight_format::f16: {
+            const uint8_t* src = row + 2 * k0;
+            for (; i + 8 <= len; i += 8) {
+                const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+                _mm256_storeu_ps(out + i, _mm256_mul_ps(v, s));
+            }
+            break;
+        }
+        case weight_format::e4m3:
+            for (; i + 8 <= len; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(e4m3x8(row + k0 + i), s));
+            break;
+        case weight_format::e2m1: {
+            if (k0 % 2) break;  // odd start (only with odd scale blocks): element by element below
+            const __m256 magnitudes = _mm256_loadu_ps(k_e2m1_values.data());
+            for (; i + 8 <= len; i += 8) {
+                _mm256_storeu_ps(out + i, _mm256_mul_ps(e2m1x8(row + (k0 + i) / 2, magnitudes), s));
+            }
+            break;
+        }
+    }
+    if (i < len) scalar_kernels().decode(fmt, row, k0 + i, len - i, scale, out + i);
+}
+
+MNEME_AVX2 inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// NR weight rows times MR activation rows: 16 registers hold 8 accumulators, 4 weights and 1 input.
+template <int NR, int MR>
+MNEME_AVX2 void micro(const float* x, int64_t xs, const float* const* w, int64_t len, float* y, int64_t ys,
+                      bool accumulate) {
+    __m256 acc[MR][NR];
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        __m256 wv[NR];
+        for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_ps(w[j] + k);
+        for (int r = 0; r < MR; ++r) {
+            const __m256 xv = _mm256_loadu_ps(x + r * xs + k);
+            for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
+        }
+    }
+    if (k < len) {
+        const __m256i m = tail_mask(len - k);
+        __m256 wv[NR];
+        for (int j = 0; j < NR; ++j) wv[j] = _mm256_maskload_ps(w[j] + k, m);
+        for (int r = 0; r < MR; ++r) {
+            const __m256 xv = _mm256_maskload_ps(x + r * xs + k, m);
+            for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
+        }
+    }
+    for (int r = 0; r < MR; ++r) {
+        for (int j = 0; j < NR; ++j) {
+            const float s = hsum(acc[r][j]);
+            float& o = y[r * ys + j];
+            o = accumulate ? o + s : s;
+        }
+    }
+}
+
+using micro_fn = void (*)(const float*, int64_t, const float* const*, int64_t, float*, int64_t, bool);
+constexpr int k_nr = 4, k_mr = 2;
+
+template <int NR>
+constexpr micro_fn micro_row[k_mr] = {micro<NR, 1>, micro<NR, 2>};
+constexpr const micro_fn* micro_table[k_nr] = {micro_row<1>, micro_row<2>, micro_row<3>, micro_row<4>};
+
+void gemm_nt(const float* x, int64_t x_stride, int64_t rows, const float* const* w, int64_t n, int64_t len, float* y,
+             int64_t y_stride, bool accumulate) {
+    for (int64_t j = 0; j < n; j += k_nr) {
+        const int nr = static_cast<int>(n - j < k_nr ? n - j : k_nr);
+        for (int64_t r = 0; r < rows; r += k_mr) {
+            const int mr = static_cast<int>(rows - r < k_mr ? rows - r : k_mr);
+            micro_table[nr - 1][mr - 1](x + r * x_stride, x_stride, w + j, len,
+                                        y + r * y_stride + j, y_stride, accumulate);
+        }
+    }
+}
+
+MNEME_AVX2 void axpy_rows(const float* c, const float* const* v, int count, int64_t len, float* y) {
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        __m256 acc = _mm256_loadu_ps(y + i);
+        for (int m = 0; m < count; ++m) acc = _mm256_fmadd_ps(_mm256_set1_ps(c[m]), _mm256_loadu_ps(v[m] + i), acc);
+        _mm256_storeu_ps(y + i, acc);
+    }
+    for (; i < len; ++i) {
+        for (int m = 0; m < count; ++m) y[i] += c[m] * v[m][i];
+    }
+}
+
+}  // namespace
+
+const kernel_table& avx2_kernels() {
+    static const kernel_table table{decode, gemm_nt, axpy_rows};
+    return table;
+}
+
+}  // namespace mneme::kernels::fast
+#endif

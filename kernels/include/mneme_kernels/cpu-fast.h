@@ -1,0 +1,74 @@
+// Vectorised float32 kernels for the CPU backend's production path. They compute the same ops as the
+// reference kernels in cpu-ops.h (which stay the oracle and the float64 path) and agree with them to
+// float32 rounding: only the summation order differs. The instruction set is chosen at run time.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "mneme_kernels/cpu-ops.h"
+
+namespace mneme::kernels::fast {
+
+enum class isa : uint32_t { scalar = 0, avx2 = 1, avx512 = 2 };
+
+// The best instruction set this CPU supports (AVX2 needs FMA and F16C; AVX-512 needs F, BW and VL).
+isa detect_isa();
+bool isa_supported(isa i);
+// The instruction set the fast kernels use; starts as detect_isa(). Selecting one the CPU lacks
+// falls back to the best supported one below it. Returns the one now in use.
+isa active_isa();
+isa select_isa(isa wanted);
+const char* isa_name(isa i);
+
+// When set, the float32 path runs the reference kernels instead (for before/after measurements).
+void set_reference_only(bool on);
+bool reference_only();
+
+void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w, float* y,
+            int64_t y_stride, double alpha);
+void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
+               const float* sink, float* out);
+void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
+                    int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out);
+
+// Call-site helpers for code templated on the activation type: float goes to the fast kernels
+// (unless reference_only()), double to the reference kernels.
+template <class T>
+void matmul_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t x_stride, const weight_view& w, T* y,
+                int64_t y_stride, double alpha) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return matmul(ex, x, rows, x_stride, w, y, y_stride, alpha);
+    }
+    kernels::matmul<T>(ex, x, rows, x_stride, w, y, y_stride, alpha);
+}
+
+template <class T>
+void attention_any(const exec_ctx& ex, const attention_args& a, const T* q, const T* k, const T* v, const T* sink,
+                   T* out) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return attention(ex, a, q, k, v, sink, out);
+    }
+    kernels::attention<T>(ex, a, q, k, v, sink, out);
+}
+
+template <class T>
+void indexer_scores_any(const exec_ctx& ex, const T* q, const T* w, const T* k, int64_t d, int64_t heads,
+                        int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, T* out) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) {
+            return indexer_scores(ex, q, w, k, d, heads, queries, n_keys, k_stride, start_pos, ratio, out);
+        }
+    }
+    kernels::indexer_scores<T>(ex, q, w, k, d, heads, queries, n_keys, k_stride, start_pos, ratio, out);
+}
+
+}  // namespace mneme::kernels::fast
+
+namespace mneme::kernels::fast {
+
+// Row n of W dequantised to float32 by the active instruction set; must equal
+// kernels::decode_weight_row<float> bit for bit (the tests hold it to that).
+void decode_row(const weight_view& w, int64_t n, float* out);
+
+}  // namespace mneme::kernels::fast

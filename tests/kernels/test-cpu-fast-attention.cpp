@@ -1,0 +1,133 @@
+// The fast float32 attention and indexer scan against the reference kernels: windows, index lists
+// with invalid and future entries, attention sinks, compressed entries, odd head counts and widths.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "fast-test-support.h"
+#include "mneme_kernels/cpu-ops.h"
+
+namespace {
+
+namespace k = mneme::kernels;
+
+std::vector<float> random_floats(std::mt19937_64& rng, std::size_t n) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+}
+
+struct attention_case {
+    int64_t heads, queries, dk, dv, n_keys;
+    bool indexed, with_sink, with_comp;
+    int64_t window, key_start;
+};
+
+void check_attention(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const attention_case& c) {
+    k::attention_args a;
+    a.heads = c.heads;
+    a.queries = c.queries;
+    a.dk = c.dk;
+    a.dv = c.dv;
+    a.q_head_stride = c.dk + 1;
+    a.q_stride = a.q_head_stride * c.heads + 2;
+    a.k_stride = c.dk + 3;
+    a.v_stride = c.dv + 1;
+    a.n_keys = c.n_keys;
+    a.out_head_stride = c.dv + 2;
+    a.out_stride = a.out_head_stride * c.heads;
+    a.scale = 1.0 / std::sqrt(double(c.dk));
+    a.start_pos = c.key_start + c.n_keys - c.queries;
+    a.window = c.window;
+    a.key_start = c.key_start;
+    auto q = random_floats(rng, static_cast<std::size_t>(a.q_stride * c.queries));
+    auto kk = random_floats(rng, static_cast<std::size_t>(a.k_stride * c.n_keys));
+    auto v = random_floats(rng, static_cast<std::size_t>(a.v_stride * c.n_keys));
+    auto sink = random_floats(rng, static_cast<std::size_t>(c.heads));
+    std::vector<float> comp;
+    std::vector<int32_t> idx;
+    if (c.with_comp) {
+        a.ratio = 4;
+        a.n_comp = (a.start_pos + c.queries) / 4 + 1;
+        a.comp_stride = std::max(c.dk, c.dv) + 1;
+        comp = random_floats(rng, static_cast<std::size_t>(a.comp_stride * a.n_comp));
+        a.comp = comp.data();
+    }
+    if (c.indexed) {
+        a.n_indices = 9;
+        const int64_t range = c.with_comp ? a.n_comp : c.n_keys;
+        std::uniform_int_distribution<int32_t> pick(-1, static_cast<int32_t>(range + 1));  // invalid ones too
+        idx.resize(static_cast<std::size_t>(a.n_indices * c.queries));
+        for (auto& i : idx) i = pick(rng);
+        a.indices = idx.data();
+    }
+    const std::size_t out_n = static_cast<std::size_t>(a.out_stride * c.queries);
+    std::vector<float> ref(out_n, 5.0f), got(out_n, 5.0f);
+    const float* s = c.with_sink ? sink.data() : nullptr;
+    k::attention<float>(ex.ctx, a, q.data(), kk.data(), v.data(), s, ref.data());
+    k::fast::attention(ex.ctx, a, q.data(), kk.data(), v.data(), s, got.data());
+    for (std::size_t i = 0; i < out_n; ++i) {
+        INFO("element " << i << " ref " << ref[i] << " got " << got[i]);
+        REQUIRE(std::fabs(double(ref[i]) - got[i]) <= 1e-5);  // values lie in [-1, 1]
+    }
+}
+
+}  // namespace
+
+TEST_CASE("fast attention equals the reference", "[fast][attention]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(99);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 3, 17}) {
+            for (int64_t dk : {1, 13, 64, 70}) {
+                for (int64_t queries : {1, 4}) {
+                    for (int variant = 0; variant < 6; ++variant) {
+                        attention_case c{heads, queries, dk, dk == 64 ? 64 : 11, 300,
+                                         variant == 1 || variant == 4, variant == 2 || variant == 4,
+                                         variant >= 4, variant == 3 ? 37 : 0, variant == 5 ? 5 : 0};
+                        INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " dk " << dk << " queries "
+                                    << queries << " variant " << variant);
+                        check_attention(ex, rng, c);
+                    }
+                }
+            }
+        }
+    });
+}
+
+TEST_CASE("fast indexer scores equal the reference", "[fast][indexer]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(5);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 4, 7}) {
+            for (int64_t d : {1, 17, 64}) {
+                for (int64_t queries : {1, 3, 9}) {
+                    for (int64_t ratio : {1, 4}) {
+                        const int64_t n_keys = 531, k_stride = d + 2, start_pos = ratio * n_keys - queries - 3;
+                        auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
+                        auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+                        auto kk = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
+                        std::vector<float> ref(static_cast<std::size_t>(queries * n_keys)), got(ref.size(), 3.0f);
+                        k::indexer_scores<float>(ex.ctx, q.data(), w.data(), kk.data(), d, heads, queries, n_keys,
+                                                 k_stride, start_pos, ratio, ref.data());
+                        k::fast::indexer_scores(ex.ctx, q.data(), w.data(), kk.data(), d, heads, queries, n_keys,
+                                                k_stride, start_pos, ratio, got.data());
+                        for (std::size_t i = 0; i < ref.size(); ++i) {
+                            INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " d " << d << " queries "
+                                        << queries << " ratio " << ratio << " element " << i);
+                            if (std::isinf(ref[i])) {
+                                REQUIRE(got[i] == ref[i]);
+                            } else {
+                                REQUIRE(std::fabs(double(ref[i]) - got[i]) <= 1e-5 * (1.0 + heads * d));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

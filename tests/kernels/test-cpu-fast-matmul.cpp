@@ -1,0 +1,171 @@
+// The fast float32 matmul and weight decoding against the reference kernels, for every weight
+// format and every instruction set this CPU has, on shapes with tails, primes and single rows.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "fast-test-support.h"
+#include "mneme_kernels/cpu-ops.h"
+
+namespace {
+
+namespace k = mneme::kernels;
+using mneme::test::random_weight;
+
+void check_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const k::weight_view& w, int64_t rows,
+                  double alpha) {
+    const int64_t x_stride = w.k + 3, y_stride = w.n + 2;
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(rows * x_stride));
+    for (auto& v : x) v = u(rng);
+    std::vector<float> ref(static_cast<std::size_t>(rows * y_stride), -7.0f), got = ref;
+    k::matmul<float>(ex.ctx, x.data(), rows, x_stride, w, ref.data(), y_stride, alpha);
+    k::fast::matmul(ex.ctx, x.data(), rows, x_stride, w, got.data(), y_stride, alpha);
+    // Tolerance relative to the magnitude of the products summed (float32 rounding in another order).
+    std::vector<float> wrow(static_cast<std::size_t>(w.k));
+    for (int64_t n = 0; n < w.n; ++n) {
+        k::decode_weight_row<float>(w, n, wrow.data());
+        for (int64_t r = 0; r < rows; ++r) {
+            double mag = 0;
+            for (int64_t i = 0; i < w.k; ++i) mag += std::fabs(double(x[r * x_stride + i]) * wrow[i]);
+            const double tol = 1e-5 * (1.0 + mag * std::fabs(alpha));
+            const float a = ref[r * y_stride + n], b = got[r * y_stride + n];
+            INFO("row " << r << " col " << n << " ref " << a << " got " << b << " K " << w.k);
+            REQUIRE(std::fabs(double(a) - b) <= tol);
+        }
+        for (int64_t r = 0; r < rows; ++r) {  // padding between rows is untouched
+            for (int64_t p = w.n; p < y_stride; ++p) REQUIRE(got[r * y_stride + p] == -7.0f);
+        }
+    }
+}
+
+const char* format_name(k::weight_format f) {
+    switch (f) {
+        case k::weight_format::f32: return "f32";
+        case k::weight_format::f64: return "f64";
+        case k::weight_format::bf16: return "bf16";
+        case k::weight_format::f16: return "f16";
+        case k::weight_format::e4m3: return "e4m3";
+        case k::weight_format::e2m1: return "e2m1";
+    }
+    return "?";
+}
+
+}  // namespace
+
+TEST_CASE("fast matmul equals the reference for every format, shape and instruction set", "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(20261129);
+    const k::weight_format formats[] = {k::weight_format::f32,  k::weight_format::f64, k::weight_format::bf16,
+                                        k::weight_format::f16,  k::weight_format::e4m3, k::weight_format::e2m1};
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (auto fmt : formats) {
+            for (int64_t kdim : {1, 2, 13, 16, 31, 64, 129, 300}) {
+                for (int64_t n : {1, 5, 16, 37}) {
+                    for (int64_t rows : {1, 3, 4, 7}) {
+                        INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(fmt) << " K " << kdim
+                                    << " N " << n << " rows " << rows);
+                        auto w = random_weight(rng, fmt, n, kdim);
+                        check_matmul(ex, rng, w.view, rows, rows == 3 ? 0.37 : 1.0);
+                    }
+                }
+            }
+        }
+    });
+}
+
+TEST_CASE("fast matmul applies block scales like the reference", "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(7);
+    struct scaled {
+        k::weight_format fmt;
+        k::scale_format sfmt;
+        int64_t block_n, block_k;
+    };
+    const scaled cases[] = {
+        {k::weight_format::e4m3, k::scale_format::f32, 128, 128},  // V3 FP8 weights
+        {k::weight_format::e4m3, k::scale_format::e8m0, 128, 128},  // V3.2/V4 FP8 weights
+        {k::weight_format::e4m3, k::scale_format::f32, 3, 7},       // odd blocks: segments off the vector grid
+        {k::weight_format::e2m1, k::scale_format::e8m0, 1, 32},     // V4 FP4 experts
+        {k::weight_format::e2m1, k::scale_format::e8m0, 2, 5},      // odd block: odd FP4 starts
+        {k::weight_format::bf16, k::scale_format::f32, 4, 16},
+        {k::weight_format::f32, k::scale_format::e8m0, 1, 9},
+    };
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (const auto& c : cases) {
+            for (int64_t kdim : {1, 31, 200, 333}) {
+                for (int64_t n : {1, 9, 130}) {
+                    for (int64_t rows : {1, 5}) {
+                        INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(c.fmt) << " K " << kdim
+                                    << " N " << n << " rows " << rows << " blocks " << c.block_n << "x" << c.block_k);
+                        auto w = random_weight(rng, c.fmt, n, kdim, c.sfmt, c.block_n, c.block_k, 3);
+                        check_matmul(ex, rng, w.view, rows, 1.0);
+                    }
+                }
+            }
+        }
+    });
+}
+
+TEST_CASE("fast matmul splits long rows of many activations without changing the result", "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(11);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        INFO("isa " << k::fast::isa_name(isa));
+        // 67 rows x 2053 columns exceed the activation chunk, so K is processed in several passes.
+        auto w = random_weight(rng, k::weight_format::e4m3, 45, 2053, k::scale_format::f32, 128, 128);
+        check_matmul(ex, rng, w.view, 67, 0.5);
+        auto wf = random_weight(rng, k::weight_format::f32, 19, 1601);
+        check_matmul(ex, rng, wf.view, 90, 1.0);
+    });
+}
+
+TEST_CASE("fast weight decoding equals the reference bit for bit, NaN codes included", "[fast][decode]") {
+    std::mt19937_64 rng(3);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        INFO("isa " << k::fast::isa_name(isa));
+        // Every e4m3 code (0x7f and 0xff are NaN), then every f16 code, in rows with tails.
+        std::vector<uint8_t> codes(256 + 5);
+        for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 1 + (i >= 256 ? 77 : 0));
+        k::weight_view w;
+        w.data = codes.data();
+        w.format = k::weight_format::e4m3;
+        w.n = 1;
+        w.k = static_cast<int64_t>(codes.size());
+        w.row_bytes = w.k;
+        std::vector<uint16_t> halves(65536 + 3);
+        for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = static_cast<uint16_t>(i);
+        k::weight_view h;
+        h.data = reinterpret_cast<const uint8_t*>(halves.data());
+        h.format = k::weight_format::f16;
+        h.n = 1;
+        h.k = static_cast<int64_t>(halves.size());
+        h.row_bytes = 2 * h.k;
+        std::vector<k::weight_view> views{w, h};
+        std::vector<mneme::test::stored_weight> keep;
+        for (auto fmt : {k::weight_format::bf16, k::weight_format::e2m1, k::weight_format::f64}) {
+            keep.push_back(random_weight(rng, fmt, 3, 77, k::scale_format::e8m0, 2, 32));
+            views.push_back(keep.back().view);
+        }
+        for (const auto& v : views) {
+            std::vector<float> ref(static_cast<std::size_t>(v.k)), got(ref.size());
+            for (int64_t n = 0; n < v.n; ++n) {
+                k::decode_weight_row<float>(v, n, ref.data());
+                k::fast::decode_row(v, n, got.data());
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    INFO("format " << format_name(v.format) << " element " << i);
+                    if (std::isnan(ref[i])) {
+                        REQUIRE(std::isnan(got[i]));
+                    } else {
+                        uint32_t a, b;
+                        std::memcpy(&a, &ref[i], 4);
+                        std::memcpy(&b, &got[i], 4);
+                        REQUIRE(a == b);
+                    }
+                }
+            }
+        }
+    });
+}
