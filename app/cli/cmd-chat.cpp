@@ -29,6 +29,14 @@ struct chat_ui {
 
 mneme_bool MNEME_CALL on_progress(void* user, const mneme_progress* p) {
     (void)user;
+    // Redraw a bar on a terminal; in a log, one line when the prefill ends.
+    if (!::isatty(2)) {
+        if (p->done == p->total) {
+            std::fprintf(stderr, "  prefill: %llu tokens, %.0f tok/s\n", static_cast<unsigned long long>(p->total),
+                         p->rate_per_second);
+        }
+        return MNEME_TRUE;
+    }
     const int width = 30;
     const double frac = p->total ? static_cast<double>(p->done) / static_cast<double>(p->total) : 0.0;
     const int filled = static_cast<int>(frac * width);
@@ -163,7 +171,7 @@ int cmd_chat(const args& a) {
         uint64_t now = 0;
         (void)mneme_session_token_count(s, &now);
         context.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(now));
-        std::fprintf(stderr, "\r%90s\r", "");
+        if (::isatty(2)) std::fprintf(stderr, "\r%90s\r", "");
         mneme_feed_stats fs{};
         fs.struct_size = sizeof(fs);
         if (mneme_session_last_feed_stats(s, &fs) == MNEME_OK && fs.tokens_reused) {
