@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds with
 # warnings as errors, runs every test, then again under AddressSanitizer + UBSan and under
-# ThreadSanitizer, and finally runs every fuzz target briefly.
+# ThreadSanitizer (last, so its ctest summary closes the output), with a short run of every fuzz
+# target before it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,13 +25,10 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"
 ctest --preset asan -j"$jobs"
 
+echo "== fuzzing: a short run of every libFuzzer target on its seed corpus =="
+bash tools/fuzz.sh "${MNEME_FUZZ_SECONDS:-15}"
+
 echo "== ThreadSanitizer build =="
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j"$jobs"
 ctest --preset tsan -j"$jobs"
-
-echo "== fuzzing: a short run of every libFuzzer target on its seed corpus =="
-bash tools/fuzz.sh "${MNEME_FUZZ_SECONDS:-15}"
-
-echo "== summary =="
-echo "release, ASan+UBSan and TSan suites passed; fuzz targets ran without findings"
