@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian 12 machine: installs what is missing, builds with
-# warnings as errors, runs every test, then again under AddressSanitizer + UBSan and under
-# ThreadSanitizer (last, so its ctest summary closes the output), with a short run of every fuzz
-# target before it.
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing, then
+#  1. a release build with warnings as errors and every test;
+#  2. a clang build instrumented with AddressSanitizer + UBSan and libFuzzer coverage: every test
+#     again, then a short run of every fuzz target on its seed corpus;
+#  3. a ThreadSanitizer build of the threaded parts (runtime, sessions, loader, store) and their
+#     tests — last, so its ctest summary closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,15 +22,16 @@ cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
 ctest --preset ci -j"$jobs"
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
-cmake --preset asan >/dev/null
-cmake --build --preset asan -j"$jobs"
-ctest --preset asan -j"$jobs"
-
-echo "== fuzzing: a short run of every libFuzzer target on its seed corpus =="
+echo "== AddressSanitizer + UBSan (clang, with libFuzzer instrumentation) =="
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/fuzz -j"$jobs" --output-on-failure --no-tests=error
 bash tools/fuzz.sh "${MNEME_FUZZ_SECONDS:-15}"
 
-echo "== ThreadSanitizer build =="
+echo "== ThreadSanitizer: runtime, sessions, loader, Engram store =="
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j"$jobs"
-ctest --preset tsan -j"$jobs"
+# (the loader tests depend on the fake plugins, so they are built too)
+cmake --build build/tsan -j"$jobs" --target mneme-unit-tests mneme-model-tests mneme-loader-tests mneme-backend-cpu mneme-cli
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build/tsan -j"$jobs" --output-on-failure --no-tests=error -R '^(unit|model|loader|reference):'
