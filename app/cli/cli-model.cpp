@@ -50,6 +50,14 @@ mneme_model* open_model(mneme_runtime* rt, const args& a, const char* engram_sto
     return m;
 }
 
+opened_model open_runtime_and_model(const args& a) {
+    opened_model out;
+    out.runtime.reset(open_runtime(a));
+    if (!out.runtime) return out;
+    out.model.reset(open_model(out.runtime.get(), a));
+    return out;
+}
+
 std::vector<int32_t> parse_token_list(const std::string& s) {
     std::vector<int32_t> out;
     size_t i = 0;

@@ -4,6 +4,7 @@
 
 #include <mneme/mneme.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,16 @@ std::vector<std::string> model_option_names();
 mneme_model* open_model(mneme_runtime* rt, const args& a);
 // The same with the Engram store given explicitly (NULL = tables from the checkpoint).
 mneme_model* open_model(mneme_runtime* rt, const args& a, const char* engram_store, uint64_t engram_cache_bytes);
+
+// A runtime and a model opened from the common options, destroyed together (model first).
+struct opened_model {
+    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> runtime{nullptr, mneme_runtime_destroy};
+    std::unique_ptr<mneme_model, void (*)(mneme_model*)> model{nullptr, mneme_model_destroy};
+    explicit operator bool() const { return model != nullptr; }
+};
+
+// Empty (after printing why) when either cannot be opened.
+opened_model open_runtime_and_model(const args& a);
 
 std::vector<int32_t> parse_token_list(const std::string& s);
 

@@ -71,12 +71,9 @@ int cmd_bench_context(const args& a) {
     const auto lengths = parse_lengths(a.get_or("lengths", "1024,4096"));
     const int steps = static_cast<int>(a.get_int("decode-steps", 16));
     const uint64_t dense_max = static_cast<uint64_t>(a.get_int("dense-max", 1 << 30));
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* sparse = open_model(rt, a);
-    if (!sparse) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> s_guard(sparse, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* sparse = opened.model.get();
 
     // The dense baseline: the same weights with a top-k larger than any context.
     mneme_model_desc dd = MNEME_MODEL_DESC_INIT;
@@ -85,7 +82,7 @@ int cmd_bench_context(const args& a) {
     if (!backend.empty()) dd.backend = backend.c_str();
     mneme_model* dense = nullptr;
     const std::string path = a.require("model");
-    if (mneme_model_open(rt, path.c_str(), &dd, &dense) != MNEME_OK) return report_failure("open dense baseline", MNEME_ERROR_INTERNAL);
+    if (mneme_model_open(opened.runtime.get(), path.c_str(), &dd, &dense) != MNEME_OK) return report_failure("open dense baseline", MNEME_ERROR_INTERNAL);
     std::unique_ptr<mneme_model, void (*)(mneme_model*)> d_guard(dense, mneme_model_destroy);
 
     mneme_model_info info{};

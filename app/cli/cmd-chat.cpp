@@ -111,12 +111,9 @@ int cmd_chat(const args& a) {
     for (const char* n : {"codebase", "snapshots", "max-tokens", "temp", "seed", "ctx", "ask"}) known.emplace_back(n);
     a.allow_only(known);
 
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* m = open_model(rt, a);
-    if (!m) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* m = opened.model.get();
     mneme_model_info info{};
     info.struct_size = sizeof(info);
     (void)mneme_model_get_info(m, &info);

@@ -90,14 +90,11 @@ int cmd_bench_engram(const args& a) {
     const std::string store = a.require("store");
     const double cache_mb = a.get_double("cache-mb", 1.0);
     const int steps = static_cast<int>(a.get_int("steps", 64)), rounds = static_cast<int>(a.get_int("rounds", 3));
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* ram = open_model(rt, a);
-    if (!ram) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> ram_guard(ram, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* ram = opened.model.get();
     const std::string store_opt = store;
-    mneme_model* disk = open_model(rt, a, store_opt.c_str(), static_cast<uint64_t>(cache_mb * 1048576.0));
+    mneme_model* disk = open_model(opened.runtime.get(), a, store_opt.c_str(), static_cast<uint64_t>(cache_mb * 1048576.0));
     if (!disk) return 1;
     std::unique_ptr<mneme_model, void (*)(mneme_model*)> disk_guard(disk, mneme_model_destroy);
 

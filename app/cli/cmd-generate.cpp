@@ -42,12 +42,9 @@ int cmd_generate(const args& a) {
     a.allow_only(known);
     if (a.has("prompt") == a.has("tokens")) throw usage_error{"give exactly one of --prompt and --tokens"};
 
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* m = open_model(rt, a);
-    if (!m) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* m = opened.model.get();
 
     std::vector<int32_t> prompt;
     if (a.has("tokens")) {
@@ -139,12 +136,9 @@ int cmd_tokenize(const args& a) {
     known.emplace_back("bos");
     a.allow_only(known);
     const std::string text = a.require("text");
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* m = open_model(rt, a);
-    if (!m) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* m = opened.model.get();
     const uint32_t flags = MNEME_TOKENIZE_PARSE_SPECIAL | (a.has("bos") ? MNEME_TOKENIZE_ADD_BOS : 0u);
     size_t n = 0;
     mneme_status st = mneme_tokenize(m, text.c_str(), text.size(), flags, nullptr, 0, &n);
@@ -161,12 +155,9 @@ int cmd_info(const args& a) {
     auto known = model_option_names();
     known.emplace_back("context");
     a.allow_only(known);
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* m = open_model(rt, a);
-    if (!m) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* m = opened.model.get();
     mneme_model_info info{};
     info.struct_size = sizeof(info);
     mneme_status st = mneme_model_get_info(m, &info);

@@ -29,12 +29,9 @@ int cmd_logits(const args& a) {
     const std::string dtype = a.get_or("dtype", "f32");
     if (dtype != "f32" && dtype != "f64") throw usage_error{"--dtype must be f32 or f64"};
 
-    mneme_runtime* rt = open_runtime(a);
-    if (!rt) return 1;
-    std::unique_ptr<mneme_runtime, void (*)(mneme_runtime*)> rt_guard(rt, mneme_runtime_destroy);
-    mneme_model* m = open_model(rt, a);
-    if (!m) return 1;
-    std::unique_ptr<mneme_model, void (*)(mneme_model*)> m_guard(m, mneme_model_destroy);
+    opened_model opened = open_runtime_and_model(a);
+    if (!opened) return 1;
+    mneme_model* m = opened.model.get();
 
     mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
     sd.n_ctx = static_cast<uint32_t>(tokens.size());
