@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, then
-#  1. a release build with warnings as errors and every test;
+#  1. a release build with warnings as errors and every test, then its .deb packages installed,
+#     used (CLI, app, examples built against the installed SDK) and purged;
 #  2. a clang build instrumented with AddressSanitizer + UBSan and libFuzzer coverage: every test
 #     again, then a short run of every fuzz target on its seed corpus;
 #  3. a ThreadSanitizer build of the threaded parts (runtime, sessions, loader, store) and their
@@ -21,6 +22,9 @@ echo "== release build (warnings are errors) =="
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j"$jobs"
 ctest --preset ci -j"$jobs"
+
+echo "== packages: build the .debs, install them, use the installed SDK, purge =="
+bash tools/package-test.sh build/ci
 
 echo "== AddressSanitizer + UBSan (clang, with libFuzzer instrumentation) =="
 cmake --preset fuzz >/dev/null
