@@ -45,8 +45,7 @@ int cmd_backends(const args& a) {
         if (mneme_runtime_plugin_info(rt, i, &info) != MNEME_OK) continue;
         const char* label = info.name && info.name[0] ? info.name : info.path;
         if (info.state == MNEME_PLUGIN_STATE_LOADED) {
-            std::printf("%s: loaded, %u device%s (%s)\n", label, info.device_count, info.device_count == 1 ? "" : "s",
-                        info.path);
+            std::printf("%s: loaded, %s (%s)\n", label, info.message, info.path);
         } else {
             std::printf("%s: %s (%s)\n", label, state_text(info.state), info.message);
         }

@@ -52,6 +52,16 @@ if(MNEME_FUZZ)
   mneme_summary("fuzz targets: on")
 endif()
 
+# Shared objects must resolve every symbol at link time, except in clang sanitizer builds, where the
+# sanitizer runtime is provided by the executable that loads them.
+set(MNEME_NO_UNDEFINED -Wl,--no-undefined)
+if(MNEME_SANITIZE AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  set(MNEME_NO_UNDEFINED "")
+endif()
+if(MNEME_FUZZ)
+  set(MNEME_NO_UNDEFINED "")
+endif()
+
 if(MNEME_SANITIZE)
   if(MNEME_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     # Boost.Asio's fenced blocks use atomic_thread_fence, which GCC warns TSan does not model.

@@ -215,7 +215,8 @@ void plugin_registry::examine_file(const std::string& path) {
     }
     e.state = MNEME_PLUGIN_STATE_LOADED;
     e.table = t;
-    e.message = cat(e.devices.size(), e.devices.size() == 1 ? " device" : " devices");
+    e.message = cat(e.devices.size(), e.devices.size() == 1 ? " device" : " devices",
+                    probe.message[0] ? "; " : "", probe.message);
     log_.info("loader", e.name, ": loaded from ", path, ", ", e.message);
     entries_.push_back(std::move(e));
 }
