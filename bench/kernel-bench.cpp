@@ -192,7 +192,8 @@ int main(int argc, char** argv) {
         }
     }
     // Indexer scan: 64 heads, d 128, one query over 32768 keys, and 64 queries over 8192 keys.
-    for (auto [queries, keys] : {std::pair<int64_t, int64_t>{1, 32768}, {64, 8192}}) {
+    for (const auto& shape : {std::pair<int64_t, int64_t>{1, 32768}, {64, 8192}}) {
+        const int64_t queries = shape.first, keys = shape.second;  // (lambdas below capture them)
         std::vector<float> q(static_cast<std::size_t>(queries * 64 * 128), 0.01f), w(static_cast<std::size_t>(queries * 64), 0.5f);
         std::vector<float> kk(static_cast<std::size_t>(keys * 128), 0.02f), out(static_cast<std::size_t>(queries * keys));
         const int64_t start = keys - queries;

@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
     result=FOUND
     status=1
   fi
-  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+  runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
   echo "$t: ${runs:-?} executions in ${seconds}s: $result"
   [ "$result" = ok ] || tail -n 30 "$log"
 done

@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, then
 #  1. a release build with warnings as errors and every test, then its .deb packages installed,
 #     used (CLI, app, examples built against the installed SDK) and purged;
-#  2. a clang build instrumented with AddressSanitizer + UBSan and libFuzzer coverage: every test
-#     again, then a short run of every fuzz target on its seed corpus;
+#  2. every test again under AddressSanitizer + UBSan, then a short run of every libFuzzer target
+#     (a clang build of the parsers) on its seed corpus;
 #  3. a ThreadSanitizer build of the threaded parts (runtime, sessions, loader, store) and their
 #     tests — last, so its ctest summary closes the output.
 set -euo pipefail
@@ -26,12 +26,13 @@ ctest --preset ci -j"$jobs"
 echo "== packages: build the .debs, install them, use the installed SDK, purge =="
 bash tools/package-test.sh build/ci
 
-echo "== AddressSanitizer + UBSan (clang, with libFuzzer instrumentation) =="
-cmake --preset fuzz >/dev/null
-cmake --build build/fuzz -j"$jobs"
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/fuzz -j"$jobs" --output-on-failure --no-tests=error
-bash tools/fuzz.sh "${MNEME_FUZZ_SECONDS:-15}"
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
+
+echo "== fuzzing: a short run of every libFuzzer target on its seed corpus (clang) =="
+bash tools/fuzz.sh "${MNEME_FUZZ_SECONDS:-10}"
 
 echo "== ThreadSanitizer: runtime, sessions, loader, Engram store =="
 cmake --preset tsan >/dev/null

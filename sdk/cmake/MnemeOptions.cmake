@@ -68,6 +68,11 @@ if(MNEME_SANITIZE)
     add_compile_options(-Wno-tsan)
   endif()
   add_compile_options(-fsanitize=${MNEME_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  if(MNEME_SANITIZE MATCHES "undefined" AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # clang's vptr/function checks need its C++ UBSan runtime, which plain C programs linking
+    # libmneme (the C consumers and examples) do not get.
+    add_compile_options(-fno-sanitize=vptr,function)
+  endif()
   add_link_options(-fsanitize=${MNEME_SANITIZE})
   mneme_summary("sanitizers: ${MNEME_SANITIZE}")
 endif()
