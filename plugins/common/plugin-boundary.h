@@ -52,20 +52,6 @@ mneme_status guarded(F&& f) noexcept {
     }
 }
 
-inline int64_t dtype_size(mneme_dtype t) {
-    switch (t) {
-        case MNEME_DTYPE_F64:
-        case MNEME_DTYPE_I64: return 8;
-        case MNEME_DTYPE_F32:
-        case MNEME_DTYPE_I32: return 4;
-        case MNEME_DTYPE_F16:
-        case MNEME_DTYPE_BF16: return 2;
-        case MNEME_DTYPE_F8_E4M3:
-        case MNEME_DTYPE_F8_E8M0:
-        case MNEME_DTYPE_I8:
-        case MNEME_DTYPE_U8: return 1;
-        default: return 0;  // FP4 is packed: two per byte
-    }
-}
+inline int64_t dtype_size(mneme_dtype t) { return mneme_dtype_size(t); }
 
 }  // namespace mneme::plugin

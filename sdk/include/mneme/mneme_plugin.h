@@ -79,6 +79,23 @@ typedef enum mneme_dtype {
     MNEME_DTYPE_FORCE32 = 0x7FFFFFFF
 } mneme_dtype;
 
+/** Bytes per element; 0 for FP4 (packed two per byte: a row of n takes (n + 1) / 2 bytes) and unknown types. */
+static inline int64_t mneme_dtype_size(mneme_dtype t) {
+    switch (t) {
+        case MNEME_DTYPE_F64:
+        case MNEME_DTYPE_I64: return 8;
+        case MNEME_DTYPE_F32:
+        case MNEME_DTYPE_I32: return 4;
+        case MNEME_DTYPE_F16:
+        case MNEME_DTYPE_BF16: return 2;
+        case MNEME_DTYPE_F8_E4M3:
+        case MNEME_DTYPE_F8_E8M0:
+        case MNEME_DTYPE_I8:
+        case MNEME_DTYPE_U8: return 1;
+        default: return 0;
+    }
+}
+
 typedef struct mneme_backend mneme_backend; /* an opened device, owned by the plugin */
 typedef struct mneme_buffer mneme_buffer;   /* a memory allocation of a backend */
 typedef struct mneme_queue mneme_queue;     /* an in-order stream of operations */

@@ -10,21 +10,7 @@
 
 namespace mneme {
 
-inline int64_t dtype_bytes(mneme_dtype t) {
-    switch (t) {
-        case MNEME_DTYPE_F64:
-        case MNEME_DTYPE_I64: return 8;
-        case MNEME_DTYPE_F32:
-        case MNEME_DTYPE_I32: return 4;
-        case MNEME_DTYPE_F16:
-        case MNEME_DTYPE_BF16: return 2;
-        case MNEME_DTYPE_F8_E4M3:
-        case MNEME_DTYPE_F8_E8M0:
-        case MNEME_DTYPE_I8:
-        case MNEME_DTYPE_U8: return 1;
-        default: return 0;
-    }
-}
+inline int64_t dtype_bytes(mneme_dtype t) { return mneme_dtype_size(t); }
 
 // Bytes of one row of ne0 elements (FP4 packs two per byte).
 inline int64_t row_bytes(mneme_dtype t, int64_t ne0) {
