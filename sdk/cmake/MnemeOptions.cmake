@@ -41,6 +41,39 @@ function(mneme_resolve_option name available reason out)
   endif()
 endfunction()
 
+# CUDA is enabled here, in the top-level directory, because both the kernel library (kernels/cuda) and
+# the plugin (plugins/cuda) compile or link CUDA code, and enable_language must run in the highest
+# directory common to them. The architecture list is explicit: CMake 3.25 cannot detect a GPU that
+# is not there ("native"), and its default (75) is below what CUDA 13 targets here. sm_90 also
+# carries PTX, so newer GPUs JIT-compile it.
+set(MNEME_CUDA_ARCHITECTURES "80-real;86-real;89-real;90" CACHE STRING "GPU architectures of the CUDA plugin")
+set(mneme_cuda_available FALSE)
+if(NOT MNEME_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_HOST_COMPILER AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER} CACHE FILEPATH "Host compiler of nvcc")
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(mneme_cuda_available TRUE)
+  endif()
+endif()
+mneme_resolve_option(MNEME_CUDA "${mneme_cuda_available}" "no CUDA compiler (nvcc) was found" MNEME_BUILD_CUDA)
+if(MNEME_BUILD_CUDA)
+  set(CMAKE_CUDA_ARCHITECTURES ${MNEME_CUDA_ARCHITECTURES})
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Static)  # cudart_static: the plugin needs no libcudart.so at load time
+  enable_language(CUDA)
+  # CMake 3.25 knows CUDA dialects only up to C++17 and derives the CUDA dialect from
+  # CMAKE_CXX_STANDARD (20); nvcc 12+ accepts -std=c++20, so teach CMake the flag.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
+  find_package(CUDAToolkit REQUIRED)
+  string(REPLACE ";" " " mneme_cuda_arch_text "${CMAKE_CUDA_ARCHITECTURES}")
+  mneme_summary("CUDA architectures: ${mneme_cuda_arch_text}")
+endif()
+
 if(MNEME_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "MNEME_FUZZ needs clang (libFuzzer); use the fuzz preset")
@@ -76,3 +109,9 @@ if(MNEME_SANITIZE)
   add_link_options(-fsanitize=${MNEME_SANITIZE})
   mneme_summary("sanitizers: ${MNEME_SANITIZE}")
 endif()
+
+# The Vulkan plugin needs the Vulkan headers and glslc at build time (the loader is opened at run time).
+if(NOT MNEME_VULKAN STREQUAL "OFF")
+  find_package(Vulkan QUIET COMPONENTS glslc)
+endif()
+mneme_resolve_option(MNEME_VULKAN "${Vulkan_FOUND}" "the Vulkan headers or glslc were not found" MNEME_BUILD_VULKAN)

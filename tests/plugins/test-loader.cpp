@@ -2,6 +2,7 @@
 // right state and skipped, and the CPU backend still loads.
 #include <mneme/mneme.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstring>
@@ -52,7 +53,9 @@ mneme_runtime* make_runtime(std::vector<const char*> paths, mneme_status* status
 }  // namespace
 
 TEST_CASE("broken plugins are reported with their state and skipped", "[loader]") {
-    mneme_runtime* rt = make_runtime({MNEME_FAKE_PLUGIN_DIR, MNEME_CPU_PLUGIN_DIR, "/nonexistent/mneme/plugins"});
+    // The CPU plugin by file: the plugin folder may also hold GPU plugins, which would add devices.
+    const std::string cpu = std::string(MNEME_CPU_PLUGIN_DIR) + "/libmneme-backend-cpu.so";
+    mneme_runtime* rt = make_runtime({MNEME_FAKE_PLUGIN_DIR, cpu.c_str(), "/nonexistent/mneme/plugins"});
     REQUIRE(rt != nullptr);
     const auto es = diagnostics(rt);
 
@@ -105,7 +108,10 @@ TEST_CASE("a plugin file given twice is examined once", "[loader]") {
     mneme_runtime* rt = make_runtime({cpu.c_str(), MNEME_CPU_PLUGIN_DIR});
     REQUIRE(rt != nullptr);
     const auto es = diagnostics(rt);
-    CHECK(es.size() == 1);
+    // The folder may hold other (GPU) plugins too; the CPU plugin must appear once.
+    CHECK(std::count_if(es.begin(), es.end(), [](const entry& e) {
+              return e.path.find("libmneme-backend-cpu.so") != std::string::npos;
+          }) == 1);
     mneme_runtime_destroy(rt);
 }
 

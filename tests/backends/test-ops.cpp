@@ -1,0 +1,87 @@
+// Every op case on the backend under test against the CPU reference plugin.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "op-cases.h"
+
+namespace bt = mneme::backend_test;
+
+namespace {
+
+bt::plugin_device& device_under_test() {
+    static bt::plugin_device d(bt::backend_under_test());
+    return d;
+}
+
+bt::plugin_device& reference() {
+    static bt::plugin_device d("cpu");
+    return d;
+}
+
+}  // namespace
+
+namespace {
+
+void run_all(const std::vector<bt::op_case>& cases) {
+    auto& dev = device_under_test();
+    auto& ref = reference();
+    REQUIRE(dev.usable());
+    REQUIRE(ref.usable());
+    std::map<std::string, double> worst;  // per op family
+    std::size_t ran = 0, unsupported = 0;
+    for (const auto& c : cases) {
+        const bt::case_result r = bt::run_case(dev, ref, c);
+        const auto log = dev.take_log();
+        INFO(c.name << ": " << r.message);
+        for (const auto& line : log) {
+            INFO("logged by the backend: " << line);
+            CHECK(false);  // any warning or error (e.g. from the Vulkan validation layer) fails the test
+        }
+        if (!r.ran) {
+            ++unsupported;
+            WARN(c.name << ": not supported by " << dev.name());
+            continue;
+        }
+        ++ran;
+        CHECK(r.ok);
+        const std::string family = c.name.substr(0, c.name.find('/'));
+        worst[family] = std::max(worst[family], r.error);
+    }
+    std::printf("%zu op cases ran on %s, %zu unsupported\n", ran, dev.name().c_str(), unsupported);
+    for (const auto& [family, err] : worst) std::printf("  %-16s max relative error %.3g\n", family.c_str(), err);
+    CHECK(unsupported == 0);
+}
+
+}  // namespace
+
+TEST_CASE("every op matches the CPU reference on random shapes", "[ops]") {
+    run_all(bt::all_op_cases());
+}
+
+TEST_CASE("weights larger than one 128 MiB binding", "[large]") {
+    run_all(bt::large_weight_cases());
+}
+
+TEST_CASE("supports_op refuses op types it does not know", "[ops]") {
+    auto& dev = device_under_test();
+    REQUIRE(dev.usable());
+    mneme_op op{};
+    op.struct_size = sizeof(op);
+    op.type = MNEME_OP_RMS_NORM;
+    op.dst.dtype = op.src[0].dtype = MNEME_DTYPE_F32;
+    op.n_src = 1;
+    CHECK(dev.supports(op));
+    op.type = static_cast<mneme_op_type>(999);
+    CHECK_FALSE(dev.supports(op));
+}
+
+TEST_CASE("an allocation larger than the device is an error, not a crash", "[ops]") {
+    auto& dev = device_under_test();
+    REQUIRE(dev.usable());
+    CHECK_THROWS(dev.alloc(uint64_t{1} << 44));  // 16 TiB
+    const auto log = dev.take_log();
+    for (const auto& line : log) INFO("logged by the backend: " << line);
+    CHECK(log.empty());
+}
