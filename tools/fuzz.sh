@@ -2,24 +2,30 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each on its seed corpus.
 #   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default 60 s, every target)
 # Findings are written to build/fuzz/findings/<target>/; each one must become a regression test.
+# MNEME_FUZZ_BUILD_DIR builds elsewhere than build/fuzz (same preset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-gitignore fuzz-session-state)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-gitignore fuzz-session-state fuzz-engram-store)
+build=${MNEME_FUZZ_BUILD_DIR:-build/fuzz}
 
-cmake --preset fuzz >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]}"
+cmake --preset fuzz -B "$build" >/dev/null
+# The chat database target exists where Qt 6 is installed (the app's store code needs QtCore).
+if [ $# -eq 0 ] && grep -q '^fuzz-chat-db:' <(cmake --build "$build" --target help 2>/dev/null | sed 's/ .*//'); then
+  targets+=(fuzz-chat-db)
+fi
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
 status=0
 for t in "${targets[@]}"; do
   corpus_seed="tests/fuzz/corpus/${t#fuzz-}"
-  work="build/fuzz/corpus/$t"
-  findings="build/fuzz/findings/$t"
+  work="$build/corpus/$t"
+  findings="$build/findings/$t"
   mkdir -p "$work" "$findings"
-  log="build/fuzz/$t.log"
-  if build/fuzz/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 \
+  log="$build/$t.log"
+  if "$build"/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 \
        -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
     result=ok
   else

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,6 +194,26 @@ TEST_CASE("Engram store: corrupt or foreign stores are refused, naming what is w
         const std::string msg = error_of([&] { open_store(d, m, 0); });
         CHECK(msg.find(file) != std::string::npos);
         CHECK(msg.find("truncated") != std::string::npos);
+    }
+    SECTION("a row file outside the store") {
+        // The index is untrusted: it must not make the store open files elsewhere.
+        for (const char* planted : {"tables/../../outside.rows", "/etc/passwd", "tables/", "model-a-layer2.rows"}) {
+            sql((d.path / "index.sqlite").string(),
+                ("UPDATE tables SET file='" + std::string(planted) + "' WHERE layer=2").c_str());
+            const std::string msg = error_of([&] { open_store(d, m, 0); });
+            INFO(planted);
+            CHECK(msg.find("not one in the store's tables/ folder") != std::string::npos);
+        }
+    }
+    SECTION("an empty checksum list") {  // a fuzzing finding: an empty blob reached memcpy as null
+        sql((d.path / "index.sqlite").string(), "UPDATE block_sums SET sums=x'' WHERE layer=2");
+        CHECK(error_of([&] { open_store(d, m, 0); }).find("has checksums for 0 of its") != std::string::npos);
+    }
+    SECTION("a FIFO planted as a row file") {
+        fs::remove(file);
+        REQUIRE(::mkfifo(file.c_str(), 0600) == 0);
+        const std::string msg = error_of([&] { open_store(d, m, 0); });  // would hang if opened blocking
+        CHECK(msg.find("not a regular file") != std::string::npos);
     }
     SECTION("flipped bytes") {
         {

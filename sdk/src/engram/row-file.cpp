@@ -35,12 +35,17 @@ aligned_buffer::~aligned_buffer() { ::operator delete[](p_, std::align_val_t(k_r
 
 row_file_reader::row_file_reader(std::string path, row_layout layout, int64_t base_offset)
     : path_(std::move(path)), layout_(layout), base_(base_offset) {
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
+    // O_NONBLOCK: a FIFO planted in a store must not hang the open (it is refused below).
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_DIRECT);
     direct_ = fd_ >= 0;
-    if (fd_ < 0 && errno == EINVAL) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);  // e.g. tmpfs
+    if (fd_ < 0 && errno == EINVAL) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // e.g. tmpfs
     if (fd_ < 0) fail(MNEME_ERROR_FILE_NOT_FOUND, path_, ": cannot open Engram row file: ", std::strerror(errno));
     struct stat st{};
-    if (::fstat(fd_, &st) != 0 || st.st_size < base_ + layout_.file_bytes()) {
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        fail(MNEME_ERROR_IO, path_, ": Engram row file is not a regular file");
+    }
+    if (st.st_size < base_ + layout_.file_bytes()) {
         const long long have = static_cast<long long>(st.st_size);
         ::close(fd_);
         fail(MNEME_ERROR_IO, path_, ": Engram row file is truncated: ", have, " bytes, the index needs ",
@@ -73,7 +78,8 @@ void row_file_reader::read_block(int64_t block, uint64_t checksum, uint8_t* buf)
 }
 
 row_file_writer::row_file_writer(std::string path, int64_t keep_bytes) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // User data: owner-only, like the rest of the store.
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) fail(MNEME_ERROR_IO, path_, ": cannot create Engram row file: ", std::strerror(errno));
     if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) {
         const int e = errno;

@@ -1,7 +1,10 @@
 #include "engram/store-index.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -84,8 +87,18 @@ store_index::store_index(const std::string& dir, bool create) {
     std::error_code ec;
     path_ = (fs::path(dir) / "index.sqlite").string();
     if (create) {
-        fs::create_directories(fs::path(dir) / "tables", ec);
+        // A store holds the model's memory and what the user's prompts touched (hot rows): the
+        // folders it creates are owner-only, and so is the index (SQLite gives its -wal and -shm
+        // files the mode of the database). An existing folder the host chose keeps its mode.
+        const bool made = fs::create_directories(dir, ec);
+        if (!ec && made) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+        if (!ec && fs::create_directory(fs::path(dir) / "tables", ec) && !ec) {
+            fs::permissions(fs::path(dir) / "tables", fs::perms::owner_all, fs::perm_options::replace, ec);
+        }
         if (ec) fail(MNEME_ERROR_IO, dir, ": cannot create the Engram store: ", ec.message());
+        const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) fail(MNEME_ERROR_IO, path_, ": cannot create: ", std::strerror(errno));
+        ::close(fd);
     } else if (!fs::exists(path_, ec)) {
         fail(MNEME_ERROR_FILE_NOT_FOUND, path_, ": no Engram store here (run mneme-cli engram import)");
     }
@@ -223,14 +236,16 @@ std::vector<uint64_t> store_index::checksums(const std::string& model_id, int64_
     std::lock_guard lock(mutex_);
     statement s(db_, "SELECT first_block, sums FROM block_sums WHERE model_id=? AND layer=? ORDER BY first_block", path_);
     s.bind(1, model_id).bind(2, layer);
+    // No reserve(n): n comes from the model's config, the blobs from the file; only what the
+    // file actually holds is allocated.
     std::vector<uint64_t> out;
-    out.reserve(static_cast<std::size_t>(n));
     while (s.step()) {
         const auto b = s.blob(1);
         if (s.i64(0) != static_cast<int64_t>(out.size()) || b.size() % 8 != 0) break;
         const std::size_t at = out.size();
         out.resize(at + b.size() / 8);
-        std::memcpy(out.data() + at, b.data(), b.size());
+        // An empty blob comes back as a null pointer, which memcpy must not get (found by fuzzing).
+        if (!b.empty()) std::memcpy(out.data() + at, b.data(), b.size());
     }
     if (static_cast<int64_t>(out.size()) != n) {
         fail(MNEME_ERROR_INVALID_MODEL, path_, ": Engram table of layer ", layer, " has checksums for ", out.size(),

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -18,6 +19,18 @@ namespace mneme {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+// A row file the index may name: a plain file in the store's tables/ folder. The index is
+// untrusted on read; an absolute path, "..", or a device or FIFO elsewhere must never be opened.
+bool plain_table_file(const std::string& file) {
+    constexpr std::string_view k_dir = "tables/";
+    if (file.size() <= k_dir.size() || file.compare(0, k_dir.size(), k_dir) != 0) return false;
+    const std::string_view name = std::string_view(file).substr(k_dir.size());
+    if (name == "." || name == "..") return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
+}
 
 uint64_t row_key(std::size_t slot, int64_t row) { return (static_cast<uint64_t>(slot) << 40) | static_cast<uint64_t>(row); }
 
@@ -89,6 +102,10 @@ public:
             if (!rec->complete) {
                 fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " is incomplete (",
                      rec->blocks_done, " of ", rec->blocks_total, " blocks imported); rerun mneme-cli engram import to resume");
+            }
+            if (!plain_table_file(rec->file) || rec->offset < 0) {
+                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " names the row file '",
+                     rec->file.substr(0, 200), "' at offset ", rec->offset, ", not one in the store's tables/ folder");
             }
             const row_layout L = row_layout::of(expected_rows[i], core_->row_width);
             if (rec->rows != L.rows || rec->row_width != L.row_width || rec->row_bytes != L.row_bytes ||

@@ -1,12 +1,14 @@
 #include "session/snapshot-store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
 #include <vector>
 
 #include "core/error.h"
+#include "session/atomic-file.h"
 
 namespace mneme {
 namespace fs = std::filesystem;
@@ -14,6 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* k_suffix = ".snap";
+constexpr auto k_stale_temp = std::chrono::minutes(10);
 
 struct entry {
     fs::path path;
@@ -94,9 +97,18 @@ void snapshot_store::evict() const {
     std::vector<file> files;
     uint64_t total = 0;
     std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
     for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->path().extension() != k_suffix) continue;
         std::error_code e2;
+        // A save killed mid-write leaves its temporary file behind; nothing else would ever remove
+        // it. One untouched for k_stale_temp is not being written any more (a writer touches it
+        // with every write), so it goes.
+        if (is_atomic_temp_name(it->path().filename().string())) {
+            const auto written = it->last_write_time(e2);
+            if (!e2 && now - written > k_stale_temp) fs::remove(it->path(), e2);
+            continue;
+        }
+        if (it->path().extension() != k_suffix) continue;
         const uint64_t bytes = it->file_size(e2);
         const auto used = it->last_write_time(e2);
         files.push_back({it->path(), bytes, used});
