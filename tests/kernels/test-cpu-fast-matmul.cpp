@@ -169,3 +169,87 @@ TEST_CASE("fast weight decoding equals the reference bit for bit, NaN codes incl
         }
     });
 }
+
+TEST_CASE("fast matmul of 1-4 activation rows (decode) on long block-scaled rows", "[fast][matmul]") {
+    // Up to 4 rows take the decode-in-registers path (FP8, bf16; f32 keeps the tiled path):
+    // V3-sized rows with ragged last blocks, both scale formats, strided activations.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(19);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t rows : {1, 2, 3, 4}) {
+            INFO("isa " << k::fast::isa_name(isa) << " rows " << rows);
+            auto fp8 = random_weight(rng, k::weight_format::e4m3, 37, 7168 + 13, k::scale_format::f32, 128, 128, 5);
+            check_matmul(ex, rng, fp8.view, rows, 1.0);
+            auto ue8m0 = random_weight(rng, k::weight_format::e4m3, 130, 1029, k::scale_format::e8m0, 128, 128);
+            check_matmul(ex, rng, ue8m0.view, rows, 0.25);
+            auto bf16 = random_weight(rng, k::weight_format::bf16, 33, 2051, k::scale_format::none, 1, 1, 2);
+            check_matmul(ex, rng, bf16.view, rows, 1.0);
+            auto f32 = random_weight(rng, k::weight_format::f32, 17, 1000);
+            check_matmul(ex, rng, f32.view, rows, 1.0);
+        }
+    });
+}
+
+TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(23);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        auto w = random_weight(rng, k::weight_format::e4m3, 6, 300, k::scale_format::e8m0, 128, 128);
+        w.data[static_cast<std::size_t>(2 * w.view.row_bytes + 17)] = 0x7f;   // NaN codes in rows 2 and 4
+        w.data[static_cast<std::size_t>(4 * w.view.row_bytes + 299)] = 0xff;  // (the latter in a tail)
+        for (int64_t rows : {1, 4}) {
+            INFO("isa " << k::fast::isa_name(isa) << " rows " << rows);
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            std::vector<float> x(static_cast<std::size_t>(rows * w.view.k));
+            for (auto& v : x) v = u(rng);
+            std::vector<float> ref(static_cast<std::size_t>(rows * w.view.n)), got(ref.size());
+            k::matmul<float>(ex.ctx, x.data(), rows, w.view.k, w.view, ref.data(), w.view.n, 1.0);
+            k::fast::matmul(ex.ctx, x.data(), rows, w.view.k, w.view, got.data(), w.view.n, 1.0);
+            std::vector<float> wrow(static_cast<std::size_t>(w.view.k));
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+                const int64_t r = static_cast<int64_t>(i) / w.view.n, col = static_cast<int64_t>(i) % w.view.n;
+                INFO("output " << i);
+                REQUIRE(std::isnan(ref[i]) == (col == 2 || col == 4));
+                if (std::isnan(ref[i])) {
+                    REQUIRE(std::isnan(got[i]));
+                    continue;
+                }
+                k::decode_weight_row<float>(w.view, col, wrow.data());
+                double mag = 0;
+                for (int64_t j = 0; j < w.view.k; ++j) mag += std::fabs(double(x[r * w.view.k + j]) * wrow[j]);
+                REQUIRE(std::fabs(double(ref[i]) - got[i]) <= 1e-5 * (1.0 + mag));
+            }
+        }
+    });
+}
+
+TEST_CASE("fast matmul of prefill-sized products (packed panels) for every format and tail", "[fast][matmul]") {
+    // 8 or more activation rows take the packed-panel kernel where the instruction set has one:
+    // row counts leave every micro-tile height as a tail, N leaves partial 32-row panels, K spans
+    // several chunks, and block scales put segment starts off the vector grid.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(29);
+    const k::weight_format formats[] = {k::weight_format::f32,  k::weight_format::f64, k::weight_format::bf16,
+                                        k::weight_format::f16,  k::weight_format::e4m3, k::weight_format::e2m1};
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (auto fmt : formats) {
+            for (int64_t rows : {8, 13, 29}) {
+                for (int64_t n : {1, 33, 70}) {
+                    INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(fmt) << " rows " << rows
+                                << " N " << n);
+                    auto w = random_weight(rng, fmt, n, 1100, k::scale_format::none, 1, 1, 3);
+                    check_matmul(ex, rng, w.view, rows, rows == 13 ? 0.37 : 1.0);
+                }
+            }
+        }
+        for (int64_t rows : {9, 24}) {
+            INFO("isa " << k::fast::isa_name(isa) << " scaled, rows " << rows);
+            auto fp8 = random_weight(rng, k::weight_format::e4m3, 45, 777, k::scale_format::f32, 128, 128);
+            check_matmul(ex, rng, fp8.view, rows, 1.0);
+            auto odd = random_weight(rng, k::weight_format::e4m3, 37, 333, k::scale_format::e8m0, 3, 7, 2);
+            check_matmul(ex, rng, odd.view, rows, 1.0);
+            auto fp4 = random_weight(rng, k::weight_format::e2m1, 40, 250, k::scale_format::e8m0, 1, 32);
+            check_matmul(ex, rng, fp4.view, rows, 1.0);
+        }
+    });
+}

@@ -46,6 +46,9 @@ std::vector<int32_t> generate(mneme_model* m, const std::vector<int32_t>& prompt
 
 }  // namespace
 
+// Drafting's verify passes (up to 16 rows) must reproduce token-by-token decoding exactly. The f64
+// path is exact for any batch; float32 batches beyond 16 rows (prefill) may take the packed-panel
+// GEMM, whose summation order differs, and then agree to float rounding only.
 TEST_CASE("batched logits equal one-at-a-time logits bit for bit") {
     for (const char* name : {"v4e-tiny", "v4-tiny", "v3-tiny"}) {
         const std::string dir = golden_dir(name);
@@ -53,8 +56,14 @@ TEST_CASE("batched logits equal one-at-a-time logits bit for bit") {
         for (mneme_precision p : {MNEME_PRECISION_F64, MNEME_PRECISION_F32}) {
             loaded_model m(dir, {p, MNEME_ACT_QUANT_DEFAULT});
             INFO(name << " precision " << p);
-            CHECK(m.logits(tokens, 0) == m.logits(tokens, 1));
-            CHECK(m.logits(tokens, 5) == m.logits(tokens, 1));
+            const auto one_at_a_time = m.logits(tokens, 1);
+            CHECK(m.logits(tokens, 5) == one_at_a_time);
+            CHECK(m.logits(tokens, 16) == one_at_a_time);
+            if (p == MNEME_PRECISION_F64) {
+                CHECK(m.logits(tokens, 0) == one_at_a_time);
+            } else {
+                CHECK(mneme::test::max_relative_error(m.logits(tokens, 0), one_at_a_time) < 1e-4);
+            }
         }
     }
 }

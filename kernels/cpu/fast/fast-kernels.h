@@ -8,6 +8,9 @@
 
 namespace mneme::kernels::fast {
 
+// Weight rows per packed panel (two AVX-512 vectors).
+inline constexpr int64_t k_panel_cols = 32;
+
 struct kernel_table {
     // out[i] = decode(row element k0 + i) * scale for i < len, in float32 as decode_weight_row does
     // (the element converted exactly, then one float32 multiplication by the block scale).
@@ -18,6 +21,24 @@ struct kernel_table {
                     float* y, int64_t y_stride, bool accumulate);
     // y[i] += sum_{m < count} c[m] * v[m][i] for i < len (count <= 4).
     void (*axpy_rows)(const float* c, const float* const* v, int count, int64_t len, float* y);
+    // Prefill-sized products against a packed panel of k_panel_cols weight rows stored column by
+    // column (panel[k * k_panel_cols + j] = W[j, k], zero beyond n): y[r, j] (= or +=)
+    // sum_k x[r, k] * panel[k, j] for r < rows, j < n <= k_panel_cols. Each activation element is
+    // broadcast against the panel's vectors, so outputs stay in registers for the whole length.
+    // Null where the instruction set has no such kernel.
+    void (*gemm_panel)(const float* x, int64_t x_stride, int64_t rows, const float* panel, int64_t n, int64_t len,
+                       float* y, int64_t y_stride, bool accumulate);
+    // Packs rows[j * ld + k] (j < n <= k_panel_cols, k < len) into panel[k * k_panel_cols + j], zero
+    // for j >= n: the layout gemm_panel reads. Null with gemm_panel.
+    void (*pack_panel)(const float* rows, int64_t ld, int64_t n, int64_t len, float* panel);
+    // Decode-time GEMV that decodes weights in registers (no row buffer): out[r] =
+    // sum_k x[r, k] * W(row[k]) * scales[k / block_k] for r < rows <= 4, k < len, for FP8 e4m3
+    // and bf16 rows. Each block's partial sum is scaled once, so results differ from
+    // decode-then-multiply only in rounding. Returns false, computing nothing, for other formats
+    // and for e4m3 rows holding a NaN code (0x7f/0xff): the caller then takes the decoding path,
+    // which reproduces them. Null where the instruction set has no such kernel.
+    bool (*dot)(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
+                const float* scales, int64_t block_k, float* out);
 };
 
 const kernel_table& scalar_kernels();

@@ -160,10 +160,86 @@ MNEME_AVX2 void axpy_rows(const float* c, const float* const* v, int count, int6
     }
 }
 
+MNEME_AVX2 bool has_e4m3_nan(const uint8_t* row, int64_t len) {
+    const __m256i m7f = _mm256_set1_epi8(0x7f);
+    int64_t i = 0;
+    int bad = 0;
+    for (; i + 32 <= len; i += 32) {
+        const __m256i v = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i)), m7f);
+        bad |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, m7f));
+    }
+    for (; i < len; ++i) bad |= (row[i] & 0x7f) == 0x7f;
+    return bad != 0;
+}
+
+// 16 consecutive weights as two vectors, unscaled (e4m3 comes out times 2^-8: see kernels-avx512).
+MNEME_AVX2 inline void load16(weight_format fmt, const uint8_t* row, int64_t k, __m256& lo, __m256& hi) {
+    if (fmt == weight_format::e4m3) {
+        const __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k)));
+        const __m256i h = _mm256_and_si256(_mm256_slli_epi16(b, 7), _mm256_set1_epi16(static_cast<short>(0xbfff)));
+        lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+        hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+    } else {  // bf16
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k));
+        lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(v)), 16));
+        hi = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(v, 1)), 16));
+    }
+}
+
+template <int R>
+MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const uint8_t* row, int64_t len,
+                         const float* scales, int64_t block_k, float* out) {
+    const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
+    __m256 total[R];
+    for (int r = 0; r < R; ++r) total[r] = _mm256_setzero_ps();
+    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
+        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
+        __m256 lo_acc[R], hi_acc[R];
+        for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm256_setzero_ps();
+        int64_t k = b0;
+        for (; k + 16 <= b1; k += 16) {
+            __m256 lo, hi;
+            load16(fmt, row, k, lo, hi);
+            for (int r = 0; r < R; ++r) {
+                lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + k), lo_acc[r]);
+                hi_acc[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + k + 8), hi_acc[r]);
+            }
+        }
+        if (k < b1) {  // tail: decoded on the stack with the same unit, activations masked
+            const int64_t rem = b1 - k;
+            alignas(32) float w[16] = {};
+            decode(fmt, row, k, rem, 1.0f / unit, w);
+            const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
+            for (int r = 0; r < R; ++r) {
+                lo_acc[r] = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_maskload_ps(x + r * xs + k, m0), lo_acc[r]);
+                const __m256 xh = _mm256_maskload_ps(x + r * xs + k + 8, m1);
+                hi_acc[r] = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xh, hi_acc[r]);
+            }
+        }
+        const __m256 sc = _mm256_set1_ps(scales[blk]);
+        for (int r = 0; r < R; ++r) total[r] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[r], hi_acc[r]), sc, total[r]);
+    }
+    for (int r = 0; r < R; ++r) out[r] = hsum(total[r]) * unit;
+}
+
+MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
+                    int64_t len, const float* scales, int64_t block_k, float* out) {
+    if (rows < 1 || rows > 4 || block_k < 1) return false;
+    if (fmt != weight_format::e4m3 && fmt != weight_format::bf16) return false;
+    if (fmt == weight_format::e4m3 && has_e4m3_nan(row, len)) return false;
+    switch (rows) {
+        case 1: dot_rows<1>(fmt, x, x_stride, row, len, scales, block_k, out); break;
+        case 2: dot_rows<2>(fmt, x, x_stride, row, len, scales, block_k, out); break;
+        case 3: dot_rows<3>(fmt, x, x_stride, row, len, scales, block_k, out); break;
+        default: dot_rows<4>(fmt, x, x_stride, row, len, scales, block_k, out); break;
+    }
+    return true;
+}
+
 }  // namespace
 
 const kernel_table& avx2_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, dot};
     return table;
 }
 

@@ -156,10 +156,198 @@ MNEME_AVX512 void axpy_rows(const float* c, const float* const* v, int count, in
     }
 }
 
+// MR activation rows × 32 weight rows: 2·MR accumulators (24 of 32 registers at MR = 12) stay in
+// registers over the whole length; per k two panel loads and MR broadcasts feed 2·MR FMAs.
+template <int MR>
+MNEME_AVX512 void panel_micro(const float* x, int64_t xs, const float* panel, int64_t len, float* y, int64_t ys,
+                              __mmask16 m0, __mmask16 m1, bool accumulate) {
+    __m512 a0[MR], a1[MR];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < len; ++k) {
+        const __m512 w0 = _mm512_loadu_ps(panel + k * k_panel_cols);
+        const __m512 w1 = _mm512_loadu_ps(panel + k * k_panel_cols + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; ++r) {
+            const __m512 xb = _mm512_set1_ps(x[r * xs + k]);
+            a0[r] = _mm512_fmadd_ps(xb, w0, a0[r]);
+            a1[r] = _mm512_fmadd_ps(xb, w1, a1[r]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+        float* out = y + r * ys;
+        if (accumulate) {
+            a0[r] = _mm512_add_ps(a0[r], _mm512_maskz_loadu_ps(m0, out));
+            a1[r] = _mm512_add_ps(a1[r], _mm512_maskz_loadu_ps(m1, out + 16));
+        }
+        _mm512_mask_storeu_ps(out, m0, a0[r]);
+        _mm512_mask_storeu_ps(out + 16, m1, a1[r]);
+    }
+}
+
+constexpr int k_panel_mr = 12;
+using panel_fn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, __mmask16, __mmask16, bool);
+constexpr panel_fn panel_table[k_panel_mr] = {panel_micro<1>, panel_micro<2>, panel_micro<3>,  panel_micro<4>,
+                                              panel_micro<5>, panel_micro<6>, panel_micro<7>,  panel_micro<8>,
+                                              panel_micro<9>, panel_micro<10>, panel_micro<11>, panel_micro<12>};
+
+MNEME_AVX512 void gemm_panel(const float* x, int64_t x_stride, int64_t rows, const float* panel, int64_t n,
+                             int64_t len, float* y, int64_t y_stride, bool accumulate) {
+    const uint32_t m = n >= 32 ? ~0u : static_cast<uint32_t>((uint64_t{1} << n) - 1);
+    const __mmask16 m0 = static_cast<__mmask16>(m), m1 = static_cast<__mmask16>(m >> 16);
+    for (int64_t r = 0; r < rows; r += k_panel_mr) {
+        const int mr = static_cast<int>(rows - r < k_panel_mr ? rows - r : k_panel_mr);
+        panel_table[mr - 1](x + r * x_stride, x_stride, panel, len, y + r * y_stride, y_stride, m0, m1, accumulate);
+    }
+}
+
+// In-register transpose of a 16 × 16 block: r[i] holds row i on entry and column i on exit
+// (unpack pairs of rows, then interleave 64-bit, 128-bit and 256-bit groups).
+MNEME_AVX512 inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; ++i) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; ++i) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t len, float* panel) {
+    int64_t k = 0;
+    for (; k + 16 <= len; k += 16) {
+        for (int64_t half = 0; half < k_panel_cols; half += 16) {
+            __m512 r[16];
+            for (int64_t j = 0; j < 16; ++j) {
+                r[j] = half + j < n ? _mm512_loadu_ps(rows + (half + j) * ld + k) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, r[i]);
+        }
+    }
+    for (; k < len; ++k) {
+        for (int64_t j = 0; j < k_panel_cols; ++j) panel[k * k_panel_cols + j] = j < n ? rows[j * ld + k] : 0.0f;
+    }
+}
+
+// True when any byte of row[0..len) is an e4m3 NaN code (magnitude bits all ones).
+MNEME_AVX512 bool has_e4m3_nan(const uint8_t* row, int64_t len) {
+    const __m512i m7f = _mm512_set1_epi8(0x7f);
+    __mmask64 bad = 0;
+    int64_t i = 0;
+    for (; i + 64 <= len; i += 64) {
+        bad |= _mm512_cmpeq_epi8_mask(_mm512_and_si512(_mm512_loadu_si512(row + i), m7f), m7f);
+    }
+    if (i < len) {
+        const __mmask64 m = (uint64_t{1} << (len - i)) - 1;
+        bad |= _mm512_mask_cmpeq_epi8_mask(m, _mm512_and_si512(_mm512_maskz_loadu_epi8(m, row + i), m7f), m7f);
+    }
+    return bad != 0;
+}
+
+// 32 e4m3 codes as float16 bit patterns worth value * 2^-8: sign-extending each byte to 16 bits
+// and shifting left by 7 puts the sign at bit 15 and the magnitude at bits 7..13; bit 14 (a copy
+// of the sign) is cleared. Three integer operations per 32 weights.
+MNEME_AVX512 inline __m512i e4m3x32_as_f16(__m256i codes) {
+    const __m512i shifted = _mm512_slli_epi16(_mm512_cvtepi8_epi16(codes), 7);
+    return _mm512_and_si512(shifted, _mm512_set1_epi16(static_cast<short>(0xbfff)));
+}
+
+// 32 consecutive weights of one row as two float vectors (unscaled; e4m3 comes out times 2^-8).
+// `m` masks the elements to load (all ones except in a block's tail); masked-off weights are 0.
+struct load_e4m3 {
+    static constexpr float unit = 256.0f;  // undoes the 2^-8 of the float16 view
+    MNEME_AVX512 static void load(const uint8_t* row, int64_t k, uint32_t m, __m512& lo, __m512& hi) {
+        const __m512i h = e4m3x32_as_f16(m == ~0u ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k))
+                                                  : _mm256_maskz_loadu_epi8(m, row + k));
+        lo = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+        hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(h, 1));
+    }
+};
+
+struct load_bf16 {
+    static constexpr float unit = 1.0f;
+    MNEME_AVX512 static void load(const uint8_t* row, int64_t k, uint32_t m, __m512& lo, __m512& hi) {
+        const uint8_t* p = row + 2 * k;
+        const __m512i v = m == ~0u ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(m, p);
+        // bf16 is the top half of a float32: place each 16-bit value in the upper half of a lane.
+        lo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(v)), 16));
+        hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(v, 1)), 16));
+    }
+};
+
+template <class L, int R>
+MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64_t len, const float* scales,
+                           int64_t block_k, float* out) {
+    __m512 total[R];
+    for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
+    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
+        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
+        // Two accumulators per activation row keep two FMA chains in flight.
+        __m512 lo_acc[R], hi_acc[R];
+        for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm512_setzero_ps();
+        for (int64_t k = b0; k < b1; k += 32) {
+            const uint32_t m = b1 - k >= 32 ? ~0u : static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
+            __m512 lo, hi;
+            L::load(row, k, m, lo, hi);
+            const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
+            for (int r = 0; r < R; ++r) {
+                lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_maskz_loadu_ps(mlo, x + r * xs + k), lo_acc[r]);
+                hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_maskz_loadu_ps(mhi, x + r * xs + k + 16), hi_acc[r]);
+            }
+        }
+        const __m512 s = _mm512_set1_ps(scales[blk]);
+        for (int r = 0; r < R; ++r) total[r] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[r], hi_acc[r]), s, total[r]);
+    }
+    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) * L::unit;
+}
+
+template <class L>
+MNEME_AVX512 void dot_any_rows(const float* x, int64_t xs, int64_t rows, const uint8_t* row, int64_t len,
+                               const float* scales, int64_t block_k, float* out) {
+    switch (rows) {
+        case 1: dot_rows<L, 1>(x, xs, row, len, scales, block_k, out); break;
+        case 2: dot_rows<L, 2>(x, xs, row, len, scales, block_k, out); break;
+        case 3: dot_rows<L, 3>(x, xs, row, len, scales, block_k, out); break;
+        default: dot_rows<L, 4>(x, xs, row, len, scales, block_k, out); break;
+    }
+}
+
+MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
+                      int64_t len, const float* scales, int64_t block_k, float* out) {
+    if (rows < 1 || rows > 4 || block_k < 1) return false;
+    switch (fmt) {
+        case weight_format::e4m3:
+            if (has_e4m3_nan(row, len)) return false;
+            dot_any_rows<load_e4m3>(x, x_stride, rows, row, len, scales, block_k, out);
+            return true;
+        case weight_format::bf16:
+            dot_any_rows<load_bf16>(x, x_stride, rows, row, len, scales, block_k, out);
+            return true;
+        default:
+            return false;
+    }
+}
+
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, dot};
     return table;
 }
 

@@ -13,6 +13,19 @@ namespace {
 
 constexpr int64_t k_tile_rows = 16;               // weight rows decoded together
 constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to stay in L2
+// Decode-sized products hand each thread at least this many weight bytes: waking a worker costs
+// more than streaming a small matrix (MLA's per-head products are 64–256 KiB) on one core.
+constexpr int64_t k_min_bytes_per_thread = 1024 * 1024;
+constexpr int64_t k_prefetch_rows = 4;  // decode-sized products: software prefetch distance in rows
+// Up to this many activation rows, every row of a product is computed exactly as if it were alone
+// (the register-decoding GEMV in groups of 4 rows, or the tiled path, chosen by the weight format
+// only): a verify pass of n-gram drafting (at most k_exact_rows rows, see mneme_generate_desc)
+// must reproduce single-token decoding bit for bit. From the next row count on, the packed-panel
+// kernel is used (fewer rows cannot amortise decoding and transposing a panel); its summation
+// order differs, so larger prefill batches agree with token-by-token decoding to rounding only.
+constexpr int64_t k_exact_rows = 16;
+constexpr int64_t k_panel_min_rows = k_exact_rows + 1;
+constexpr int64_t k_panel_max_k = 512;
 
 float block_scale(const weight_view& w, int64_t n, int64_t k) {
     const int64_t idx = (n / w.block_n) * w.scale_row_elems + (k / w.block_k);
@@ -44,12 +57,106 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
     }
 }
 
+// Decode-sized products (a few activation rows): each weight row is decoded in registers and
+// multiplied at once, so it is read from memory once and never written back as floats. Returns
+// false when the instruction set has no such kernel for the format.
+bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x, int64_t rows, int64_t x_stride,
+                      const weight_view& w, float* y, int64_t y_stride, double alpha) {
+    // float32 rows are multiplied in place by the tiled path below, which is as fast for them.
+    const bool supported = w.format == weight_format::e4m3 || w.format == weight_format::bf16;
+    if (!kt.dot || !supported || rows > k_exact_rows || w.k <= 0) return false;
+    const bool scaled = w.scale_fmt != scale_format::none;
+    const int64_t block_k = scaled ? w.block_k : w.k;
+    const int64_t n_blocks = (w.k + block_k - 1) / block_k;
+    const auto tiles = static_cast<std::size_t>((w.n + k_tile_rows - 1) / k_tile_rows);
+    const int64_t tile_bytes = std::max<int64_t>(1, k_tile_rows * w.row_bytes);
+    const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
+    const float a = static_cast<float>(alpha);
+    parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {
+        std::vector<float> scales(static_cast<std::size_t>(n_blocks), 1.0f), buf;
+        float out[k_exact_rows];
+        const int64_t n_begin = static_cast<int64_t>(t0) * k_tile_rows;
+        const int64_t n_end = std::min<int64_t>(w.n, static_cast<int64_t>(t1) * k_tile_rows);
+        for (int64_t n = n_begin; n < n_end; ++n) {
+            // The scale row changes only every block_n weight rows.
+            if (scaled && (n % w.block_n == 0 || n == n_begin)) {
+                for (int64_t b = 0; b < n_blocks; ++b) {
+                    scales[static_cast<std::size_t>(b)] = block_scale(w, n, b * block_k);
+                }
+            }
+            // Rows a few ahead are requested now: each row is short (1-2 KiB for MoE experts) and
+            // the hardware prefetcher alone leaves the stream waiting on misses.
+            if (n + k_prefetch_rows < n_end) {
+                const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
+                for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
+            }
+            // Groups of at most 4 rows: the kernel keeps one accumulator per row, so a row's sum does
+            // not depend on the rows beside it.
+            bool decoded = true;
+            for (int64_t r0 = 0; r0 < rows && decoded; r0 += 4) {
+                decoded = kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(4, rows - r0),
+                                 w.data + n * w.row_bytes, w.k, scales.data(), block_k, out + r0);
+            }
+            if (!decoded) {
+                // NaN codes: decode the row as the reference does and multiply it plainly.
+                buf.resize(static_cast<std::size_t>(w.k));
+                decode_range(kt, w, n, 0, w.k, buf.data());
+                const float* row_ptr = buf.data();
+                kt.gemm_nt(x, x_stride, rows, &row_ptr, 1, w.k, out, 1, false);
+            }
+            for (int64_t r = 0; r < rows; ++r) y[r * y_stride + n] = alpha == 1.0 ? out[r] : out[r] * a;
+        }
+    });
+    return true;
+}
+
+// Prefill-sized products: tiles of k_panel_cols weight rows are decoded, transposed into a packed
+// panel (column by column) and multiplied by broadcasting activations against it (see
+// kernel_table::gemm_panel). Returns false when the instruction set has no such kernel.
+bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, int64_t rows, int64_t x_stride,
+                  const weight_view& w, float* y, int64_t y_stride, double alpha) {
+    if (!kt.gemm_panel || !kt.pack_panel || rows < k_panel_min_rows) return false;
+    const int64_t kdim = w.k;
+    // The activation chunk stays in L2 and the panel (32 × kc floats) in L1/L2.
+    int64_t kc = std::min<int64_t>(kdim, k_panel_max_k);
+    if (rows * kc * 4 > k_x_chunk_bytes) kc = std::max<int64_t>(64, k_x_chunk_bytes / (4 * rows) / 16 * 16);
+    kc = std::max<int64_t>(1, std::min(kc, kdim));
+    const auto tiles = static_cast<std::size_t>((w.n + k_panel_cols - 1) / k_panel_cols);
+    const float a = static_cast<float>(alpha);
+    parallel(ex, tiles, 1, [&](std::size_t t0, std::size_t t1) {
+        // Decoded rows (row-major, as decode writes them), then transposed 16 × 16 in registers.
+        std::vector<float> rowbuf(static_cast<std::size_t>(k_panel_cols * kc)),
+            panel(static_cast<std::size_t>(k_panel_cols * kc));
+        for (int64_t k0 = 0; k0 < kdim; k0 += kc) {
+            const int64_t len = std::min(kc, kdim - k0);
+            for (std::size_t t = t0; t < t1; ++t) {
+                const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
+                const int64_t cnt = std::min(k_panel_cols, w.n - n0);
+                for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
+                kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
+                kt.gemm_panel(x + k0, x_stride, rows, panel.data(), cnt, len, y + n0, y_stride, k0 > 0);
+            }
+        }
+        if (alpha == 1.0) return;
+        for (std::size_t t = t0; t < t1; ++t) {
+            const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
+            const int64_t n1 = std::min(n0 + k_panel_cols, w.n);
+            for (int64_t r = 0; r < rows; ++r) {
+                for (int64_t n = n0; n < n1; ++n) y[r * y_stride + n] *= a;
+            }
+        }
+    });
+    return true;
+}
+
 }  // namespace
 
 void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w, float* y,
             int64_t y_stride, double alpha) {
     if (rows <= 0 || w.n <= 0) return;
     const kernel_table& kt = active_kernels();
+    if (matmul_few_rows(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
+    if (matmul_panel(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
     const int64_t kdim = w.k;
     // Split K only when the activation rows would not fit in L2 together.
     int64_t kc = kdim;

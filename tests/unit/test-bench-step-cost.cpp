@@ -1,0 +1,102 @@
+// The bytes-per-decode-step accounting of `mneme-cli bench` against a count written out by hand
+// from the V3 golden checkpoints' configs (tests/golden/v3-tiny*/config.json): every tensor the
+// model reads for one token, in its stored format, with the routed experts a token selects.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "bench-step-cost.h"
+
+namespace {
+
+namespace bench = mneme_cli::bench;
+
+const std::string k_golden = std::string(MNEME_TEST_DATA_DIR) + "/golden/";
+
+// An FP8 e4m3 linear [n, k] with float32 scales per 128×128 block, as published.
+uint64_t fp8(uint64_t n, uint64_t k) {
+    return n * k + ((n + 127) / 128) * ((k + 127) / 128) * 4;
+}
+uint64_t bf16(uint64_t n) {
+    return 2 * n;
+}
+
+// The shapes of a V3 golden checkpoint, written out from its config.json.
+struct v3_shapes {
+    uint64_t d, layers, dense_layers, heads, q_lora, kv_lora, rope, nope, v, inter, moe_inter, experts, top_k, shared,
+        vocab;
+};
+
+// Every tensor one decode step reads, counted from the shapes alone.
+void check_against_hand_count(const std::string& dir, const v3_shapes& s) {
+    const bench::checkpoint_summary ckpt = bench::read_checkpoint_summary(k_golden + dir);
+    const uint64_t context = 37;
+    const bench::step_cost c = bench::decode_step_cost(ckpt, context, 4);
+    const uint64_t moe_layers = s.layers - s.dense_layers;
+    const uint64_t norms = bf16(s.d) * 2 + bf16(s.q_lora) + bf16(s.kv_lora);
+    const uint64_t kv_b = fp8(s.heads * (s.nope + s.v), s.kv_lora);
+    const uint64_t attn_stored = fp8(s.q_lora, s.d) + fp8(s.heads * (s.nope + s.rope), s.q_lora) +
+                                 fp8(s.kv_lora + s.rope, s.d) + kv_b + fp8(s.d, s.heads * s.v);
+    // kv_b_proj runs absorbed, dequantised to float32: W_UK^T and W_UV's value rows.
+    const uint64_t attn_run = attn_stored - kv_b + s.heads * s.kv_lora * (s.nope + s.v) * 4;
+    const uint64_t dense_ffn = 2 * fp8(s.inter, s.d) + fp8(s.d, s.inter);
+    const uint64_t expert = 2 * fp8(s.moe_inter, s.d) + fp8(s.d, s.moe_inter);
+    const uint64_t shared = 2 * fp8(s.shared * s.moe_inter, s.d) + fp8(s.d, s.shared * s.moe_inter);
+    const uint64_t router = bf16(s.experts * s.d) + s.experts * 4;  // BF16 gate + F32 correction bias
+    const uint64_t final_norm = bf16(s.d), embedding_row = bf16(s.d), head = bf16(s.vocab * s.d);
+
+    CHECK(c.attention_dense_bytes ==
+          s.layers * (attn_run + norms) + s.dense_layers * dense_ffn + moe_layers * router + final_norm);
+    CHECK(c.shared_expert_bytes == moe_layers * shared);
+    CHECK(c.routed_expert_bytes == moe_layers * s.top_k * expert);
+    CHECK(c.routed_experts_read == moe_layers * s.top_k);
+    CHECK(c.embedding_bytes == embedding_row);
+    CHECK(c.head_bytes == head);
+    CHECK(c.cache_bytes == s.layers * (s.kv_lora + s.rope) * 4 * context);
+    CHECK(c.weight_bytes_stored == s.layers * (attn_stored + norms) + s.dense_layers * dense_ffn +
+                                       moe_layers * (router + shared + s.top_k * expert) + final_norm + embedding_row +
+                                       head);
+    CHECK(c.total_bytes() == c.weight_bytes() + c.cache_bytes);
+
+    // Multiply-adds: every projection once, the dense FFNs, router + shared + top-k experts.
+    const uint64_t attn_params = s.q_lora * s.d + s.heads * (s.nope + s.rope) * s.q_lora + (s.kv_lora + s.rope) * s.d +
+                                 s.heads * (s.nope + s.v) * s.kv_lora + s.d * s.heads * s.v;
+    CHECK(c.body_params == s.layers * attn_params + s.dense_layers * 3 * s.inter * s.d +
+                               moe_layers * (s.experts * s.d + (s.shared + s.top_k) * 3 * s.moe_inter * s.d));
+    CHECK(c.head_params == s.vocab * s.d);
+    CHECK(c.attention_flops_per_key == Approx(2.0 * s.layers * s.heads * (2 * s.kv_lora + s.rope)));
+}
+
+}  // namespace
+
+TEST_CASE("decode step bytes of the V3 goldens match a hand count", "[bench]") {
+    SECTION("v3-tiny: one file, an MTP layer that decoding never reads") {
+        check_against_hand_count("v3-tiny", {144, 3, 1, 4, 96, 80, 32, 16, 32, 192, 8, 16, 4, 1, 256});
+    }
+    SECTION("v3-tiny-sharded: second shape set, two shards, two shared experts") {
+        check_against_hand_count("v3-tiny-sharded", {136, 2, 1, 2, 72, 144, 16, 24, 40, 160, 24, 12, 3, 2, 272});
+    }
+}
+
+TEST_CASE("V3.2 reads the indexer keys of every token but latents only of the selected ones", "[bench]") {
+    const bench::checkpoint_summary ckpt = bench::read_checkpoint_summary(k_golden + "v32-tiny");
+    // 2 layers, kv_lora 136 + rope 64, indexer keys of 128, top 20.
+    const auto short_ctx = bench::decode_step_cost(ckpt, 10);
+    CHECK(short_ctx.attended == 10);
+    CHECK(short_ctx.cache_bytes == 2 * 4 * ((136 + 64) * 10 + 128 * 10));
+    const auto long_ctx = bench::decode_step_cost(ckpt, 1000);
+    CHECK(long_ctx.attended == 20);
+    CHECK(long_ctx.cache_bytes == 2 * 4 * ((136 + 64) * 20 + 128 * 1000));
+    CHECK(long_ctx.weight_bytes() == short_ctx.weight_bytes());
+}
+
+TEST_CASE("prefill FLOPs per token: weights, the LM head once, causal attention", "[bench]") {
+    bench::step_cost c;
+    c.body_params = 1000;
+    c.head_params = 500;
+    c.attention_flops_per_key = 10;
+    CHECK(bench::prefill_flops_per_token(c, 9) == Approx(2000 + 1000.0 / 9 + 10 * 5));
+    c.attend_cap = 3;  // DSA: at most 3 keys per query
+    CHECK(bench::prefill_flops_per_token(c, 9) == Approx(2000 + 1000.0 / 9 + 10 * 3));
+}

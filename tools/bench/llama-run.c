@@ -1,0 +1,179 @@
+/* Times llama.cpp (libllama from the node-llama-cpp npm package) the way llama-bench does: one
+ * context, a persistent ggml thread pool attached to it, a prompt decoded as one batch, then
+ * single-token decode steps fed back greedily. With --logits-out it instead writes the logits of
+ * every prompt position (float32, row-major [n_tokens, n_vocab]) for the agreement check.
+ *
+ *   llama-run --model F.gguf --bins DIR --tokens 1,2,3 [--threads N] [--gen-tokens G]
+ *             [--reps R] [--kv f16|f32] [--repack 0|1] [--flash-attn 0] [--poll N] [--logits-out FILE]
+ *
+ * Prints one JSON object. Built by tools/bench/llama-side-by-side.sh against the headers of the
+ * package's own source bundle (include/, ggml/include/). */
+#include <ggml-backend.h>
+#include <ggml-cpu.h>
+#include <llama.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void quiet_log(enum ggml_log_level level, const char* text, void* user) {
+    (void)user;
+    if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
+}
+
+static const char* opt(int argc, char** argv, const char* name, const char* fallback) {
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    }
+    return fallback;
+}
+
+static int parse_tokens(const char* s, llama_token** out) {
+    int n = 0, cap = 64;
+    llama_token* t = malloc(sizeof(llama_token) * (size_t)cap);
+    while (*s) {
+        char* end = NULL;
+        const long v = strtol(s, &end, 10);
+        if (end == s) break;
+        if (n == cap) t = realloc(t, sizeof(llama_token) * (size_t)(cap *= 2));
+        t[n++] = (llama_token)v;
+        s = *end ? end + 1 : end;
+    }
+    *out = t;
+    return n;
+}
+
+static llama_token argmax(const float* x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; ++i) {
+        if (x[i] > x[best]) best = i;
+    }
+    return best;
+}
+
+/* Decodes tokens[0..n) at positions pos.. as one batch; logits for every position or the last. */
+static int decode(struct llama_context* ctx, struct llama_batch* b, const llama_token* tokens, int n, int pos,
+                  int all_logits) {
+    b->n_tokens = n;
+    for (int i = 0; i < n; ++i) {
+        b->token[i] = tokens[i];
+        b->pos[i] = pos + i;
+        b->n_seq_id[i] = 1;
+        b->seq_id[i][0] = 0;
+        b->logits[i] = (int8_t)(all_logits || i == n - 1);
+    }
+    return llama_decode(ctx, *b);
+}
+
+int main(int argc, char** argv) {
+    const char* model_path = opt(argc, argv, "--model", NULL);
+    const char* bins = opt(argc, argv, "--bins", NULL);
+    const char* token_list = opt(argc, argv, "--tokens", NULL);
+    const char* logits_out = opt(argc, argv, "--logits-out", NULL);
+    const int threads = atoi(opt(argc, argv, "--threads", "2"));
+    const int gen = atoi(opt(argc, argv, "--gen-tokens", "32"));
+    const int reps = atoi(opt(argc, argv, "--reps", "2"));
+    const int kv_f32 = strcmp(opt(argc, argv, "--kv", "f16"), "f32") == 0;
+    if (!model_path || !bins || !token_list) {
+        fprintf(stderr, "usage: llama-run --model F.gguf --bins DIR --tokens 1,2,3 [options]\n");
+        return 2;
+    }
+    llama_token* prompt = NULL;
+    const int n_prompt = parse_tokens(token_list, &prompt);
+
+    llama_log_set(quiet_log, NULL);
+    ggml_backend_load_all_from_path(bins);
+    llama_backend_init();
+    ggml_backend_dev_t cpu_dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (!cpu_dev) {
+        fprintf(stderr, "no CPU backend in %s\n", bins);
+        return 1;
+    }
+    ggml_backend_reg_t cpu_reg = ggml_backend_dev_backend_reg(cpu_dev);
+    typedef struct ggml_threadpool* (*pool_new_fn)(struct ggml_threadpool_params*);
+    typedef void (*pool_free_fn)(struct ggml_threadpool*);
+    pool_new_fn pool_new = (pool_new_fn)ggml_backend_reg_get_proc_address(cpu_reg, "ggml_threadpool_new");
+    pool_free_fn pool_free = (pool_free_fn)ggml_backend_reg_get_proc_address(cpu_reg, "ggml_threadpool_free");
+
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    /* --repack 0 keeps weights in the file's layout (no CPU_REPACK interleaving). */
+    mp.use_extra_bufts = atoi(opt(argc, argv, "--repack", "1")) != 0;
+    struct llama_model* model = llama_model_load_from_file(model_path, mp);
+    if (!model) {
+        fprintf(stderr, "cannot load %s\n", model_path);
+        return 1;
+    }
+    const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)(n_prompt + gen + 16);
+    cp.n_batch = cp.n_ubatch = (uint32_t)n_prompt;
+    cp.n_threads = cp.n_threads_batch = threads;
+    cp.no_perf = true;
+    if (kv_f32) cp.type_k = cp.type_v = GGML_TYPE_F32;
+    /* --flash-attn 0: the CPU flash-attention kernel rounds through float16 (about 1e-3 relative
+     * on logits); the plain path is float32 throughout. Default: llama.cpp's own choice. */
+    if (strcmp(opt(argc, argv, "--flash-attn", "auto"), "0") == 0) cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    struct llama_context* ctx = llama_init_from_model(model, cp);
+    if (!ctx) {
+        fprintf(stderr, "cannot create a context\n");
+        return 1;
+    }
+    struct ggml_threadpool* pool = NULL;
+    if (pool_new) {
+        struct ggml_threadpool_params tpp = ggml_threadpool_params_default(threads);
+        /* --poll 0..100: how long idle workers spin before sleeping (ggml's default 50 spins; on an
+         * oversubscribed machine 0 can be faster). */
+        tpp.poll = (uint32_t)atoi(opt(argc, argv, "--poll", "50"));
+        pool = pool_new(&tpp);
+        if (pool) llama_attach_threadpool(ctx, pool, NULL);
+    }
+    struct llama_batch batch = llama_batch_init(n_prompt, 0, 1);
+
+    if (logits_out) {
+        if (decode(ctx, &batch, prompt, n_prompt, 0, 1) != 0) return 1;
+        FILE* f = fopen(logits_out, "wb");
+        if (!f) return 1;
+        for (int i = 0; i < n_prompt; ++i) fwrite(llama_get_logits_ith(ctx, i), sizeof(float), (size_t)n_vocab, f);
+        fclose(f);
+        printf("{\"n_tokens\": %d, \"n_vocab\": %d, \"kv\": \"%s\"}\n", n_prompt, n_vocab, kv_f32 ? "f32" : "f16");
+    } else {
+        double best_prefill = 0, best_decode = 0;
+        /* Warm-up pass (weights faulted in, graphs allocated), then the timed repetitions. */
+        for (int r = -1; r < reps; ++r) {
+            llama_memory_clear(llama_get_memory(ctx), true);
+            double t0 = now_s();
+            if (decode(ctx, &batch, prompt, n_prompt, 0, 0) != 0) return 1;
+            const double prefill_s = now_s() - t0;
+            llama_token next = argmax(llama_get_logits_ith(ctx, n_prompt - 1), n_vocab);
+            const int steps = r < 0 ? 2 : gen;
+            t0 = now_s();
+            for (int s = 0; s < steps; ++s) {
+                if (decode(ctx, &batch, &next, 1, n_prompt + s, 1) != 0) return 1;
+                next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
+            }
+            const double decode_s = now_s() - t0;
+            if (r < 0) continue;
+            if (n_prompt / prefill_s > best_prefill) best_prefill = n_prompt / prefill_s;
+            if (steps / decode_s > best_decode) best_decode = steps / decode_s;
+        }
+        printf(
+            "{\"prefill_tps\": %.3f, \"decode_tps\": %.3f, \"threads\": %d, \"prompt_tokens\": %d, "
+            "\"gen_tokens\": %d, \"kv\": \"%s\", \"threadpool\": %s, \"poll\": %s}\n",
+            best_prefill, best_decode, threads, n_prompt, gen, kv_f32 ? "f32" : "f16", pool ? "true" : "false",
+            opt(argc, argv, "--poll", "50"));
+    }
+    llama_batch_free(batch);
+    llama_free(ctx);
+    if (pool && pool_free) pool_free(pool);
+    llama_model_free(model);
+    free(prompt);
+    return 0;
+}
