@@ -3,11 +3,16 @@
 #include <mneme/mneme.h>
 
 #include <QHBoxLayout>
+#include <QLabel>
 #include <QPushButton>
+#include <QSplitter>
 #include <QTextBrowser>
+#include <QTextDocument>
 #include <QVBoxLayout>
 
 #include "context_budget.h"
+#include "expert_heatmap.h"
+#include "file_heat_tree.h"
 
 namespace mneme_chat {
 namespace {
@@ -18,14 +23,37 @@ QString row(const QString& key, const QString& value) {
 
 QString seconds(double s) { return s < 0 ? QStringLiteral("–") : QStringLiteral("%1 s").arg(s, 0, 'f', 2); }
 
+QString percent(double share) {
+    return QStringLiteral("%1%").arg(100.0 * share, 0, 'f', 1);
+}
+
 }  // namespace
 
 DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("diagnosticsPanel"));
     auto* layout = new QVBoxLayout(this);
-    view_ = new QTextBrowser(this);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    auto* answer = new QWidget(split);
+    auto* answerLayout = new QVBoxLayout(answer);
+    answerLayout->setContentsMargins(0, 0, 0, 0);
+    summary_ = new QLabel(answer);
+    summary_->setObjectName(QStringLiteral("answerSummary"));
+    summary_->setWordWrap(true);
+    summary_->setTextFormat(Qt::RichText);
+    answerLayout->addWidget(summary_);
+    files_ = new FileHeatTree(answer);
+    answerLayout->addWidget(files_, 1);
+    auto* expertsTitle = new QLabel(tr("<b>Expert utilisation per layer</b> (effective experts at the right)"), answer);
+    answerLayout->addWidget(expertsTitle);
+    experts_ = new ExpertHeatmap(answer);
+    answerLayout->addWidget(experts_);
+    view_ = new QTextBrowser(split);
     view_->setObjectName(QStringLiteral("diagnosticsText"));
-    layout->addWidget(view_, 1);
+    split->addWidget(answer);
+    split->addWidget(view_);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    layout->addWidget(split, 1);
     auto* buttons = new QHBoxLayout;
     auto* bench = new QPushButton(tr("Benchmark prefill (2,048 tokens)"), this);
     bench->setToolTip(tr("Feeds synthetic tokens: works with any model, tokenizer or not."));
@@ -34,6 +62,7 @@ DiagnosticsPanel::DiagnosticsPanel(QWidget* parent) : QWidget(parent) {
     layout->addLayout(buttons);
     connect(bench, &QPushButton::clicked, this, [this] { emit benchmarkRequested(2048); });
     render();
+    renderAnswer();
 }
 
 void DiagnosticsPanel::setPlugins(const QList<PluginRow>& plugins, const QList<DeviceRow>& devices) {
@@ -58,6 +87,7 @@ void DiagnosticsPanel::setLastAnswer(const AnswerStats& stats) {
     answer_ = stats;
     hasAnswer_ = true;
     render();
+    renderAnswer();
 }
 
 void DiagnosticsPanel::setBenchmark(const AnswerStats& stats) {
@@ -67,6 +97,65 @@ void DiagnosticsPanel::setBenchmark(const AnswerStats& stats) {
 }
 
 QString DiagnosticsPanel::text() const { return view_->toPlainText(); }
+
+QString DiagnosticsPanel::answerText() const {
+    QTextDocument doc;
+    doc.setHtml(summary_->text());
+    return doc.toPlainText();
+}
+
+void DiagnosticsPanel::renderAnswer() {
+    const AnswerDiagnostics& d = answer_.diagnostics;
+    QStringList lines;
+    lines << tr("<b>Last answer</b>");
+    if (!hasAnswer_ || !d.available) {
+        lines << tr(
+            "Ask a question: this shows which files the sparse attention read, the Engram cache hit rate, "
+            "expert utilisation and the drafting acceptance of the answer.");
+        summary_->setText(lines.join(QStringLiteral("<br>")));
+        files_->setFiles({});
+        experts_->setCounts(0, 0, {});
+        return;
+    }
+    if (!d.indexerLayers) {
+        lines << tr("Sparse attention: none (this architecture attends to every position).");
+    } else if (!d.selectionsCollected) {
+        lines << tr("Sparse attention: selections were not recorded for this answer.");
+    } else {
+        const double inCode = d.selectedPositions
+                                  ? static_cast<double>(d.codebasePositions) / static_cast<double>(d.selectedPositions)
+                                  : 0;
+        lines << tr("Sparse attention: %1 selections (top-%2 in %3 indexer layers over %4 token positions); %5 of the "
+                    "selected positions are in the codebase.")
+                     .arg(formatCount(d.selections))
+                     .arg(d.indexTopk)
+                     .arg(d.indexerLayers)
+                     .arg(formatCount(d.forwardedTokens), percent(inCode));
+    }
+    if (d.engramFromStore) {
+        const double rate = d.engramHitRate();
+        lines << tr("Engram cache: %1 hit rate (%2 hits, %3 misses, %4 read, %5 stalled).")
+                     .arg(rate < 0 ? QStringLiteral("–") : percent(rate), formatCount(d.engramHits),
+                          formatCount(d.engramMisses), formatBytes(d.engramBytesRead), seconds(d.engramStallSeconds));
+    } else if (d.engramTableBytes) {
+        lines << tr("Engram: its %1 of tables are held in memory (no store), so there is no cache to miss.")
+                     .arg(formatBytes(d.engramTableBytes));
+    } else {
+        lines << tr("Engram: this model has no Engram layers.");
+    }
+    if (d.draftProposed) {
+        lines << tr("Drafting: %1 of %2 drafted tokens accepted (%3); %4 of the answer came from drafts.")
+                     .arg(formatCount(d.draftAccepted), formatCount(d.draftProposed), percent(d.draftAcceptance),
+                          percent(d.draftedFraction));
+    } else {
+        lines << tr("Drafting: no drafts were proposed for this answer.");
+    }
+    QStringList escaped;
+    for (qsizetype i = 0; i < lines.size(); ++i) escaped << (i == 0 ? lines[i] : lines[i].toHtmlEscaped());
+    summary_->setText(escaped.join(QStringLiteral("<br>")));
+    files_->setFiles(d.files);
+    experts_->setCounts(d.layers, d.experts, d.expertCounts);
+}
 
 void DiagnosticsPanel::render() {
     QString h;
@@ -120,11 +209,6 @@ void DiagnosticsPanel::render() {
              row(tr("Result"), !bench_.error.isEmpty() ? bench_.error : bench_.cancelled ? tr("cancelled") : tr("done")) +
              QStringLiteral("</table>");
     }
-    h += QStringLiteral("<h3>Not available yet</h3><p>");
-    h += tr("Which files the sparse attention selected, the Engram hit rate, expert utilisation and drafting "
-            "acceptance per answer need statistics the SDK does not expose yet.")
-             .toHtmlEscaped();
-    h += QStringLiteral("</p>");
     view_->setHtml(h);
 }
 

@@ -16,6 +16,7 @@ struct EngineConfig {
     int device = -1;                 // -1 = the backend's best
     quint32 contextTokens = 32768;   // session size (clamped to the model's maximum)
     QString snapshotDir;             // "" = no saved prefills
+    bool collectSelections = true;   // record sparse-attention selections per answer (a small decode cost)
 };
 
 // One row of mneme_runtime_plugin_info.
@@ -85,6 +86,49 @@ struct ProgressInfo {
     double etaSeconds = -1;
 };
 
+// How often the sparse attention selected one codebase file's tokens during an answer.
+struct FileSelection {
+    QString path;
+    quint64 tokens = 0;
+    quint64 selections = 0;  // summed over decode steps, indexer layers and the file's positions
+};
+
+// The SDK's per-answer statistics (mneme_session_last_generation_stats and its arrays).
+struct AnswerDiagnostics {
+    bool available = false;
+    // N-gram drafting.
+    quint64 draftProposed = 0;
+    quint64 draftAccepted = 0;
+    double draftAcceptance = 0;
+    double draftedFraction = 0;
+    // Engram store traffic during the answer.
+    quint64 engramTableBytes = 0;  // 0: the model has no Engram layers
+    bool engramFromStore = false;
+    quint64 engramHits = 0;
+    quint64 engramMisses = 0;
+    quint64 engramBytesRead = 0;
+    double engramStallSeconds = 0;
+    // Expert routing: counts[layer * experts + expert]; dense layers are all zero.
+    quint32 layers = 0;
+    quint32 experts = 0;
+    quint32 expertsPerToken = 0;
+    quint64 forwardedTokens = 0;
+    QList<quint64> expertCounts;
+    // Sparse attention.
+    quint32 indexerLayers = 0;
+    quint32 indexTopk = 0;
+    bool selectionsCollected = false;
+    quint64 selections = 0;         // entries selected
+    quint64 selectedPositions = 0;  // position visits, over the whole context
+    quint64 codebasePositions = 0;  // of which inside the codebase's files
+    QList<FileSelection> files;     // included files, in rendering order
+
+    double engramHitRate() const {
+        const quint64 n = engramHits + engramMisses;
+        return n ? static_cast<double>(engramHits) / static_cast<double>(n) : -1;
+    }
+};
+
 // What one answer (or a prefill on its own) cost.
 struct AnswerStats {
     quint64 promptTokens = 0;     // tokens the prompt needed in total
@@ -100,6 +144,7 @@ struct AnswerStats {
     bool cancelled = false;
     bool snapshotSaved = false;
     QString error;                // "" when it worked
+    AnswerDiagnostics diagnostics;
 
     double decodeTokensPerSecond() const { return decodeSeconds > 0 ? generatedTokens / decodeSeconds : 0; }
     double prefillTokensPerSecond() const { return prefillSeconds > 0 ? tokensEvaluated / prefillSeconds : 0; }

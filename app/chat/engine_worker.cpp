@@ -4,6 +4,8 @@
 #include <QFileInfo>
 #include <algorithm>
 
+#include "answer_diagnostics.h"
+
 namespace mneme_chat {
 namespace {
 
@@ -428,6 +430,16 @@ std::vector<int32_t> EngineWorker::tokenize(const std::string& text, QString& er
     return ids;
 }
 
+quint64 EngineWorker::codebaseStart(const std::string& prompt) const {
+    if (codebaseText_.empty()) return 0;
+    const size_t at = prompt.find(codebaseText_);
+    if (at == std::string::npos) return 0;
+    // The text before it is the template's prefix and the preamble, which ends in a blank line:
+    // a tokenizer boundary, so its token count is where the codebase's first token sits.
+    QString error;
+    return tokenize(prompt.substr(0, at), error).size();
+}
+
 std::string EngineWorker::renderChat(const QList<ChatTurn>& turns, QString& error) const {
     std::vector<std::string> storage;  // keeps the message pointers alive
     storage.reserve(static_cast<size_t>(turns.size()) + 1);
@@ -550,6 +562,7 @@ void EngineWorker::ask(QList<mneme_chat::ChatTurn> turns, int maxTokens) {
     if (!error.isEmpty()) return fail(tr("Formatting the chat: %1").arg(error));
     const std::vector<int32_t> ids = tokenize(prompt, error);
     if (!error.isEmpty()) return fail(tr("Tokenizing: %1").arg(error));
+    const quint64 codebaseFirstToken = codebaseStart(prompt);
     if (!ensureSession(error)) return fail(tr("Creating the session: %1").arg(error));
     stats.promptTokens = ids.size();
 
@@ -608,6 +621,7 @@ void EngineWorker::ask(QList<mneme_chat::ChatTurn> turns, int maxTokens) {
     gd.max_tokens = static_cast<uint32_t>(std::min<quint64>(room, maxTokens > 0 ? static_cast<quint64>(maxTokens) : room));
     gd.token_fn = &CallbackState::onToken;
     gd.token_user_data = &cb;
+    if (config_.collectSelections) gd.flags |= MNEME_GENERATE_COLLECT_SELECTIONS;
     mneme_generate_result result{};
     result.struct_size = sizeof(result);
     if (cancelRequested_.load()) {
@@ -630,6 +644,7 @@ void EngineWorker::ask(QList<mneme_chat::ChatTurn> turns, int maxTokens) {
     stats.contextTokens = sessionTokenCount();
     if (stats.contextTokens != context_.size()) contextKnown_ = false;
     if (st < 0) stats.error = tr("Generation: %1").arg(sdkError(st));
+    if (st >= 0) stats.diagnostics = readAnswerDiagnostics(model_, session_, codebase_, codebaseFirstToken);
     endOperation();
     emit answerFinished(stats);
 }

@@ -72,6 +72,8 @@ private:
     bool renderCodebase(QString& error);
     std::vector<int32_t> tokenize(const std::string& text, QString& error) const;
     std::string renderChat(const QList<ChatTurn>& turns, QString& error) const;
+    // Prompt position of the codebase text's first token (0 without a codebase).
+    quint64 codebaseStart(const std::string& prompt) const;
     void beginOperation();
     void endOperation();
     void emitFileTokens();

@@ -1,5 +1,6 @@
 // `mneme-cli generate` streams a continuation of a prompt; `mneme-cli tokenize` prints ids;
 // `mneme-cli info` describes a model.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -31,12 +32,65 @@ mneme_bool MNEME_CALL on_token(void* user, const mneme_token_event* ev) {
 
 using clock_type = std::chrono::steady_clock;
 
+template <class F>
+std::vector<uint64_t> read_counts(F&& call) {
+    size_t n = 0;
+    if (call(nullptr, 0, &n) < 0) return {};
+    std::vector<uint64_t> out(n);
+    if (call(out.data(), out.size(), &n) != MNEME_OK) return {};
+    return out;
+}
+
+// --stats: mneme_session_last_generation_stats and its arrays, on stderr next to the timing line.
+void print_stats(mneme_session* s) {
+    mneme_generation_stats g{};
+    g.struct_size = sizeof(g);
+    if (mneme_session_last_generation_stats(s, &g) != MNEME_OK) return;
+    const auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(stderr, "stats: prompt %llu tokens (%llu from snapshots), first token after %.3f s\n",
+                 u(g.prompt_tokens), u(g.prompt_tokens_reused), g.time_to_first_token_seconds);
+    std::fprintf(stderr, "stats: %llu tokens in %.3f s (%.1f tokens/s), %llu passes over %llu positions\n",
+                 u(g.generated_tokens), g.decode_seconds, g.decode_tokens_per_second, u(g.forward_passes),
+                 u(g.forwarded_tokens));
+    std::fprintf(stderr, "stats: drafts %llu proposed, %llu accepted (%.1f%%), %.1f%% of the output\n",
+                 u(g.draft_proposed), u(g.draft_accepted), 100.0 * g.draft_acceptance_rate, 100.0 * g.drafted_fraction);
+    if (g.engram_from_store) {
+        const uint64_t lookups = g.engram_hits + g.engram_misses;
+        std::fprintf(stderr,
+                     "stats: Engram %llu hits, %llu misses (hit rate %.1f%%), %llu bytes read, stalled %.3f s\n",
+                     u(g.engram_hits), u(g.engram_misses),
+                     lookups ? 100.0 * static_cast<double>(g.engram_hits) / static_cast<double>(lookups) : 0.0,
+                     u(g.engram_bytes_read), g.engram_stall_seconds);
+    }
+    const std::vector<uint64_t> experts =
+        read_counts([&](uint64_t* c, size_t cap, size_t* n) { return mneme_session_last_expert_counts(s, c, cap, n); });
+    for (uint32_t l = 0; g.n_experts && l < g.n_layers && (l + 1) * g.n_experts <= experts.size(); ++l) {
+        std::fprintf(stderr, "stats: layer %u experts:", l);
+        for (uint32_t e = 0; e < g.n_experts; ++e) std::fprintf(stderr, " %llu", u(experts[l * g.n_experts + e]));
+        std::fprintf(stderr, "\n");
+    }
+    if (!g.n_indexer_layers) return;
+    if (!g.selections_collected) {
+        std::fprintf(stderr, "stats: sparse selections not collected\n");
+        return;
+    }
+    std::fprintf(stderr, "stats: %u indexer layers, top-%u of %u-token entries: %llu selections over %llu rows\n",
+                 g.n_indexer_layers, g.index_topk, g.selection_entry_tokens, u(g.selections), u(g.selection_rows));
+    // Ten buckets over the context: where in the prompt the attention looked.
+    const uint32_t bucket = static_cast<uint32_t>(std::max<uint64_t>(1, (g.context_tokens + 9) / 10));
+    const std::vector<uint64_t> hist = read_counts(
+        [&](uint64_t* c, size_t cap, size_t* n) { return mneme_session_last_selection_counts(s, bucket, c, cap, n); });
+    std::fprintf(stderr, "stats: selections per %u positions:", bucket);
+    for (uint64_t c : hist) std::fprintf(stderr, " %llu", u(c));
+    std::fprintf(stderr, "\n");
+}
+
 }  // namespace
 
 int cmd_generate(const args& a) {
     auto known = model_option_names();
-    for (const char* n : {"prompt", "tokens", "max-tokens", "temp", "seed", "top-k", "top-p", "min-p",
-                          "repeat-penalty", "ids", "ctx", "chat", "stop", "draft", "draft-threshold", "draft-max"}) {
+    for (const char* n : {"prompt", "tokens", "max-tokens", "temp", "seed", "top-k", "top-p", "min-p", "repeat-penalty",
+                          "ids", "ctx", "chat", "stop", "draft", "draft-threshold", "draft-max", "stats"}) {
         known.emplace_back(n);
     }
     a.allow_only(known);
@@ -111,6 +165,7 @@ int cmd_generate(const args& a) {
     }
     gd.draft_threshold = static_cast<float>(a.get_double("draft-threshold", 0.0));
     gd.draft_max = static_cast<uint32_t>(a.get_int("draft-max", 0));
+    if (a.has("stats")) gd.flags |= MNEME_GENERATE_COLLECT_SELECTIONS;
     mneme_generate_result r{};
     r.struct_size = sizeof(r);
     st = mneme_session_generate(s, &gd, &r);
@@ -127,6 +182,7 @@ int cmd_generate(const args& a) {
                      r.n_tokens ? 100.0 * static_cast<double>(r.n_drafted) / static_cast<double>(r.n_tokens) : 0.0,
                      static_cast<unsigned long long>(r.n_forward_passes));
     }
+    if (a.has("stats")) print_stats(s);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench-speed.h"
 #include "commands.h"
 
 namespace mneme_cli {
@@ -49,6 +50,8 @@ void print_usage() {
         "  backends           list backend plugins, their state and devices\n"
         "  info               --model DIR [--context N]: architecture and memory estimate\n"
         "  plan               --model DIR --context N [--budget-gib G] [--json]: itemised memory plan\n"
+        "  bench              --model DIR [--prompt-tokens P | --tokens IDS] [--gen-tokens G] [--reps R] [--json]:\n"
+        "                     prefill and decode speed next to the measured memory bandwidth and GEMM peak\n"
         "  bench context      --model DIR --lengths 1024,8192,... [--json]: sparse vs dense at each length\n"
         "  engram import      --model DIR --store STORE: Engram tables into a store (resumable)\n"
         "  bench engram       --model DIR --store STORE --cache-mb N [--steps N] [--json]: store vs table in RAM\n"
@@ -58,11 +61,13 @@ void print_usage() {
         "  generate           --model DIR (--prompt TEXT | --tokens IDS) [--max-tokens N] [--temp T]\n"
         "                     [--seed S] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ids] [--chat]\n"
         "                     [--draft ngram|none] [--draft-threshold P] [--draft-max D]\n"
+        "                     [--stats]: the answer's statistics (experts per layer, sparse selections, ...)\n"
         "  bench draft        --model DIR [--tokens N] [--json]: decode with and without n-gram drafting\n"
         "  chat               --model DIR [--codebase PATH] [--snapshots DIR] [--ask TEXT] [--max-tokens N]\n"
         "\n"
         "common options: --threads N, --plugin-path DIR, --backend NAME, --device N\n"
-        "model options: --engram-store STORE --engram-cache-mb N (Engram tables from a store)\n");
+        "model options: --engram-store STORE --engram-cache-mb N (Engram tables from a store),\n"
+        "               --index-coarse-block B (V3.2: two-stage approximate selection while decoding)\n");
 }
 
 }  // namespace
@@ -81,7 +86,7 @@ int main(int argc, char** argv) {
     try {
         if (cmd == "backends") return cmd_backends(args(argc, argv, 2, {}));
         if (cmd == "logits") return cmd_logits(args(argc, argv, 2, {}));
-        if (cmd == "generate") return cmd_generate(args(argc, argv, 2, {"ids", "chat"}));
+        if (cmd == "generate") return cmd_generate(args(argc, argv, 2, {"ids", "chat", "stats"}));
         if (cmd == "tokenize") return cmd_tokenize(args(argc, argv, 2, {"bos"}));
         if (cmd == "info") return cmd_info(args(argc, argv, 2, {}));
         if (cmd == "chat") return cmd_chat(args(argc, argv, 2, {}));
@@ -97,6 +102,9 @@ int main(int argc, char** argv) {
         }
         if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "context") == 0) {
             return cmd_bench_context(args(argc, argv, 3, {"json"}));
+        }
+        if (cmd == "bench" && (argc == 2 || std::strncmp(argv[2], "--", 2) == 0)) {
+            return cmd_bench_speed(args(argc, argv, 2, {"json"}));
         }
         std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
         return 2;

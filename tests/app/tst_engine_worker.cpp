@@ -183,6 +183,19 @@ private slots:
         QVERIFY2(s.error.isEmpty(), qPrintable(s.error));
         QVERIFY(s.generatedTokens > 0);
         QVERIFY(s.timeToFirstTokenSeconds >= 0);
+        // The answer's statistics travel with it: every routed layer chose experts_per_token experts
+        // for each token the answer fed back, and without a codebase there are no files.
+        const AnswerDiagnostics& d = s.diagnostics;
+        QVERIFY(d.available);
+        QCOMPARE(qsizetype(d.expertCounts.size()), qsizetype(d.layers) * d.experts);
+        QVERIFY(d.forwardedTokens > 0 && d.forwardedTokens <= s.generatedTokens);
+        for (quint32 l = 0; l < d.layers; ++l) {
+            quint64 row = 0;
+            for (quint32 e = 0; e < d.experts; ++e) row += d.expertCounts[qsizetype(l) * d.experts + e];
+            QVERIFY(row == 0 || row == d.forwardedTokens * d.expertsPerToken);
+        }
+        QVERIFY(d.selectionsCollected);
+        QVERIFY(d.files.isEmpty());
         QString answer;
         for (const QList<QVariant>& args : text) answer += args.first().toString();
         // A follow-up keeps the first turn in the session instead of reading it again.

@@ -10,6 +10,8 @@
 #include "codebase_panel.h"
 #include "codebase_tree_model.h"
 #include "diagnostics_panel.h"
+#include "expert_heatmap.h"
+#include "file_heat_tree.h"
 #include "main_window.h"
 #include "message_view.h"
 #include "model_panel.h"
@@ -66,7 +68,9 @@ private slots:
         QVERIFY(w.modelPanel()->pluginText().contains(QStringLiteral("cpu: loaded")));
         w.showPane(QStringLiteral("diagnostics"));
         QVERIFY(w.diagnosticsPanel()->text().contains(QStringLiteral("deepseek_v32")));
-        QVERIFY(w.diagnosticsPanel()->text().contains(QStringLiteral("Not available yet")));
+        // No answer yet: the per-answer part says what it will show, and shows nothing.
+        QVERIFY(w.diagnosticsPanel()->answerText().contains(QStringLiteral("Ask a question")));
+        QCOMPARE(w.diagnosticsPanel()->fileHeat()->topLevelItemCount(), 0);
 
         const QImage shot = w.grab().toImage();
         QCOMPARE(shot.size(), QSize(1280, 800));
@@ -88,6 +92,38 @@ private slots:
         w.codebasePanel()->tree()->setIncluded(QStringLiteral("src/main.cpp"), false);
         QVERIFY(QTest::qWaitFor([&] { return w.budget().codebaseTokens < before; }, 5000));
         QCOMPARE(w.budget().codebaseTokens, w.codebasePanel()->tree()->includedTokens());
+    }
+
+    void diagnosticsShowWhatTheLastAnswerSelected() {
+        const QString chat = mneme_chat_test::chatModel();
+        if (chat.isEmpty()) QSKIP("no chat model in assets/models yet");
+        QTemporaryDir data, code;
+        mneme_chat_test::writeSampleCodebase(code);
+        MainWindow w(optionsFor(chat, data.filePath(QStringLiteral("c.sqlite3"))));
+        w.show();
+        w.start();
+        w.openFolder(code.path());
+        QVERIFY(QTest::qWaitFor([&] { return w.modelSettled() && w.codebaseLoaded() && !w.isBusy(); }, 60000));
+        w.ask(QStringLiteral("What does main return?"));
+        QVERIFY(QTest::qWaitFor([&] { return w.answersFinished() == 1; }, 60000));
+        DiagnosticsPanel* d = w.diagnosticsPanel();
+        // Every included file of the tree is in the heat map, and the sparse attention selected some.
+        const QList<FileSelection>& files = d->fileHeat()->files();
+        QCOMPARE(quint64(files.size()), quint64(4));  // main.cpp, util.h, README.md, notes.txt
+        QVERIFY(d->fileHeat()->selectedFileCount() > 0);
+        quint64 tokens = 0;
+        for (const FileSelection& f : files) tokens += f.tokens;
+        QCOMPARE(tokens, w.budget().codebaseTokens);
+        QVERIFY(d->fileHeat()->itemForPath(QStringLiteral("src")));
+        QVERIFY(d->fileHeat()->itemForPath(QStringLiteral("src/main.cpp")));
+        const QString summary = d->answerText();
+        QVERIFY2(summary.contains(QStringLiteral("Sparse attention:")), qPrintable(summary));
+        QVERIFY(summary.contains(QStringLiteral("Engram")));
+        QVERIFY(summary.contains(QStringLiteral("Drafting")));
+        // One heat row per layer, each routed layer spreading over at least one expert.
+        QVERIFY(d->expertHeatmap()->layers() > 0);
+        for (quint32 l = 0; l < d->expertHeatmap()->layers(); ++l)
+            QVERIFY(d->expertHeatmap()->effectiveExperts(l) >= 1.0);
     }
 
     void answersAndRemembersAcrossARestart() {

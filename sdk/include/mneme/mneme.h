@@ -338,7 +338,10 @@ typedef struct mneme_model_desc {
     uint64_t engram_cache_bytes;   /**< DRAM cache budget of the Engram store; 0 = default */
     uint32_t index_topk;           /**< 0 = the checkpoint's index_topk; otherwise an override (a value
                                         larger than any context turns sparse selection into dense attention) */
-    uint32_t reserved0;
+    uint32_t index_coarse_block;   /**< V3.2, 0.1.x: 0 = DSA's exact top-k (default); B > 0 = two-stage
+                                        selection while decoding: block means of B tokens choose candidate
+                                        blocks, the indexer picks top-k inside them (an approximation, for
+                                        very long contexts; docs/CODEBASE.md) */
 } mneme_model_desc;
 
 #define MNEME_MODEL_DESC_INIT                                                                              \
@@ -628,12 +631,22 @@ typedef struct mneme_generate_desc {
     void* token_user_data;
     mneme_draft_mode draft;  /**< lossless drafting: output and its distribution are unchanged */
     float draft_threshold;   /**< share of a continuation's count in the context needed to draft it; 0 = 0.92 */
-    uint32_t draft_max;      /**< most tokens drafted ahead per verify pass; 0 = 8 */
+    uint32_t draft_max;      /**< most tokens drafted ahead per verify pass; 0 = 8; at most 15 are used */
     uint32_t reserved1;
+    uint32_t flags;          /**< MNEME_GENERATE_* */
+    uint32_t reserved2;
 } mneme_generate_desc;
 
+/**
+ * Also record which context positions the sparse-attention indexer (V3.2 DSA, V4 ratio-4 layers)
+ * selected, for mneme_session_last_selection_counts. Off by default because it reads every
+ * indexer layer's top-k back from the device once per decode pass (a synchronisation point on a
+ * GPU); expert routing counts cost nothing and are always kept.
+ */
+#define MNEME_GENERATE_COLLECT_SELECTIONS 0x1u
+
 #define MNEME_GENERATE_DESC_INIT \
-    {sizeof(mneme_generate_desc), 0, NULL, 0, MNEME_TRUE, 0, NULL, NULL, MNEME_DRAFT_NONE, 0.0f, 0, 0}
+    {sizeof(mneme_generate_desc), 0, NULL, 0, MNEME_TRUE, 0, NULL, NULL, MNEME_DRAFT_NONE, 0.0f, 0, 0, 0, 0}
 
 typedef struct mneme_generate_result {
     uint32_t struct_size; /**< set by the caller */
@@ -660,6 +673,101 @@ typedef struct mneme_generate_result {
 MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_generate(mneme_session* session,
                                                                          const mneme_generate_desc* desc,
                                                                          mneme_generate_result* result) MNEME_NOEXCEPT;
+
+/* ---------------------------------------------------------------------------------------------
+ * Per-answer statistics: what the last mneme_session_generate did, and what led up to it
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct mneme_generation_stats {
+    uint32_t struct_size;              /**< set by the caller */
+    mneme_bool selections_collected;   /**< the generate call had MNEME_GENERATE_COLLECT_SELECTIONS */
+    /* The prompt: every feed since the previous generate (or reset). */
+    uint64_t prompt_tokens;            /**< tokens those feeds added (reused + evaluated) */
+    uint64_t prompt_tokens_reused;     /**< of which restored from snapshots */
+    double prefill_seconds;            /**< wall time of those feeds */
+    double time_to_first_token_seconds; /**< from the first of those feeds (else from generate) to the first token */
+    /* Decoding. */
+    uint64_t generated_tokens;
+    uint64_t forward_passes;           /**< decode passes, verify passes and re-feeds after a rejection included */
+    uint64_t forwarded_tokens;         /**< token positions those passes evaluated (each routes every MoE layer) */
+    double decode_seconds;             /**< wall time of the generate call */
+    double decode_tokens_per_second;   /**< generated_tokens / decode_seconds */
+    /* N-gram drafting (MNEME_DRAFT_NGRAM). */
+    uint64_t draft_proposed;           /**< draft tokens put to verification */
+    uint64_t draft_accepted;           /**< of which the model accepted */
+    uint64_t drafted_tokens;           /**< output tokens that came from accepted drafts */
+    double draft_acceptance_rate;      /**< draft_accepted / draft_proposed; 0 without proposals */
+    double drafted_fraction;           /**< drafted_tokens / generated_tokens */
+    /* Engram store counters during the generate call (model-wide: other sessions' work shows too). */
+    mneme_bool engram_from_store;      /**< else the tables are in memory and no counter moves */
+    uint32_t reserved0;
+    uint64_t engram_hits;
+    uint64_t engram_misses;
+    uint64_t engram_bytes_read;
+    double engram_stall_seconds;
+    /* Shapes of mneme_session_last_expert_counts and mneme_session_last_selection_counts. */
+    uint32_t n_layers;                 /**< rows of the expert counts (every layer; dense layers count 0) */
+    uint32_t n_moe_layers;             /**< of which route experts */
+    uint32_t n_experts;                /**< routed experts per MoE layer (columns) */
+    uint32_t experts_per_token;        /**< each forwarded token selects this many per MoE layer */
+    uint32_t n_indexer_layers;         /**< layers whose attention a top-k indexer makes sparse */
+    uint32_t index_topk;               /**< entries each indexer layer selects per token (at most) */
+    uint32_t selection_entry_tokens;   /**< context tokens one selectable entry stands for (1 V3.2, 4 V4) */
+    uint32_t reserved1;
+    uint64_t selection_rows;           /**< (forwarded token, indexer layer) pairs that selected (when collected) */
+    uint64_t selections;               /**< entries they selected: per row min(index_topk, visible entries) */
+    uint64_t context_tokens;           /**< session length after the call: the positions of the histogram */
+} mneme_generation_stats;
+
+/**
+ * Statistics of the last mneme_session_generate on this session (zeros before the first). They
+ * are reset when generate starts; the prompt counters cover the feeds since the previous
+ * generate. A sibling of mneme_session_last_feed_stats. \threadsafety the session's thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_generation_stats(const mneme_session* session,
+                                                                                      mneme_generation_stats* out)
+    MNEME_NOEXCEPT;
+
+/**
+ * How often each routed expert was selected during the last generate: counts[layer * n_experts +
+ * expert] over n_layers rows (mneme_generation_stats). Every MoE row sums to forwarded_tokens *
+ * experts_per_token. Caller-buffer convention: MNEME_INCOMPLETE with *out_count = the needed
+ * size when capacity is too small (counts may be NULL then). \threadsafety the session's thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_expert_counts(const mneme_session* session,
+                                                                                   uint64_t* counts, size_t capacity,
+                                                                                   size_t* out_count) MNEME_NOEXCEPT;
+
+/**
+ * How often the sparse-attention indexer selected each context position during the last
+ * generate (MNEME_GENERATE_COLLECT_SELECTIONS; all zero without it), summed over indexer layers
+ * and forwarded tokens, in buckets of `bucket_tokens` positions (1 = per position; 0 = 1):
+ * counts[b] covers positions [b * bucket_tokens, (b + 1) * bucket_tokens) of the context.
+ * A selected V4 entry counts once for each of the selection_entry_tokens positions it pools.
+ * Caller-buffer convention, ceil(context_tokens / bucket_tokens) buckets.
+ * \threadsafety the session's thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_selection_counts(const mneme_session* session,
+                                                                                      uint32_t bucket_tokens,
+                                                                                      uint64_t* counts, size_t capacity,
+                                                                                      size_t* out_count) MNEME_NOEXCEPT;
+
+/** A run of context positions [first, first + count). */
+typedef struct mneme_token_span {
+    uint64_t first;
+    uint64_t count;
+} mneme_token_span;
+
+/**
+ * As mneme_session_last_selection_counts, summed over caller-chosen spans (e.g. the files of a
+ * codebase, see mneme_codebase_get_file_span): out_counts[i] for spans[i]. Positions past the
+ * context count 0. \threadsafety the session's thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_selection_by_span(const mneme_session* session,
+                                                                                       const mneme_token_span* spans,
+                                                                                       size_t n_spans,
+                                                                                       uint64_t* out_counts)
+    MNEME_NOEXCEPT;
 
 /**
  * Asks the feed/generate call running on this session to stop at the next safe point (between
@@ -753,6 +861,26 @@ typedef struct mneme_codebase_file {
 /** File `index` in rendering order. */
 MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_get_file(const mneme_codebase* codebase, size_t index,
                                                                           mneme_codebase_file* out) MNEME_NOEXCEPT;
+
+typedef struct mneme_codebase_span {
+    uint32_t struct_size;  /**< set by the caller */
+    mneme_bool included;   /**< the file is in the rendered text (otherwise the span is empty) */
+    uint64_t byte_offset;  /**< the file's block in the text of mneme_codebase_render */
+    uint64_t byte_length;
+    uint64_t token_offset; /**< its first token, counted from the first token of that text */
+    uint64_t token_count;  /**< = mneme_codebase_file.tokens */
+} mneme_codebase_span;
+
+/**
+ * Where file `index` lies in the rendered codebase text, in bytes and in tokens. Blocks are
+ * tokenized on their own and a block boundary is also a pre-tokenizer boundary, so the spans of
+ * the included files tile the tokens of the whole text in order. Add the tokens that precede the
+ * text in a prompt (e.g. the chat template's prefix) to get prompt positions, for
+ * mneme_session_last_selection_by_span. \threadsafety any thread, not with set_included.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_get_file_span(const mneme_codebase* codebase,
+                                                                               size_t index,
+                                                                               mneme_codebase_span* out) MNEME_NOEXCEPT;
 
 /** Includes or excludes a text file (binary and unreadable files cannot be included). */
 MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_codebase_set_included(mneme_codebase* codebase, size_t index,

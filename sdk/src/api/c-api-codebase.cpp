@@ -80,6 +80,22 @@ MNEME_API mneme_status MNEME_CALL mneme_codebase_get_file(const mneme_codebase* 
     });
 }
 
+MNEME_API mneme_status MNEME_CALL mneme_codebase_get_file_span(const mneme_codebase* cb, size_t index,
+                                                               mneme_codebase_span* out) noexcept {
+    return api_call([&] {
+        require(cb && out, "mneme_codebase_get_file_span: NULL argument");
+        const codebase::span sp = cb->impl->file_span(index);
+        mneme_codebase_span info{};
+        info.included = sp.included ? MNEME_TRUE : MNEME_FALSE;
+        info.byte_offset = sp.byte_offset;
+        info.byte_length = sp.byte_length;
+        info.token_offset = sp.token_offset;
+        info.token_count = sp.token_count;
+        write_versioned(out, info, "mneme_codebase_span");
+        return MNEME_OK;
+    });
+}
+
 MNEME_API mneme_status MNEME_CALL mneme_codebase_set_included(mneme_codebase* cb, size_t index,
                                                               mneme_bool included) noexcept {
     return api_call([&] {

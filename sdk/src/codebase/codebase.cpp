@@ -208,12 +208,27 @@ std::unique_ptr<codebase> codebase::scan(const std::string& root, const codebase
     std::stable_sort(cb->files_.begin(), cb->files_.end(), [](const codebase_file& a, const codebase_file& b) {
         return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.path < b.path;
     });
-    if (tok) {
-        for (auto& f : cb->files_) {
-            if (f.status == MNEME_FILE_STATUS_INCLUDED) f.tokens = tok->encode(render_file(f.path, cb->read(f)), false).size();
+    for (auto& f : cb->files_) {
+        if (f.status == MNEME_FILE_STATUS_INCLUDED) {
+            const std::string block = render_file(f.path, cb->read(f));
+            f.block_bytes = block.size();
+            if (tok) f.tokens = tok->encode(block, false).size();
+        } else if (f.status != MNEME_FILE_STATUS_BINARY && f.status != MNEME_FILE_STATUS_UNREADABLE) {
+            f.block_bytes = block_bytes(f);  // includable later: its span must still add up
         }
     }
     return cb;
+}
+
+uint64_t codebase::block_bytes(const codebase_file& f) {
+    // render_file without reading the content: header, content, a newline when it lacks one, blank line.
+    char last = '\n';
+    if (f.bytes) {
+        std::ifstream in(f.fs_path, std::ios::binary);
+        in.seekg(static_cast<std::streamoff>(f.bytes - 1));
+        in.get(last);
+    }
+    return std::string_view("// file: ").size() + f.path.size() + 1 + f.bytes + (last != '\n' ? 1 : 0) + 1;
 }
 
 std::string codebase::read(const codebase_file& f) const {
@@ -240,6 +255,24 @@ std::string codebase::render() const {
     std::string out;
     for (const auto& f : files_) {
         if (f.status == MNEME_FILE_STATUS_INCLUDED) out += render_file(f.path, read(f));
+    }
+    return out;
+}
+
+codebase::span codebase::file_span(std::size_t index) const {
+    if (index >= files_.size()) fail(MNEME_ERROR_INVALID_ARGUMENT, "file index ", index, " out of range");
+    span out;
+    // The blocks of the included files follow one another in rendering order.
+    for (std::size_t i = 0; i < index; ++i) {
+        if (files_[i].status != MNEME_FILE_STATUS_INCLUDED) continue;
+        out.byte_offset += files_[i].block_bytes;
+        out.token_offset += files_[i].tokens;
+    }
+    const codebase_file& f = files_[index];
+    if (f.status == MNEME_FILE_STATUS_INCLUDED) {
+        out.included = true;
+        out.byte_length = f.block_bytes;
+        out.token_count = f.tokens;
     }
     return out;
 }

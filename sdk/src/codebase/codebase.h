@@ -23,6 +23,7 @@ struct codebase_file {
     std::string reason;   // why a file is not included
     uint64_t bytes = 0;
     uint64_t tokens = 0;  // tokens of the file's rendered block (0 without a tokenizer)
+    uint64_t block_bytes = 0;  // bytes of that block (as last read)
     int64_t mtime_ns = 0;
 };
 
@@ -44,6 +45,14 @@ public:
     // The prompt text of every included file, in rendering order.
     std::string render() const;
     uint64_t included_tokens() const noexcept;
+
+    // Where file `index` lies in render(): bytes, and tokens counted from the text's first token.
+    struct span {
+        bool included = false;
+        uint64_t byte_offset = 0, byte_length = 0;
+        uint64_t token_offset = 0, token_count = 0;
+    };
+    span file_span(std::size_t index) const;
     const std::string& root() const noexcept { return root_; }
 
     // One file's block: header line, content, terminating newline.
@@ -51,6 +60,7 @@ public:
 
 private:
     std::string read(const codebase_file& f) const;
+    static uint64_t block_bytes(const codebase_file& f);
 
     std::string root_;
     std::vector<codebase_file> files_;  // in rendering order (mtime, then path)

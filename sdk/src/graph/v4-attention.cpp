@@ -67,6 +67,8 @@ mneme_tensor index_select(graph_builder& g, const v4_context& c, const v4_attent
     const int64_t k = std::min(cfg.index_topk, complete);
     const mneme_tensor picked = g.tensor_of(MNEME_DTYPE_I32, {k, s});
     g.topk(picked, scores, static_cast<uint32_t>(k));
+    // Opt-in statistics only: the read waits for the pass so far to finish.
+    if (pass.probe && pass.probe->collect_selections) pass.probe->count_selection(g.read(picked), k, s, pass.p, 4);
     return picked;
 }
 

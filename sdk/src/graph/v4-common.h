@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "graph/forward-probe.h"
 #include "graph/graph-builder.h"
 #include "graph/weights.h"
 #include "model/config.h"
@@ -55,6 +56,7 @@ struct v4_pass {
     rope_pair window;                                   // ratio-0 layers: rope_theta, no YaRN
     rope_pair compressed;                               // ratio > 0 layers: compress_rope_theta with YaRN
     std::vector<std::pair<int64_t, rope_pair>> blocks;  // ratio -> tables of blocks p/r .. (p+s)/r - 1
+    forward_probe* probe = nullptr;                     // the session's statistics, when it gathers them
 
     const rope_pair& tokens(int64_t ratio) const { return ratio > 0 ? compressed : window; }
     const rope_pair& block_starts(int64_t ratio) const;

@@ -27,8 +27,9 @@ struct v4_moe_weights {
 // Checks tid2eid (I64 or I32 [vocab, top_k]) and names the tensor when an expert id is out of range.
 v4_moe_weights load_v4_moe(const checkpoint& ckpt, weight_store& ws, const model_config& cfg, int64_t layer);
 
-// MoE output [D, s] for the normed input x [D, s] of the tokens `tokens`.
+// MoE output [D, s] for the normed input x [D, s] of the tokens `tokens`; the chosen experts are
+// counted into row `layer` of `probe` when there is one.
 mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights& w, const mneme_tensor& x,
-                    std::span<const int32_t> tokens);
+                    std::span<const int32_t> tokens, forward_probe* probe = nullptr, int64_t layer = 0);
 
 }  // namespace mneme

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "decode/ngram-draft.h"
+#include "session/atomic-file.h"
 #include "tokenizer/stream-decoder.h"
 
 namespace mneme {
@@ -97,12 +98,14 @@ void session::reset() {
     logits_.clear();
     logits_f32_.clear();
     logit_rows_ = 0;
+    gen_.drop_prompt();
 }
 
 std::vector<double> session::step(std::span<const int32_t> tokens, bool all_logits) {
     std::lock_guard lock(model_.device_mutex());
     std::vector<double> out = model_.arch().forward(g_, *state_, tokens, all_logits);
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+    if (state_->probe) gen_.forwarded(tokens.size());
     return out;
 }
 
@@ -149,6 +152,7 @@ mneme_status session::feed(std::span<const int32_t> tokens, const mneme_feed_des
         stats_.snapshot_saved = MNEME_TRUE;
     }
     stats_.seconds = seconds_since(t0);
+    gen_.add_feed(t0, stats_);
     return st;
 }
 
@@ -158,7 +162,7 @@ mneme_status session::evaluate(std::span<const int32_t> tokens, const mneme_feed
         fail(MNEME_ERROR_CONTEXT_FULL, "feeding ", tokens.size(), " tokens would exceed the context of ", n_ctx_,
              " (", tokens_.size(), " used)");
     }
-    const std::size_t chunk = desc.chunk_size ? desc.chunk_size : 256;
+    const std::size_t chunk = desc.chunk_size ? desc.chunk_size : k_default_feed_chunk;
     const bool all = desc.logits == MNEME_LOGITS_ALL;
     const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);
     logits_.clear();
@@ -211,6 +215,13 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     }
     std::unique_ptr<utf8_stream_decoder> decoder;
     if (tok) decoder = std::make_unique<utf8_stream_decoder>(*tok, false);
+    // The forward passes of this call report to the answer's statistics, and only they.
+    state_->probe =
+        &gen_.begin(model_.config(), (desc.flags & MNEME_GENERATE_COLLECT_SELECTIONS) != 0, model_.engram_stats());
+    struct probe_detach {
+        arch_state& st;
+        ~probe_detach() { st.probe = nullptr; }
+    } detach{*state_};
 
     std::string text;          // everything decoded so far
     std::size_t emitted = 0;   // bytes of `text` already streamed
@@ -235,6 +246,7 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     // Hands one output token to the caller. False when generation ends before the token is fed
     // (end of sequence, stop string); `finish` then says why.
     auto emit = [&](int32_t token, bool drafted) -> bool {
+        gen_.first_token();
         ++produced;
         if (drafted) ++from_drafts;
         if (desc.stop_at_eos && token == eos) {
@@ -262,7 +274,9 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     // tokens leave the caches by restoring the state saved before the pass and re-feeding the kept ones.
     const bool drafting = desc.draft == MNEME_DRAFT_NGRAM;
     const double threshold = desc.draft_threshold > 0 ? desc.draft_threshold : 0.92;
-    const std::size_t draft_max = desc.draft_max ? desc.draft_max : 8;
+    // A verify pass holds the last token and the drafts: at most 16 rows, the batch size up to which
+    // the float32 kernels compute every row exactly as alone (greedy output must not change).
+    const std::size_t draft_max = std::min<std::size_t>(desc.draft_max ? desc.draft_max : 8, 15);
     const bool greedy = sampler_.params().temperature <= 0;
     ngram_drafter drafter;
     if (drafting) drafter.reset(tokens_);
@@ -367,6 +381,7 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     result.n_forward_passes = passes;
     result.decode_seconds = seconds_since(t0);
     result.finish = finish;
+    gen_.finish(result, model_.engram_stats(), tokens_.size());
     return finish;
 }
 
@@ -388,18 +403,8 @@ void session::save(const std::string& path) {
     out.insert(out.end(), blob.begin(), blob.end());
     put(out, fnv1a(out.data(), out.size()));
 
-    // Write to a temporary file, then rename: a crash leaves the old file or the new one.
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) fail(MNEME_ERROR_IO, path, ": cannot write");
-        f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-        f.flush();
-        if (!f) fail(MNEME_ERROR_IO, path, ": write failed");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) fail(MNEME_ERROR_IO, path, ": ", ec.message());
+    // A crash (kill or power cut) leaves the old file or the new one; the file is user-only.
+    write_file_atomically(path, out);
 }
 
 void session::load(const std::string& path) {
@@ -420,6 +425,8 @@ void session::load(const std::string& path) {
     }
     const uint64_t n = get<uint64_t>(in, at, path);
     if (static_cast<int64_t>(n) > n_ctx_) fail(MNEME_ERROR_CONTEXT_FULL, path, ": ", n, " tokens exceed this session's context");
+    // Bounded by the file before allocating: a short file cannot claim a context's worth of tokens.
+    if (n > (in.size() - at) / sizeof(int32_t)) fail(MNEME_ERROR_INVALID_MODEL, path, ": inconsistent sizes");
     std::vector<int32_t> toks(n);
     for (auto& t : toks) t = get<int32_t>(in, at, path);
     const uint64_t n_logits = get<uint64_t>(in, at, path);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "graph/arch-model.h"
+#include "session/generation-stats.h"
 #include "session/model.h"
 #include "session/sampler.h"
 #include "session/snapshot-store.h"
@@ -42,6 +43,8 @@ public:
 
     void request_cancel() noexcept { cancel_.store(true, std::memory_order_relaxed); }
     const mneme_feed_stats& last_feed_stats() const noexcept { return stats_; }
+    // Statistics of the last generate call and the prompt that led to it.
+    const generation_stats& last_generation() const noexcept { return gen_; }
 
     // Marks the session busy for the duration of a call (MNEME_ERROR_BUSY for a concurrent call).
     class busy_guard {
@@ -74,6 +77,7 @@ private:
     sampler sampler_;
     std::unique_ptr<snapshot_store> snapshots_;
     mneme_feed_stats stats_{};
+    generation_stats gen_;
     std::atomic<bool> cancel_{false};
     std::atomic<bool> busy_{false};
 };
