@@ -11,7 +11,9 @@ namespace mneme_cli {
 
 std::vector<std::string> model_option_names() {
     auto names = runtime_option_names();
-    for (const char* n : {"model", "precision", "act-quant", "backend", "device", "engram-store", "engram-cache-mb"}) names.emplace_back(n);
+    for (const char* n : {"model", "precision", "act-quant", "backend", "device", "engram-store", "engram-cache-mb",
+                          "index-coarse-block"})
+        names.emplace_back(n);
     return names;
 }
 
@@ -40,6 +42,9 @@ mneme_model* open_model(mneme_runtime* rt, const args& a, const char* engram_sto
     const std::string backend = a.get_or("backend", "");
     if (!backend.empty()) desc.backend = backend.c_str();
     desc.device = static_cast<int32_t>(a.get_int("device", -1));
+    const int64_t coarse = a.get_int("index-coarse-block", 0);
+    if (coarse < 0 || coarse > 1 << 20) throw usage_error{"--index-coarse-block must be 0..1048576 tokens"};
+    desc.index_coarse_block = static_cast<uint32_t>(coarse);
     const std::string path = a.require("model");
     mneme_model* m = nullptr;
     const mneme_status st = mneme_model_open(rt, path.c_str(), &desc, &m);

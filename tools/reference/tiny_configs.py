@@ -39,6 +39,13 @@ V3_SHAPES = {
                 q_lora_rank=72, kv_lora_rank=136, qk_nope_head_dim=16, qk_rope_head_dim=64,
                 v_head_dim=24, n_routed_experts=12, n_shared_experts=1, num_experts_per_tok=3,
                 n_group=4, topk_group=2, index_n_heads=3, index_head_dim=128, index_topk=20),
+    # Not tiny: ~0.1 GB of weights, so that a process's memory is dominated by the model (the
+    # memory planner is checked against measured peak RSS with it).
+    "plan": dict(vocab_size=8192, hidden_size=1024, intermediate_size=2048, moe_intermediate_size=256,
+                 num_hidden_layers=4, first_k_dense_replace=1, num_attention_heads=8,
+                 q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=64, qk_rope_head_dim=64,
+                 v_head_dim=64, n_routed_experts=32, n_shared_experts=1, num_experts_per_tok=4,
+                 n_group=4, topk_group=2, index_n_heads=4, index_head_dim=128, index_topk=256),
 }
 
 

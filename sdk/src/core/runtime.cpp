@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/large-alloc.h"
+
 namespace mneme {
 namespace {
 
@@ -72,7 +74,7 @@ void* runtime::allocate(std::size_t size, std::size_t align) {
     void* p = nullptr;
     if (has_allocator_) {
         p = allocator_.alloc(allocator_.user_data, size, align);
-    } else {
+    } else if (!(p = large_alloc(size, align))) {
         const std::size_t rounded = (size + align - 1) / align * align;
         p = std::aligned_alloc(align, rounded == 0 ? align : rounded);
     }
@@ -84,7 +86,7 @@ void runtime::deallocate(void* p) noexcept {
     if (!p) return;
     if (has_allocator_) {
         allocator_.free(allocator_.user_data, p);
-    } else {
+    } else if (!large_free(p)) {
         std::free(p);
     }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/forward-probe.h"
 #include "graph/graph-builder.h"
 
 namespace mneme {
@@ -17,6 +18,7 @@ public:
     virtual ~arch_state() = default;
     int64_t n_past = 0;  // tokens already in the caches
     int64_t n_ctx = 0;   // capacity
+    forward_probe* probe = nullptr;  // set by a session while it gathers per-answer statistics
 
     // Serialises / restores the caches of the first n_past tokens (for session save/load).
     virtual void save(graph_builder& g, std::vector<unsigned char>& out) = 0;
@@ -36,6 +38,13 @@ public:
 
     // Bytes of decode state each token adds (all layers).
     virtual uint64_t cache_bytes_per_token(mneme_dtype act) const = 0;
+
+    // Upper bound of the scratch memory one forward pass of `chunk` new tokens needs when the
+    // context then holds `context` tokens and only the last token's logits are read (the memory
+    // planner's scratch term). Counted from the tensors the forward pass allocates: the per-pass
+    // tensors, plus the largest layer (layers release their temporaries). Tested against the arena's
+    // measured high-water mark.
+    virtual uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const = 0;
 };
 
 }  // namespace mneme

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 #include "graph/moe-routing.h"
 #include "graph/rope-table.h"
@@ -44,27 +45,36 @@ public:
     std::vector<buffer_ptr> buffers;
     std::vector<mneme_tensor> latent;      // per layer [kv_lora + rope, capacity]
     std::vector<mneme_tensor> index_keys;  // per layer [index_head_dim, capacity] (V3.2)
+    // The optional coarse stage (v3_options::coarse_block = B): per layer [index_head_dim,
+    // ceil(capacity / B)], the mean of each complete block's index keys; blocks_done are pooled.
+    int64_t coarse_block = 0;
+    std::vector<mneme_tensor> block_keys;
+    int64_t blocks_done = 0;
 
     // Makes room for `needed` tokens, keeping the first n_past.
     void reserve(graph_builder& g, int64_t needed) {
         if (needed <= capacity) return;
         int64_t cap = std::max(needed, capacity + capacity / 2);
         cap = std::min(n_ctx, (cap + k_page_tokens - 1) / k_page_tokens * k_page_tokens);
-        std::vector<buffer_ptr> bufs;
         auto grow = [&](std::vector<mneme_tensor>& ts) {
             for (auto& t : ts) {
                 auto b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * cap));
                 mneme_tensor bigger = make_tensor(b->raw(), 0, t.dtype, {t.ne[0], cap});
                 if (n_past > 0) g.copy(rows_of(bigger, 0, n_past), rows_of(t, 0, n_past));
-                t = bigger;
-                bufs.push_back(std::move(b));
+                replace_buffer(g, buffers, t, bigger, std::move(b));
             }
         };
         grow(latent);
         grow(index_keys);
-        g.flush();
-        g.dev().sync();
-        buffers = std::move(bufs);
+        if (coarse_block > 0) {
+            const int64_t rows = (cap + coarse_block - 1) / coarse_block;
+            for (auto& t : block_keys) {
+                auto b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * rows));
+                mneme_tensor bigger = make_tensor(b->raw(), 0, t.dtype, {t.ne[0], rows});
+                if (blocks_done > 0) g.copy(rows_of(bigger, 0, blocks_done), rows_of(t, 0, blocks_done));
+                replace_buffer(g, buffers, t, bigger, std::move(b));
+            }
+        }
         capacity = cap;
     }
 
@@ -107,6 +117,8 @@ public:
         : cfg_(cfg), ws_(ckpt, cfg, g) {
         v32_ = cfg.arch == model_arch::deepseek_v32;
         act_quant_ = v32_ && opts.act_quant;
+        coarse_block_ = v32_ ? opts.coarse_block : 0;
+        coarse_recall_ = opts.recall;
         d_ = cfg.hidden_size;
         h_ = cfg.num_attention_heads;
         nope_ = cfg.qk_nope_head_dim;
@@ -146,7 +158,9 @@ public:
             // Shapes only: reserve() allocates the first pages.
             st->latent.push_back(make_tensor(nullptr, 0, g.act(), {kv_lora_ + rope_, 0}));
             if (v32_) st->index_keys.push_back(make_tensor(nullptr, 0, g.act(), {di_, 0}));
+            if (v32_ && coarse_block_ > 0) st->block_keys.push_back(make_tensor(nullptr, 0, g.act(), {di_, 0}));
         }
+        if (v32_) st->coarse_block = coarse_block_;
         st->reserve(g, std::min<int64_t>(n_ctx, k_page_tokens));
         return st;
     }
@@ -154,6 +168,58 @@ public:
     uint64_t cache_bytes_per_token(mneme_dtype act) const override {
         const int64_t per_layer = kv_lora_ + rope_ + (v32_ ? di_ : 0);
         return static_cast<uint64_t>(per_layer * dtype_bytes(act)) * layers_.size();
+    }
+
+    uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const override {
+        scratch_tally t(dtype_bytes(act));
+        const int64_t s = chunk;
+        // Per pass: rotary tables, token ids, the residual h; at the end the last row's norm and logits.
+        t.add(rope_ / 2 * s, 2).i32(s).add(d_ * s).add(d_).add(vocab_);
+        int64_t largest = 0;
+        for (const v3_layer& L : layers_) {
+            scratch_tally l(t.es);
+            const auto lin = [&](const linear_weight& w, int64_t in) {
+                if (act_quant_ && w.quantised) l.add(in * s);
+                l.add(w.out_features() * s);
+            };
+            l.add(d_ * s);  // x
+            if (act_quant_ && L.kv_a.quantised) l.add(d_ * s);
+            if (L.q_lora) {
+                l.add(L.q_a.out_features() * s, 2);
+                lin(L.q_b, L.q_a.out_features());
+            } else {
+                lin(L.q, d_);
+            }
+            l.add((kv_lora_ + rope_) * s).add((kv_lora_ + rope_) * h_ * s);  // kv, absorbed query
+            if (v32_) {
+                lin(L.idx_wq_b, L.q_a.out_features());
+                l.add(hi_ * s).add(context * s).i32(std::min<int64_t>(cfg_.index_topk, context) * s);
+                if (coarse_block_ > 0) l.add(di_ * (s + coarse_block_)).add(di_ * coarse_block_);  // block pooling
+            }
+            l.add(kv_lora_ * h_ * s).add(vdim_ * h_ * s);  // attention output, value up-projection
+            lin(L.o, vdim_ * h_);
+            l.add(d_ * s);  // x2
+            const auto ffn = [&](const expert_weights& e, int64_t rows) {
+                lin(e.gate, d_);
+                lin(e.up, d_);
+                l.add(e.gate.out_features() * rows);
+                lin(e.down, e.gate.out_features());
+            };
+            if (L.moe) {
+                l.add(cfg_.n_routed_experts * s);
+                ffn(L.shared, s);
+                if (act_quant_) l.add(d_ * s);
+                // One expert at a time; at most every token of the chunk routes to it.
+                const expert_weights& e = L.experts[0];
+                l.i32(s).add(s).add(d_ * s).add(e.gate.out_features() * s, 3);
+                if (act_quant_ && e.down.quantised) l.add(e.gate.out_features() * s);
+                l.add(d_ * s);
+            } else {
+                ffn(L.dense, s);
+            }
+            largest = std::max(largest, l.bytes);
+        }
+        return static_cast<uint64_t>(t.bytes + largest);
     }
 
     std::vector<double> forward(graph_builder& g, arch_state& base, std::span<const int32_t> tokens,
@@ -181,6 +247,8 @@ public:
 
         for (std::size_t li = 0; li < layers_.size(); ++li) {
             const v3_layer& L = layers_[li];
+            // The layer's temporaries are released once it is recorded; h and the caches persist.
+            const scratch_arena::mark_t layer_mark = g.scratch().mark();
             const mneme_tensor x = g.tensor({d_, s});
             g.rms_norm(x, h, &L.attn_norm, cfg_.rms_norm_eps);
             const mneme_tensor attn = attention(g, st, li, L, x, cos_t, sin_t);
@@ -188,8 +256,10 @@ public:
 
             const mneme_tensor x2 = g.tensor({d_, s});
             g.rms_norm(x2, h, &L.ffn_norm, cfg_.rms_norm_eps);
-            const mneme_tensor ffn_out = L.moe ? moe(g, L, x2) : swiglu_ffn(g, L.dense, x2);
+            const mneme_tensor ffn_out =
+                L.moe ? moe(g, L, x2, st.probe, static_cast<int64_t>(li)) : swiglu_ffn(g, L.dense, x2);
             g.add(h, h, ffn_out);
+            g.scratch().release(layer_mark);
         }
 
         const mneme_tensor last = all_logits ? h : rows_of(h, s - 1, 1);
@@ -225,7 +295,7 @@ private:
         return apply(g, act, e.down);
     }
 
-    mneme_tensor moe(graph_builder& g, const v3_layer& L, const mneme_tensor& x) {
+    mneme_tensor moe(graph_builder& g, const v3_layer& L, const mneme_tensor& x, forward_probe* probe, int64_t li) {
         const int64_t s = x.ne[1];
         // Router logits in full precision (never activation-quantised), read back to choose experts.
         const mneme_tensor logits = g.tensor({cfg_.n_routed_experts, s});
@@ -240,6 +310,7 @@ private:
         rp.normalise = cfg_.norm_topk_prob;
         rp.scale = cfg_.routed_scaling_factor;
         const routing r = route_tokens(rp, z, s, L.router_bias);
+        if (probe) probe->count_experts(li, r.expert);
 
         mneme_tensor y = swiglu_ffn(g, L.shared, x);
         const mneme_tensor xq = linear_input(g, x, L.experts[0].gate);  // the same for every expert
@@ -255,6 +326,7 @@ private:
                 }
             }
             if (rows.empty()) continue;
+            const scratch_arena::mark_t expert_mark = g.scratch().mark();  // one expert's temporaries at a time
             const int64_t n = static_cast<int64_t>(rows.size());
             const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
             g.upload_i32(ids, rows);
@@ -270,6 +342,7 @@ private:
             g.swiglu(act, gate, up, 0.0);
             const mneme_tensor out = apply(g, act, ew.down);
             g.add_rows_scaled(y, out, ids, w);
+            g.scratch().release(expert_mark);
         }
         return y;
     }
@@ -375,12 +448,99 @@ private:
 
         const mneme_tensor w = g.tensor({hi_, s});
         g.matmul(w, x, L.idx_weights, 1.0 / std::sqrt(static_cast<double>(hi_)) / std::sqrt(static_cast<double>(di_)));
+        if (st.coarse_block > 0) {
+            pool_blocks(g, st, li, total);
+            if (s == 1) {
+                if (mneme_tensor sel = coarse_select(g, st, li, q3, w, p); sel.buffer) return sel;
+            }
+        }
         const mneme_tensor scores = g.tensor({total, s});
         g.indexer_scores(scores, q3, w, rows_of(st.index_keys[li], 0, total), p, 1);
         const int64_t k = std::min<int64_t>(cfg_.index_topk, total);
         const mneme_tensor sel = g.tensor_of(MNEME_DTYPE_I32, {k, s});
         g.topk(sel, scores, static_cast<uint32_t>(k));
+        // Opt-in statistics only: the read waits for the pass so far to finish.
+        if (st.probe && st.probe->collect_selections) st.probe->count_selection(g.read(sel), k, s, p, 1);
         return sel;
+    }
+
+    // Coarse stage: the mean index key of every block that completed (layer li's share of the work;
+    // blocks_done advances after the last layer has pooled).
+    void pool_blocks(graph_builder& g, v3_state& st, std::size_t li, int64_t total) {
+        const int64_t b = st.coarse_block, first = st.blocks_done, n = total / b - first;
+        if (n > 0) {
+            const mneme_tensor a = rows_of(st.index_keys[li], first * b, n * b);
+            // Gated pooling with all-zero scores and position terms is the plain mean.
+            const mneme_tensor zeros = g.tensor({di_, n * b}), ape = g.tensor({di_, b});
+            g.scale(zeros, a, 0.0, 0.0);
+            g.scale(ape, rows_of(a, 0, b), 0.0, 0.0);
+            g.compress_pool(rows_of(st.block_keys[li], first, n), a, zeros, ape,
+                            mneme_op_compress{b, first * b, first, MNEME_FALSE, 0});
+        }
+        if (li + 1 == layers_.size()) st.blocks_done = total / b;
+    }
+
+    // Two-stage selection for one decoding query at position p: the index queries score the block
+    // means, the best candidate blocks (four times the blocks top-k tokens could fill) and the
+    // current partial block become the candidates, and the token-level indexer picks top-k among
+    // them. An approximation (off by default): it equals the exact selection whenever every block
+    // is a candidate. Returns an empty tensor when there are too few blocks for it to save work.
+    mneme_tensor coarse_select(graph_builder& g, v3_state& st, std::size_t li, const mneme_tensor& q3,
+                               const mneme_tensor& w, int64_t p) {
+        const int64_t b = st.coarse_block, complete = (p + 1) / b;
+        const int64_t k = std::min<int64_t>(cfg_.index_topk, p + 1);
+        const int64_t kb = 4 * ((k + b - 1) / b);
+        if (complete <= kb) return {};
+        const mneme_tensor block_scores = g.tensor({complete, 1});
+        g.indexer_scores(block_scores, q3, w, rows_of(st.block_keys[li], 0, complete), p, b);
+        const mneme_tensor best = g.tensor_of(MNEME_DTYPE_I32, {kb, 1});
+        g.topk(best, block_scores, static_cast<uint32_t>(kb));
+        std::vector<int32_t> blocks;
+        for (double v : g.read(best)) blocks.push_back(static_cast<int32_t>(v));
+        std::sort(blocks.begin(), blocks.end());
+        std::vector<int32_t> cand;
+        for (int32_t j : blocks) {
+            for (int64_t t = 0; t < b; ++t) cand.push_back(static_cast<int32_t>(j * b + t));
+        }
+        for (int64_t t = complete * b; t <= p; ++t) cand.push_back(static_cast<int32_t>(t));
+        const auto n = static_cast<int64_t>(cand.size());
+        const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
+        g.upload_i32(ids, cand);
+        const mneme_tensor keys = g.tensor({di_, n});
+        g.get_rows(keys, rows_of(st.index_keys[li], 0, p + 1), ids);
+        // Candidates are all causal, so the indexer's mask (j <= p) keeps every one of them.
+        const mneme_tensor scores = g.tensor({n, 1});
+        g.indexer_scores(scores, q3, w, keys, p, 1);
+        const int64_t kk = std::min(k, n);
+        const mneme_tensor picked = g.tensor_of(MNEME_DTYPE_I32, {kk, 1});
+        g.topk(picked, scores, static_cast<uint32_t>(kk));
+        std::vector<int32_t> positions;
+        for (double v : g.read(picked)) positions.push_back(cand[static_cast<std::size_t>(v)]);
+        const mneme_tensor sel = g.tensor_of(MNEME_DTYPE_I32, {kk, 1});
+        g.upload_i32(sel, positions);
+        if (coarse_recall_) measure_recall(g, st, li, q3, w, p, k, positions);
+        if (st.probe && st.probe->collect_selections) {
+            st.probe->count_selection(std::vector<double>(positions.begin(), positions.end()), kk, 1, p, 1);
+        }
+        return sel;
+    }
+
+    // Recall of the coarse selection against the exact top-k (measurement only: runs both).
+    void measure_recall(graph_builder& g, v3_state& st, std::size_t li, const mneme_tensor& q3, const mneme_tensor& w,
+                        int64_t p, int64_t k, const std::vector<int32_t>& chosen) {
+        const mneme_tensor scores = g.tensor({p + 1, 1});
+        g.indexer_scores(scores, q3, w, rows_of(st.index_keys[li], 0, p + 1), p, 1);
+        const mneme_tensor exact = g.tensor_of(MNEME_DTYPE_I32, {k, 1});
+        g.topk(exact, scores, static_cast<uint32_t>(k));
+        std::vector<int32_t> a;
+        for (double v : g.read(exact)) a.push_back(static_cast<int32_t>(v));
+        std::vector<int32_t> c = chosen;
+        std::sort(a.begin(), a.end());
+        std::sort(c.begin(), c.end());
+        std::vector<int32_t> both;
+        std::set_intersection(a.begin(), a.end(), c.begin(), c.end(), std::back_inserter(both));
+        coarse_recall_->selections += static_cast<uint64_t>(a.size());
+        coarse_recall_->found += static_cast<uint64_t>(both.size());
     }
 
     void load_layer(graph_builder& g, int64_t i, v3_layer& L) {
@@ -451,6 +611,8 @@ private:
     weight_store ws_;
     std::vector<buffer_ptr> owned_;
     bool v32_ = false, act_quant_ = false;
+    int64_t coarse_block_ = 0;
+    coarse_recall* coarse_recall_ = nullptr;
     int64_t d_ = 0, h_ = 0, nope_ = 0, rope_ = 0, vdim_ = 0, kv_lora_ = 0, vocab_ = 0, hi_ = 0, di_ = 0;
     double softmax_scale_ = 1.0;
     std::vector<double> inv_freq_;

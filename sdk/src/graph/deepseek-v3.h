@@ -10,8 +10,17 @@
 
 namespace mneme {
 
+// Counts of the coarse indexer stage's recall: exact top-k positions it also selected.
+struct coarse_recall {
+    uint64_t selections = 0, found = 0;
+};
+
 struct v3_options {
     bool act_quant = true;  // V3.2's activation FP8 round trips (off = the debug mode)
+    // V3.2 only: > 0 turns on the two-stage ("blocks, then tokens") selection in decoding steps,
+    // with blocks of this many tokens. An approximation of DSA's exact top-k: off by default.
+    int64_t coarse_block = 0;
+    coarse_recall* recall = nullptr;  // measurement: also run the exact selection and compare
 };
 
 std::unique_ptr<arch_model> make_deepseek_v3(const checkpoint& ckpt, const model_config& cfg, graph_builder& g,

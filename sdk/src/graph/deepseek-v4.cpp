@@ -111,6 +111,69 @@ public:
         return static_cast<uint64_t>(std::ceil(bytes * static_cast<double>(dtype_bytes(act))));
     }
 
+    uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const override {
+        const int64_t s = chunk, hc = hp_.n, es = dtype_bytes(act), rd = cfg_.qk_rope_head_dim;
+        const bool aq = ctx_.act_quant;
+        scratch_tally t(es);
+        // Per pass: rotary tables (tokens twice, block starts per ratio), ids, both stream buffers;
+        // at the end the head's coefficients, collapse, norm and the last row's logits.
+        t.add(rd / 2 * s, 4).add(rd / 2 * (s + 1), 2 * static_cast<int64_t>(ratios_.size())).i32(s).add(d_ * hc * s, 2);
+        t.add(hc * d_).add(hc, 2).add(d_, 2).add(vocab_);
+        int64_t largest = 0;
+        for (std::size_t li = 0; li < layers_.size(); ++li) {
+            const v4_layer& L = layers_[li];
+            const v4_attention_weights& a = L.attn;
+            scratch_tally l(es);
+            const auto lin = [&](const linear_weight& w, int64_t in, int64_t rows) {
+                if (aq && w.quantised) l.add(in * rows);
+                l.add(w.out_features() * rows);
+            };
+            const auto site = [&](const hc_site_weights& w) {
+                l.add(hc * d_ * s).add(w.fn.out_features() * s, 2).add(d_ * s, 2);
+            };
+            const auto compressor = [&](const compressor_weights& c) {
+                // Held rows: fewer than two blocks.
+                l.add(c.wkv.out_features() * (2 * c.ratio + s), 2);
+            };
+            if (engram_ && engram_->slot(static_cast<int64_t>(li)) >= 0) l.bytes_add(engram_->scratch_bytes(s, es, aq));
+            site(L.hc_attn);
+            const int64_t ql = a.wq_a.out_features(), hd = cfg_.head_dim, h = cfg_.num_attention_heads;
+            lin(a.wq_a, d_, s);
+            l.add(ql * s);
+            lin(a.wq_b, ql, s);
+            l.add(hd * (std::min(context, cfg_.sliding_window) + s));
+            if (aq && a.wkv.quantised) l.add(d_ * s);
+            if (a.ratio > 0) compressor(a.comp);
+            if (a.ratio == 4) {
+                compressor(a.idx_comp);
+                lin(a.idx_wq_b, ql, s);
+                lin(a.idx_weights, d_, s);
+                l.add(context / 4 * s).i32(std::min(cfg_.index_topk, context / 4) * s);
+            }
+            l.add(hd * h * s).add(a.wo_a.ne[1] * s);
+            lin(a.wo_b, a.wo_a.ne[1], s);
+            site(L.hc_ffn);
+            const v4_moe_weights& m = L.moe;
+            l.add(m.router.out_features() * s);
+            const auto expert = [&](const v4_expert_weights& e) {
+                lin(e.w1, d_, s);
+                lin(e.w3, d_, s);
+                l.add(e.w1.out_features() * s);
+                lin(e.w2, e.w1.out_features(), s);
+            };
+            expert(m.shared);
+            if (aq && !m.experts.empty() && m.experts[0].w1.quantised) l.add(d_ * s);
+            // One routed expert at a time; at most every token of the chunk routes to it.
+            if (!m.experts.empty()) {
+                const v4_expert_weights& e = m.experts[0];
+                l.i32(s).add(s, 2).add(d_ * s).add(e.w1.out_features() * s, 3);
+                lin(e.w2, e.w1.out_features(), s);
+            }
+            largest = std::max(largest, l.bytes);
+        }
+        return static_cast<uint64_t>(t.bytes + largest);
+    }
+
     std::vector<double> forward(graph_builder& g, arch_state& base, std::span<const int32_t> tokens,
                                 bool all_logits) override {
         auto& st = static_cast<v4_state&>(base);
@@ -127,16 +190,21 @@ public:
         if (engram_) engram_->prefetch(st.engram_ids, tokens);
 
         // Everything that depends only on positions and token ids is uploaded before the layers run.
-        const v4_pass pass = make_pass(g, p, s);
+        v4_pass pass = make_pass(g, p, s);
+        pass.probe = st.probe;
 
         const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {s});
         g.upload_i32(ids, tokens);
         mneme_tensor x = g.tensor({d_, hc, s});  // X_0 = [h, h, ..., h]
+        // The streams ping-pong between two buffers of this shape, so each layer's temporaries can be
+        // released once it is recorded (the scratch peak is one layer, not all of them).
+        const mneme_tensor streams[2] = {x, g.tensor({d_, hc, s})};
         const mneme_tensor x_flat = make_tensor(x.buffer, x.offset, x.dtype, {hc * d_, s});
         for (int64_t m = 0; m < hc; ++m) g.get_rows(cols_of(x_flat, m * d_, d_), embed_, ids);
 
         for (std::size_t li = 0; li < layers_.size(); ++li) {
             const v4_layer& L = layers_[li];
+            const scratch_arena::mark_t layer_mark = g.scratch().mark();
             if (engram_) {
                 if (const int64_t slot = engram_->slot(static_cast<int64_t>(li)); slot >= 0) {
                     const mneme_tensor hist =
@@ -144,10 +212,13 @@ public:
                     engram_->apply(g, ctx_, slot, x, engram_->gather_layer(g, slot, st.engram_ids, tokens), hist);
                 }
             }
-            x = site(g, x, L.hc_attn, L.attn_norm,
+            // Each site reads x (streams[0]) and writes streams[1], then the other way round.
+            x = site(g, streams[0], streams[1], L.hc_attn, L.attn_norm,
                      [&](const mneme_tensor& a) { return v4_attention(g, ctx_, L.attn, st.layers[li], a, pass); });
-            x = site(g, x, L.hc_ffn, L.ffn_norm,
-                     [&](const mneme_tensor& f) { return v4_moe(g, ctx_, L.moe, f, tokens); });
+            x = site(g, streams[1], streams[0], L.hc_ffn, L.ffn_norm, [&](const mneme_tensor& f) {
+                return v4_moe(g, ctx_, L.moe, f, tokens, st.probe, static_cast<int64_t>(li));
+            });
+            g.scratch().release(layer_mark);
         }
 
         // hc_head collapses the streams (of the last token only, unless every row is wanted).
@@ -171,14 +242,15 @@ public:
 
 private:
     // One mHC-wrapped sub-layer: collapse the streams, run fn on the normed input, mix its output back.
+    // The new streams are written into `into` (x's shape, not aliasing x).
     template <class F>
-    mneme_tensor site(graph_builder& g, const mneme_tensor& x, const hc_site_weights& w, const mneme_tensor& norm,
-                      F&& fn) {
+    mneme_tensor site(graph_builder& g, const mneme_tensor& x, const mneme_tensor& into, const hc_site_weights& w,
+                      const mneme_tensor& norm, F&& fn) {
         const mneme_tensor coeffs = hc_coefficients(g, hp_, x, w);
         const mneme_tensor y = hc_collapse(g, hp_, x, coeffs);
         const mneme_tensor yn = g.tensor({d_, y.ne[1]});
         g.rms_norm(yn, y, &norm, cfg_.rms_norm_eps);
-        return hc_expand(g, hp_, x, coeffs, fn(yn));
+        return hc_expand(g, hp_, x, coeffs, fn(yn), &into);
     }
 
     // A sequence (re)starts at position 0: Engram's history is padding and its conv history zero.

@@ -6,6 +6,7 @@ namespace mneme {
 
 buffer::~buffer() {
     if (raw_) dev_->plugin_.buffer_free(dev_->backend_, raw_);
+    if (counted_) dev_->allocated_.fetch_sub(size_, std::memory_order_relaxed);
 }
 
 device::device(const mneme_plugin_v1& plugin, const mneme_host_api& host, uint32_t index, std::string name)
@@ -35,7 +36,9 @@ buffer_ptr device::alloc(uint64_t bytes) {
     mneme_buffer* raw = nullptr;
     const mneme_status st = plugin_.buffer_alloc(backend_, bytes, MNEME_BUFFER_HOST_VISIBLE, &raw);
     if (st != MNEME_OK) fail_call("allocate buffer", st);
-    return std::make_shared<buffer>(*this, raw, bytes);
+    auto b = std::make_shared<buffer>(*this, raw, bytes, true);
+    allocated_.fetch_add(bytes, std::memory_order_relaxed);
+    return b;
 }
 
 buffer_ptr device::wrap_or_upload(const void* data, uint64_t bytes) {

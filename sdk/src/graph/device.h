@@ -5,6 +5,7 @@
 #include <mneme/mneme_plugin.h>
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,7 +17,8 @@ class device;
 // A buffer owned by a device; freed when the last reference goes away.
 class buffer {
 public:
-    buffer(device& dev, mneme_buffer* raw, uint64_t size) : dev_(&dev), raw_(raw), size_(size) {}
+    buffer(device& dev, mneme_buffer* raw, uint64_t size, bool counted = false)
+        : dev_(&dev), raw_(raw), size_(size), counted_(counted) {}
     ~buffer();
     buffer(const buffer&) = delete;
     buffer& operator=(const buffer&) = delete;
@@ -28,6 +30,7 @@ private:
     device* dev_;
     mneme_buffer* raw_;
     uint64_t size_;
+    bool counted_;  // allocated by device::alloc (counted in device::allocated_bytes)
 };
 using buffer_ptr = std::shared_ptr<buffer>;
 
@@ -42,6 +45,8 @@ public:
     bool is_host_memory() const noexcept { return plugin_.buffer_wrap_host != nullptr; }
 
     buffer_ptr alloc(uint64_t bytes);
+    // Bytes of the buffers alloc() handed out that are still alive (wrapped host memory excluded).
+    uint64_t allocated_bytes() const noexcept { return allocated_.load(std::memory_order_relaxed); }
     // Device view of host memory the caller keeps alive (zero-copy where the backend allows it,
     // otherwise an upload into a new device buffer).
     buffer_ptr wrap_or_upload(const void* data, uint64_t bytes);
@@ -60,6 +65,7 @@ private:
     std::string name_;
     mneme_backend* backend_ = nullptr;
     mneme_queue* queue_ = nullptr;
+    std::atomic<uint64_t> allocated_{0};
 };
 
 }  // namespace mneme

@@ -154,6 +154,17 @@ mneme_tensor engram_module::gather_layer(graph_builder& g, int64_t slot, std::sp
     return make_tensor(e.buffer, e.offset, e.dtype, {cols * de, s});
 }
 
+int64_t engram_module::scratch_bytes(int64_t chunk, int64_t elem_bytes, bool act_quant) const {
+    const int64_t cols = (e_.max_ngram_size - 1) * e_.n_heads, de = e_.head_dim, n_rows = chunk * cols;
+    scratch_tally t(elem_bytes);
+    t.raw(de * n_rows, 1).raw(de / 32 * n_rows, 1).add(de * n_rows);  // stored codes, scales, decoded rows
+    const linear_weight& wkv = layers_.front().wkv;
+    if (act_quant && wkv.quantised) t.add(cols * de * chunk);
+    t.add(wkv.out_features() * chunk).add(d_ * hc_ * chunk);
+    if (e_.conv_kernel > 0) t.add(hc_ * d_ * (conv_history_rows() + chunk)).add(hc_ * d_ * chunk);
+    return t.bytes;
+}
+
 void engram_module::apply(graph_builder& g, const v4_context& c, int64_t slot, const mneme_tensor& x,
                           const mneme_tensor& e, const mneme_tensor& conv_history) const {
     const layer_weights& w = layers_[static_cast<std::size_t>(slot)];

@@ -30,6 +30,8 @@ public:
     int64_t canonical(int32_t token) const { return canonical_[static_cast<std::size_t>(token)]; }
     // Channels x rows of one layer's convolution history ((k-1)*dilation rows), or 0 rows without conv.
     int64_t conv_history_rows() const;
+    // Upper bound of the scratch bytes one Engram layer's gather + apply allocates for `chunk` tokens.
+    int64_t scratch_bytes(int64_t chunk, int64_t elem_bytes, bool act_quant) const;
 
     // Hashes the new tokens (history: canonical ids of the N-1 tokens before them, oldest first),
     // gathers their rows from the table and dequantises them: one [(N-1)*K*d_e, s] tensor per Engram

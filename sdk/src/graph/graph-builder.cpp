@@ -160,6 +160,21 @@ void graph_builder::causal_conv(const mneme_tensor& dst, const mneme_tensor& ext
     record(MNEME_OP_CAUSAL_CONV, dst, {&ext, &weight}, p, sizeof(*p));
 }
 
+void replace_buffer(graph_builder& g, std::vector<buffer_ptr>& owned, mneme_tensor& t, const mneme_tensor& bigger,
+                    buffer_ptr b) {
+    g.flush();
+    g.dev().sync();
+    const mneme_buffer* old = t.buffer;
+    t = bigger;
+    for (auto& slot : owned) {
+        if (slot && slot->raw() == old) {
+            slot = std::move(b);
+            return;
+        }
+    }
+    owned.push_back(std::move(b));
+}
+
 void graph_builder::upload_bytes(const mneme_tensor& dst, std::span<const uint8_t> bytes) {
     if (bytes.size() != tensor_bytes(dst)) fail(MNEME_ERROR_INTERNAL, "upload_bytes: ", bytes.size(), " bytes for a ", tensor_bytes(dst), "-byte tensor");
     flush();

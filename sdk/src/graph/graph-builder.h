@@ -99,4 +99,10 @@ private:
     std::deque<std::unique_ptr<unsigned char[]>> params_;  // stable storage until flush()
 };
 
+// Growing a cache tensor: runs the ops recorded so far (the copy into `bigger`), then points `t`
+// at `bigger` and puts `b` in place of the buffer that held `t` in `owned` (freeing it). Growing
+// one tensor at a time keeps the transient to one tensor's old + new copy, not the whole cache's.
+void replace_buffer(graph_builder& g, std::vector<buffer_ptr>& owned, mneme_tensor& t, const mneme_tensor& bigger,
+                    buffer_ptr b);
+
 }  // namespace mneme

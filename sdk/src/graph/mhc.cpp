@@ -37,9 +37,9 @@ mneme_tensor hc_collapse(graph_builder& g, const hc_params& hp, const mneme_tens
 }
 
 mneme_tensor hc_expand(graph_builder& g, const hc_params& hp, const mneme_tensor& x, const mneme_tensor& coeffs,
-                       const mneme_tensor& z) {
+                       const mneme_tensor& z, const mneme_tensor* into) {
     const auto n = static_cast<uint32_t>(hp.n);
-    const mneme_tensor y = g.tensor({x.ne[0], x.ne[1], x.ne[2]});
+    const mneme_tensor y = into ? *into : g.tensor({x.ne[0], x.ne[1], x.ne[2]});
     // Output j takes comb[i][j] from stream i (comb^T X) and post[j] times the sub-layer output.
     g.stream_mix(y, x, coeffs, &z, mneme_op_stream_mix{n, n, 2 * n, n});
     return y;

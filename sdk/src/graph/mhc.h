@@ -34,8 +34,9 @@ mneme_tensor hc_coefficients(graph_builder& g, const hc_params& hp, const mneme_
 // Sub-layer input y = sum_i pre_i X_i, [D, S] (also the head's collapse with its weights).
 mneme_tensor hc_collapse(graph_builder& g, const hc_params& hp, const mneme_tensor& x, const mneme_tensor& coeffs);
 
-// New streams X'_j = post_j * z + sum_i comb_ij X_i, [D, n, S].
+// New streams X'_j = post_j * z + sum_i comb_ij X_i, [D, n, S], written into `into` when given (a
+// tensor of x's shape that does not alias x), else into a new scratch tensor.
 mneme_tensor hc_expand(graph_builder& g, const hc_params& hp, const mneme_tensor& x, const mneme_tensor& coeffs,
-                       const mneme_tensor& z);
+                       const mneme_tensor& z, const mneme_tensor* into = nullptr);
 
 }  // namespace mneme

@@ -62,7 +62,7 @@ v4_moe_weights load_v4_moe(const checkpoint& ckpt, weight_store& ws, const model
 }
 
 mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights& w, const mneme_tensor& x,
-                    std::span<const int32_t> tokens) {
+                    std::span<const int32_t> tokens, forward_probe* probe, int64_t layer) {
     const model_config& cfg = c.cfg;
     const int64_t s = x.ne[1], k = cfg.num_experts_per_tok;
     // Router logits in full precision, read back: which expert matmuls to issue is a host decision.
@@ -83,6 +83,7 @@ mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights&
         }
     }
     const routing r = route_tokens(rp, z, s, w.bias, fixed);
+    if (probe) probe->count_experts(layer, r.expert);
 
     mneme_tensor y = shared_expert(g, c, w.shared, x);
     const mneme_tensor xq = linear_input(g, c, x, w.experts[0].w1);  // the same for every expert
@@ -98,6 +99,7 @@ mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights&
             }
         }
         if (rows.empty()) continue;
+        const scratch_arena::mark_t expert_mark = g.scratch().mark();  // one expert's temporaries at a time
         const int64_t n = static_cast<int64_t>(rows.size());
         const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
         g.upload_i32(ids, rows);
@@ -114,6 +116,7 @@ mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights&
         const mneme_tensor act = g.tensor({gate.ne[0], n});
         g.swiglu(act, gate, up, cfg.swiglu_limit, &wt);
         g.add_rows_scaled(y, apply_linear(g, c, act, ew.w2), ids, ones);
+        g.scratch().release(expert_mark);
     }
     return y;
 }

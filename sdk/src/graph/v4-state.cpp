@@ -21,22 +21,17 @@ void v4_state::reserve(graph_builder& g, int64_t needed) {
     if (needed <= capacity) return;
     int64_t cap = std::max(needed, capacity + capacity / 2);
     cap = std::min(n_ctx, (cap + page_tokens - 1) / page_tokens * page_tokens);
-    std::vector<buffer_ptr> bufs;
     auto grow = [&](mneme_tensor& t, int64_t ratio) {
         const int64_t rows = std::max<int64_t>(1, cap / ratio), keep = n_past / ratio;
         buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * rows));
         const mneme_tensor bigger = make_tensor(b->raw(), 0, t.dtype, {t.ne[0], rows});
         if (keep > 0) g.copy(rows_of(bigger, 0, keep), rows_of(t, 0, keep));
-        t = bigger;
-        bufs.push_back(std::move(b));
+        replace_buffer(g, grown, t, bigger, std::move(b));
     };
     for (auto& c : layers) {
         if (c.ratio > 0) grow(c.entries, c.ratio);
         if (c.ratio == 4) grow(c.index_keys, 4);
     }
-    g.flush();
-    g.dev().sync();
-    grown = std::move(bufs);
     capacity = cap;
 }
 

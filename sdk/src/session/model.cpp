@@ -74,9 +74,14 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         h = fnv1a(h, t.name.data(), t.name.size());
         h = fnv1a(h, &t.dtype, sizeof(t.dtype));
         for (int64_t d : t.shape) h = fnv1a(h, &d, sizeof(d));
-        if (t.name.find("layers." + std::to_string(cfg_.num_hidden_layers) + ".") == std::string::npos) {
-            n_params_ += static_cast<uint64_t>(t.numel());
+        if (t.name.find("layers." + std::to_string(cfg_.num_hidden_layers) + ".") != std::string::npos ||
+            t.name.starts_with("mtp.")) {
+            // The multi-token-prediction layer (V3: after the last layer; V4: mtp.*): shipped, never
+            // mapped in by the forward pass.
+            unused_bytes_ += t.size_bytes;
+            continue;
         }
+        n_params_ += static_cast<uint64_t>(t.numel());
         // Bytes by storage format; scales count with the weights they scale. Packed FP4 is stored as I8.
         const bool is_scale = t.name.ends_with(".scale") || t.name.ends_with("weight_scale_inv");
         const bool routed_fp4 = cfg_.expert_dtype == expert_storage::fp4 && t.name.find(".ffn.experts.") != std::string::npos;
@@ -95,8 +100,10 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     // Evaluation settings that change the caches are part of the identity too.
     const uint32_t knobs[2] = {desc.index_topk, desc.act_quant == MNEME_ACT_QUANT_OFF ? 1u : 0u};
     h = fnv1a(h, knobs, sizeof(knobs));
+    // Hashed only when set, so that the identities (and saved states) of exact models stay as they were.
+    if (desc.index_coarse_block) h = fnv1a(h, &desc.index_coarse_block, sizeof(desc.index_coarse_block));
     identity_ = h;
-    weights_bytes_ = ckpt_->total_bytes() - engram_table_bytes_;
+    weights_bytes_ = ckpt_->total_bytes() - engram_table_bytes_ - unused_bytes_;
     if (budget_ && weights_bytes_ > budget_) {
         fail(MNEME_ERROR_BUDGET_EXCEEDED, "the weights need ", weights_bytes_, " bytes, the memory budget is ", budget_);
     }
@@ -124,9 +131,13 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
     } else {
         v3_options opts;
         opts.act_quant = desc.act_quant != MNEME_ACT_QUANT_OFF;
+        opts.coarse_block = desc.index_coarse_block;
         arch_ = make_deepseek_v3(*ckpt_, cfg_, *loader_, opts);
     }
     loader_->scratch().reset();
+    // What loading allocated and keeps: converted weights (norms, absorbed MLA matrices, dequantised
+    // projections) on a host backend; every weight on a device backend, which uploads them.
+    loaded_bytes_ = dev_->allocated_bytes();
     rt.log().info("model", "opened ", dir, " (", arch_name_, ") on ", be.name);
 }
 
@@ -203,7 +214,14 @@ mneme_memory_plan model::plan(uint64_t context_tokens) const {
     mneme_memory_plan p{};
     const uint64_t per_token = arch_->cache_bytes_per_token(act_);
     p.context_tokens = context_tokens;
-    p.weights_bytes = weights_bytes_;
+    if (dev_->is_host_memory()) {
+        // Mapped weights are resident once read, plus what loading converted into new buffers. (The
+        // embedding table is read by rows, but the kernel maps file pages around each fault, so a
+        // context of any length soon has most of it resident: it is counted whole.)
+        p.weights_bytes = weights_bytes_ + loaded_bytes_;
+    } else {
+        p.weights_bytes = loaded_bytes_;  // uploaded at open, the embedding table whole
+    }
     p.weights_fp8_bytes = fp8_bytes_;
     p.weights_fp4_bytes = fp4_bytes_;
     p.weights_bf16_bytes = bf16_bytes_;
@@ -211,9 +229,8 @@ mneme_memory_plan model::plan(uint64_t context_tokens) const {
     p.cache_bytes_per_token = per_token;
     p.cache_bytes = per_token * context_tokens;
     p.engram_bytes = engram_table_bytes_;
-    // Scratch: activations of one chunk, dominated by logits and the widest projections.
-    const uint64_t es = static_cast<uint64_t>(dtype_bytes(act_));
-    p.scratch_bytes = es * static_cast<uint64_t>(cfg_.vocab_size + 16 * cfg_.hidden_size) * 512;
+    // Scratch: one prefill chunk (the default feed chunk) when the context is full.
+    p.scratch_bytes = arch_->scratch_bytes(static_cast<int64_t>(k_default_feed_chunk), static_cast<int64_t>(std::max<uint64_t>(context_tokens, 1)), act_);
     p.total_bytes = p.weights_bytes + p.cache_bytes + p.engram_bytes + p.scratch_bytes;
     p.budget_bytes = budget_;
     p.fits = (budget_ == 0 || p.total_bytes <= budget_) ? MNEME_TRUE : MNEME_FALSE;

@@ -19,6 +19,9 @@
 
 namespace mneme {
 
+// Tokens per forward pass when a feed does not choose (and what the memory planner assumes).
+inline constexpr std::size_t k_default_feed_chunk = 256;
+
 class model {
 public:
     model(runtime& rt, const std::string& dir, const mneme_model_desc& desc);
@@ -60,6 +63,9 @@ private:
     std::string arch_name_;
     uint64_t weights_bytes_ = 0, n_params_ = 0, budget_ = 0;
     uint64_t fp8_bytes_ = 0, fp4_bytes_ = 0, bf16_bytes_ = 0, f32_bytes_ = 0;
+    uint64_t embedding_bytes_ = 0;
+    uint64_t unused_bytes_ = 0;
+    uint64_t loaded_bytes_ = 0;  // device buffers loading allocated and keeps (see plan())  // tensors the forward pass never reads (the MTP layer)  // the token embedding table (resident by rows when mapped)
     uint64_t engram_table_bytes_ = 0;  // Engram embedding tables held in memory
     std::mutex device_mutex_;
     std::shared_ptr<store_engram_table> engram_store_;  // null: tables from the checkpoint
