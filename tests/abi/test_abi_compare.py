@@ -59,6 +59,18 @@ class AbiCompare(unittest.TestCase):
         self.assertEqual(breaks, [])
         self.assertIn("appended: extra", additions[0])
 
+    def test_reserved_field_put_to_use_in_place_is_compatible(self):
+        base = copy.deepcopy(BASE)
+        base["structs"]["mneme_desc"]["fields"][1]["name"] = "reserved0"
+        new = copy.deepcopy(base)
+        new["structs"]["mneme_desc"]["fields"][1]["name"] = "coarse_block"
+        breaks, additions, _ = abi.compare(base, new)
+        self.assertEqual(breaks, [])
+        self.assertIn("put to use as coarse_block", additions[0])
+        moved = copy.deepcopy(new)
+        moved["structs"]["mneme_desc"]["fields"][1]["size"] = 2
+        self.assertTrue(abi.compare(base, moved)[0])
+
     def test_growing_unversioned_struct_breaks(self):
         def grow(n):
             n["structs"]["mneme_plain"]["fields"].append(field("c", 8, 4))

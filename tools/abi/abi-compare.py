@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Compares two ABI dumps (tools/abi/abi-dump.py) and fails on an incompatible change.
 
-Compatible (a minor release): new functions, new structs, new enum constants, and fields appended
+Compatible (a minor release): new functions, new structs, new enum constants, fields appended
 to the end of a size-versioned struct (one whose first field is `struct_size`: readers never touch
-bytes beyond the size the other side declared).
+bytes beyond the size the other side declared), and a `reserved*` field put to use in place (same
+offset and size; callers had to leave it zero, so zero must keep the old behaviour).
 
 Incompatible (needs the interface's major version bumped): a function removed or its type
 changed; a struct removed, a field removed, renamed, moved or resized, or a struct without a
@@ -39,8 +40,13 @@ def compare(old, new):
             brk(s["origin"], f"struct {name} removed")
             continue
         cur_fields = {f["name"]: f for f in cur["fields"]}
+        by_place = {(f["offset"], f["size"]): f for f in cur["fields"]}
         for f in s["fields"]:
             c = cur_fields.get(f["name"])
+            if c is None and f["name"].startswith("reserved") and (f["offset"], f["size"]) in by_place:
+                # Callers had to leave a reserved field zero, so zero must mean "as before".
+                additions.append(f"{name}.{f['name']} put to use as {by_place[(f['offset'], f['size'])]['name']}")
+                continue
             if c is None:
                 brk(s["origin"], f"{name}.{f['name']} removed or renamed")
             elif (c["offset"], c["size"]) != (f["offset"], f["size"]):
