@@ -23,8 +23,16 @@ echo "installed: $(echo $names)"
 /usr/bin/mneme-cli --version
 /usr/bin/mneme-cli backends | tee "$work/backends.txt"
 grep -q '^cpu: loaded' "$work/backends.txt"
+# Each GPU plugin package, when built, is found from the installed paths: the Vulkan one runs here (on
+# lavapipe), the CUDA one reports that this machine has no device instead of failing to load.
+if echo "$names" | grep -q -- '-vulkan$'; then grep -q '^vulkan: loaded' "$work/backends.txt"; fi
+if echo "$names" | grep -q -- '-cuda$'; then grep -Eq '^cuda: (loaded|no device)' "$work/backends.txt"; fi
 model=/usr/share/mneme/models/mneme-demo-v4e
 /usr/bin/mneme-cli generate --model "$model" --prompt 'import os' --max-tokens 8 >/dev/null
+if echo "$names" | grep -q -- '-vulkan$'; then
+  /usr/bin/mneme-cli generate --model "$model" --prompt 'import os' --max-tokens 8 --backend vulkan >/dev/null
+  echo "installed Vulkan plugin: generated on $(grep -o 'llvmpipe[^)]*)' "$work/backends.txt" | head -1)"
+fi
 
 if [ -x /usr/bin/mneme-chat ]; then
   QT_QPA_PLATFORM=offscreen /usr/bin/mneme-chat --screenshot "$work/app.png" >/dev/null 2>&1

@@ -195,7 +195,7 @@ void plugin_registry::examine_file(const std::string& path) {
     e.score = probe.score;
     if (probe.device_count == 0 || probe.score <= 0) {
         e.state = MNEME_PLUGIN_STATE_NO_DEVICE;
-        e.message = probe.message[0] ? cat("no device: ", probe.message) : std::string("no device");
+        e.message = probe.message[0] ? std::string(probe.message) : std::string("no device");  // the state says "no device"
         log_.info("loader", e.name, ": ", e.message);
         entries_.push_back(std::move(e));
         return;
