@@ -139,6 +139,17 @@ int cmd_chat(const args& a) {
     mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
     const uint32_t max_ctx = info.max_context;
     sd.n_ctx = static_cast<uint32_t>(a.get_int("ctx", max_ctx));
+    // A codebase that cannot fit is refused with the numbers, never cut off (nor fed until it fails).
+    if (!msgs.empty()) {
+        const std::vector<int32_t> system_ids = tokenize(m, texts.back());
+        if (system_ids.size() + 64 > sd.n_ctx) {
+            std::fprintf(stderr,
+                         "error: the codebase needs %zu tokens, the context holds %u (and an answer needs room): "
+                         "choose a smaller folder or a model with a longer context\n",
+                         system_ids.size(), sd.n_ctx);
+            return 1;
+        }
+    }
     sd.sampling = &sp;
     if (!snapshots.empty()) sd.snapshot_dir = snapshots.c_str();
     mneme_session* s = nullptr;
