@@ -165,7 +165,7 @@ private slots:
 
     void streamsAnAnswer() {
         const QString chat = mneme_chat_test::chatModel();
-        if (chat.isEmpty()) QSKIP("no chat model in assets/models yet");
+        QVERIFY2(!chat.isEmpty(), "the bundled demo model (assets/models/mneme-demo-v4e) was not found");
         QTemporaryDir snapshots;
         EngineThread engine;
         EngineConfig config = testConfig();

@@ -79,7 +79,7 @@ private slots:
 
     void excludingAFileInTheTreeReachesTheMeter() {
         const QString chat = mneme_chat_test::chatModel();
-        if (chat.isEmpty()) QSKIP("token counts need a model with a tokenizer; none in assets/models yet");
+        QVERIFY2(!chat.isEmpty(), "the bundled demo model (assets/models/mneme-demo-v4e) was not found");
         QTemporaryDir data, code;
         mneme_chat_test::writeSampleCodebase(code);
         MainWindow w(optionsFor(chat, data.filePath(QStringLiteral("c.sqlite3"))));
@@ -96,7 +96,7 @@ private slots:
 
     void diagnosticsShowWhatTheLastAnswerSelected() {
         const QString chat = mneme_chat_test::chatModel();
-        if (chat.isEmpty()) QSKIP("no chat model in assets/models yet");
+        QVERIFY2(!chat.isEmpty(), "the bundled demo model (assets/models/mneme-demo-v4e) was not found");
         QTemporaryDir data, code;
         mneme_chat_test::writeSampleCodebase(code);
         MainWindow w(optionsFor(chat, data.filePath(QStringLiteral("c.sqlite3"))));
@@ -128,7 +128,7 @@ private slots:
 
     void answersAndRemembersAcrossARestart() {
         const QString chat = mneme_chat_test::chatModel();
-        if (chat.isEmpty()) QSKIP("no chat model in assets/models yet");
+        QVERIFY2(!chat.isEmpty(), "the bundled demo model (assets/models/mneme-demo-v4e) was not found");
         QTemporaryDir data;
         const QString db = data.filePath(QStringLiteral("c.sqlite3"));
         {

@@ -7,11 +7,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "model-harness.h"
 #include "plugin-device.h"
 
 namespace bt = mneme::backend_test;
@@ -19,15 +19,6 @@ namespace bt = mneme::backend_test;
 namespace {
 
 constexpr double k_tolerance = 5e-4;  // max |Δ| / max |logit|
-
-std::vector<int32_t> read_tokens(const std::string& dir) {
-    std::ifstream f(dir + "/tokens.txt");
-    REQUIRE(f.good());
-    std::vector<int32_t> out;
-    std::string item;
-    while (std::getline(f, item, ',')) out.push_back(static_cast<int32_t>(std::stol(item)));
-    return out;
-}
 
 // Warnings and errors logged by plugins (e.g. Vulkan validation messages).
 struct log_capture {
@@ -75,28 +66,7 @@ class model_on {
 
     // Logits of every token, [tokens, vocab]; chunk 0 = one pass.
     std::vector<double> logits(const std::vector<int32_t>& tokens, std::size_t chunk) const {
-        mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
-        sd.n_ctx = static_cast<uint32_t>(tokens.size());
-        mneme_session* s = nullptr;
-        REQUIRE(mneme_session_create(model_, &sd, &s) == MNEME_OK);
-        if (chunk == 0) chunk = tokens.size();
-        std::vector<double> out;
-        for (std::size_t done = 0; done < tokens.size(); done += chunk) {
-            const std::size_t n = std::min(chunk, tokens.size() - done);
-            mneme_feed_desc fd = MNEME_FEED_DESC_INIT;
-            fd.logits = MNEME_LOGITS_ALL;
-            fd.chunk_size = static_cast<uint32_t>(n);
-            const mneme_status st = mneme_session_feed_tokens(s, tokens.data() + done, n, &fd);
-            INFO(mneme_last_error_message());
-            REQUIRE(st == MNEME_OK);
-            const double* l = nullptr;
-            std::size_t rows = 0, vocab = 0;
-            REQUIRE(mneme_session_get_logits_f64(s, &l, &rows, &vocab) == MNEME_OK);
-            REQUIRE(rows == n);
-            out.insert(out.end(), l, l + rows * vocab);
-        }
-        mneme_session_destroy(s);
-        return out;
+        return mneme::test::session_logits(model_, tokens, chunk);
     }
 
   private:
@@ -110,15 +80,9 @@ struct comparison {
 };
 
 comparison compare(const std::vector<double>& got, const std::vector<double>& ref, std::size_t rows) {
-    REQUIRE(got.size() == ref.size());
     comparison c;
     c.rows = rows;
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        diff = std::max(diff, std::fabs(got[i] - ref[i]));
-        scale = std::max(scale, std::fabs(ref[i]));
-    }
-    c.rel_error = diff / scale;
+    c.rel_error = mneme::test::max_relative_error(got, ref);
     const std::size_t vocab = got.size() / rows;
     for (std::size_t r = 0; r < rows; ++r) {
         const auto a = got.begin() + static_cast<std::ptrdiff_t>(r * vocab),
@@ -131,8 +95,8 @@ comparison compare(const std::vector<double>& got, const std::vector<double>& re
 
 void check_model(const std::string& name) {
     const std::string& backend = bt::backend_under_test();
-    const std::string dir = std::string(MNEME_GOLDEN_DIR) + "/" + name;
-    const auto tokens = read_tokens(dir);
+    const std::string dir = mneme::test::golden_dir(name);
+    const auto tokens = mneme::test::read_tokens(dir);
     std::vector<double> want;
     {
         model_on ref(dir, "cpu", MNEME_PRECISION_F64, nullptr);

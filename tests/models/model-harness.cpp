@@ -38,10 +38,14 @@ loaded_model::~loaded_model() {
 }
 
 std::vector<double> loaded_model::logits(const std::vector<int32_t>& tokens, std::size_t chunk) const {
+    return session_logits(model_, tokens, chunk);
+}
+
+std::vector<double> session_logits(mneme_model* model, const std::vector<int32_t>& tokens, std::size_t chunk) {
     mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
     sd.n_ctx = static_cast<uint32_t>(tokens.size());
     mneme_session* s = nullptr;
-    REQUIRE(mneme_session_create(model_, &sd, &s) == MNEME_OK);
+    REQUIRE(mneme_session_create(model, &sd, &s) == MNEME_OK);
     if (chunk == 0) chunk = tokens.size();
     std::vector<double> out;
     for (std::size_t done = 0; done < tokens.size(); done += chunk) {

@@ -39,6 +39,10 @@ private:
     mneme_model* model_ = nullptr;
 };
 
+// Logits of every token of `tokens` fed to a fresh session of `model`, row-major [tokens, vocab];
+// chunk 0 = one pass.
+std::vector<double> session_logits(mneme_model* model, const std::vector<int32_t>& tokens, std::size_t chunk);
+
 // max |a - b| / max |b|
 double max_relative_error(const std::vector<double>& got, const std::vector<double>& ref);
 
