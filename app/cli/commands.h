@@ -27,6 +27,7 @@ int cmd_plan(const args& a);
 int cmd_bench_context(const args& a);
 int cmd_engram_import(const args& a);
 int cmd_bench_engram(const args& a);
+int cmd_engram_profile(const args& a);
 int cmd_bench_draft(const args& a);
 
 }  // namespace mneme_cli

@@ -54,7 +54,9 @@ void print_usage() {
         "                     prefill and decode speed next to the measured memory bandwidth and GEMM peak\n"
         "  bench context      --model DIR --lengths 1024,8192,... [--json]: sparse vs dense at each length\n"
         "  engram import      --model DIR --store STORE: Engram tables into a store (resumable)\n"
-        "  bench engram       --model DIR --store STORE --cache-mb N [--steps N] [--json]: store vs table in RAM\n"
+        "  engram profile     --model DIR --store STORE --text FILE|DIR: warm the store's cache from a text\n"
+        "  bench engram       --model DIR --store STORE --cache-mb N [--steps N] [--text FILE|DIR]\n"
+        "                     [--profile-text FILE|DIR] [--json]: store vs table in RAM\n"
         "  tokenize           --model DIR --text TEXT [--bos]\n"
         "  logits             --model DIR --tokens 1,2,3 --out FILE.npy [--mode prefill|decode|chunked:N]\n"
         "                     [--precision f32|f64] [--act-quant on|off] [--dtype f32|f64]\n"
@@ -93,6 +95,9 @@ int main(int argc, char** argv) {
         if (cmd == "plan") return cmd_plan(args(argc, argv, 2, {"json"}));
         if (cmd == "engram" && argc > 2 && std::strcmp(argv[2], "import") == 0) {
             return cmd_engram_import(args(argc, argv, 3, {"quiet"}));
+        }
+        if (cmd == "engram" && argc > 2 && std::strcmp(argv[2], "profile") == 0) {
+            return cmd_engram_profile(args(argc, argv, 3, {}));
         }
         if (cmd == "bench" && argc > 2 && std::strcmp(argv[2], "draft") == 0) {
             return cmd_bench_draft(args(argc, argv, 3, {"json"}));

@@ -10,7 +10,7 @@ std::unique_ptr<store_engram_table> open_crash_tables(const std::string& store, 
                                                       std::string& error) {
     const test::engram_test_model m = crash_tables();
     try {
-        return open_store_engram_table(store, k_store_model, m.config(), m.rows, cache_bytes, nullptr);
+        return open_store_engram_table(store, k_store_model, m.config(), m.rows, cache_bytes, 0);
     } catch (const mneme::error& e) {
         error = e.what();
         return nullptr;

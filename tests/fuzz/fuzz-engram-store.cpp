@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cfg.engram.head_dim = 32;
     const std::vector<int64_t> rows = {40, 70};
     try {
-        auto t = mneme::open_store_engram_table(dir.string(), "fz", cfg, rows, 1 << 16, nullptr);
+        auto t = mneme::open_store_engram_table(dir.string(), "fz", cfg, rows, 1 << 16, 0);
         for (std::size_t i = 0; i < rows.size(); ++i) {
             std::vector<int64_t> all(static_cast<std::size_t>(rows[i]));
             for (std::size_t r = 0; r < all.size(); ++r) all[r] = static_cast<int64_t>(r);

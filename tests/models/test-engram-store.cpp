@@ -90,3 +90,39 @@ TEST_CASE("a store without this model's tables is refused with a clear error") {
     CHECK(msg.find("engram import") != std::string::npos);
     mneme_runtime_destroy(rt);
 }
+
+TEST_CASE("a profiled text warms the store's cache, now and at the next open, without changing logits") {
+    const std::string dir = golden_dir("v4e-tiny");
+    const auto tokens = read_tokens(dir);
+    temp_store store("profile");
+    import_into(dir, store.dir.string());
+    loaded_model mem(dir);
+    const auto want = mem.logits(tokens, 1);
+    uint64_t distinct = 0;
+    CHECK(mneme_model_engram_profile(mem.get(), tokens.data(), tokens.size(), &distinct) ==
+          MNEME_ERROR_INVALID_ARGUMENT);
+    CHECK(std::string(mneme_last_error_message()).find("not served from a store") != std::string::npos);
+
+    const auto lookups_after = [](const loaded_model& m, uint64_t& misses) {
+        mneme_engram_stats st{};
+        st.struct_size = sizeof(st);
+        REQUIRE(mneme_model_engram_stats(m.get(), &st) == MNEME_OK);
+        misses = st.misses;
+        return st.hits + st.misses;
+    };
+    {
+        // Profiled and closed without a step: what the next open warms from is the profile alone.
+        loaded_model disk(dir, {}, {store.dir.string(), uint64_t{1} << 20});
+        REQUIRE(mneme_model_engram_profile(disk.get(), tokens.data(), tokens.size(), &distinct) == MNEME_OK);
+        CHECK(distinct > 0);
+        uint64_t misses = 0;
+        CHECK(lookups_after(disk, misses) == 0);  // profiling counts rows, it serves none
+        const int32_t bad = 1 << 30;
+        CHECK(mneme_model_engram_profile(disk.get(), &bad, 1, nullptr) == MNEME_ERROR_INVALID_ARGUMENT);
+    }
+    loaded_model again(dir, {}, {store.dir.string(), uint64_t{1} << 20});
+    CHECK(again.logits(tokens, 1) == want);
+    uint64_t misses = 0;
+    CHECK(lookups_after(again, misses) > 0);
+    CHECK(misses == 0);
+}

@@ -1,21 +1,21 @@
 // The Engram store: import round trips for random tables and cache budgets, concurrent readers with
 // prefetch, corrupt and foreign stores refused with errors that say what and where, an interrupted
 // import detected and resumed, and an importer killed at random points never leaving wrong rows.
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <random>
 #include <thread>
 
 #include "core/error.h"
-#include "core/thread-pool.h"
 #include "engram-test-tables.h"
 #include "engram/store-table.h"
 
@@ -29,7 +29,8 @@ struct temp_dir {
     fs::path path;
     explicit temp_dir(const std::string& name) {
         static int n = 0;
-        path = fs::temp_directory_path() / ("mneme-store-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+        path = fs::temp_directory_path() /
+               ("mneme-store-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
         fs::remove_all(path);
     }
     ~temp_dir() { fs::remove_all(path); }
@@ -37,19 +38,22 @@ struct temp_dir {
 };
 
 std::unique_ptr<store_engram_table> open_store(const temp_dir& d, const engram_test_model& m, uint64_t cache,
-                                               thread_pool* pool = nullptr, const std::string& id = "model-a") {
-    return open_store_engram_table(d.str(), id, m.config(), m.rows, cache, pool);
+                                               unsigned io_threads = 0, const std::string& id = "model-a") {
+    return open_store_engram_table(d.str(), id, m.config(), m.rows, cache, io_threads);
 }
 
 // Gathers `rows` of table i and checks every byte against the generator.
-void check_rows(const store_engram_table& t, const engram_test_model& m, std::size_t i, const std::vector<int64_t>& rows) {
+void check_rows(const store_engram_table& t, const engram_test_model& m, std::size_t i,
+                const std::vector<int64_t>& rows) {
     const std::size_t w = static_cast<std::size_t>(m.width), sw = w / 32;
     std::vector<uint8_t> codes(rows.size() * w), scales(rows.size() * sw);
     t.gather(m.layers[i], rows, codes, scales);
     bool ok = true;
     for (std::size_t k = 0; k < rows.size() && ok; ++k) {
-        for (std::size_t j = 0; j < w; ++j) ok &= codes[k * w + j] == engram_test_byte(m.seed, m.layers[i], rows[k], static_cast<int64_t>(j));
-        for (std::size_t j = 0; j < sw; ++j) ok &= scales[k * sw + j] == engram_test_byte(m.seed, m.layers[i], rows[k], static_cast<int64_t>(w + j));
+        for (std::size_t j = 0; j < w; ++j)
+            ok &= codes[k * w + j] == engram_test_byte(m.seed, m.layers[i], rows[k], static_cast<int64_t>(j));
+        for (std::size_t j = 0; j < sw; ++j)
+            ok &= scales[k * sw + j] == engram_test_byte(m.seed, m.layers[i], rows[k], static_cast<int64_t>(w + j));
     }
     CHECK(ok);
 }
@@ -90,8 +94,7 @@ TEST_CASE("Engram store: random tables round-trip through any cache budget", "[e
         REQUIRE(import_engram_tables(d.str(), "model-a", m.sources(), nullptr));
         const uint64_t rb = static_cast<uint64_t>(m.row_bytes());
         for (uint64_t budget : {uint64_t{0}, rb, 3 * rb, 100 * rb, uint64_t{1} << 24}) {
-            thread_pool pool(3);
-            auto t = open_store(d, m, budget, &pool);
+            auto t = open_store(d, m, budget, 3);
             CHECK(t->rows(m.layers[1]) == m.rows[1]);
             CHECK(t->stats().cache_budget_bytes <= budget);
             for (int step = 0; step < 20; ++step) {
@@ -106,6 +109,50 @@ TEST_CASE("Engram store: random tables round-trip through any cache budget", "[e
             CHECK(st.steps == 20);
             if (budget == 0) CHECK(st.hits == 0);
         }
+    }
+}
+
+TEST_CASE("Engram store: prefetched blocks are read once, in parallel, and superseded steps are harmless",
+          "[engram-store]") {
+    engram_test_model m;
+    m.width = 1024;  // 1056-byte rows: three to a 4 KiB block
+    m.rows = {3000, 3001};
+    temp_dir d("prefetch");
+    REQUIRE(import_engram_tables(d.str(), "model-a", m.sources(), nullptr));
+    const uint64_t block_bytes = 4096;
+    const auto n_blocks = [](const std::vector<int64_t>& rows) {
+        std::vector<int64_t> b;
+        for (int64_t r : rows) b.push_back(r / 3);
+        std::sort(b.begin(), b.end());
+        return static_cast<uint64_t>(std::unique(b.begin(), b.end()) - b.begin());
+    };
+    std::mt19937_64 rng(11);
+    for (unsigned io : {0u, 1u, 4u}) {
+        auto t = open_store(d, m, 0, io);  // no cache: every row comes from a read
+        uint64_t needed = 0, superseded = 0;
+        for (int step = 0; step < 30; ++step) {
+            const auto rows = random_rows(rng, m.rows[0], 1 + static_cast<std::size_t>(step % 13));
+            if (step % 3 == 0) {
+                // A step issued and never gathered (a cancelled pass) is replaced by the next one.
+                const auto dropped = random_rows(rng, m.rows[0], 5);
+                t->prefetch(m.layers[0], dropped);
+                superseded += n_blocks(dropped);
+            }
+            t->prefetch(m.layers[0], rows);
+            // Gathering other rows than were prefetched reads what it lacks itself.
+            std::vector<int64_t> asked = rows;
+            if (step % 4 == 0) asked.push_back((rows.front() + 1500) % m.rows[0]);
+            check_rows(*t, m, 0, asked);
+            needed += n_blocks(asked);
+        }
+        const auto st = t->stats();
+        CHECK(st.hits == 0);
+        CHECK(st.steps == 30);
+        CHECK(st.prefetched_steps == (io == 0 ? 0u : 30u));
+        // Every block a gather needed was read exactly once, by an I/O thread or by the gather; a
+        // superseded step's reads may have started before it was replaced.
+        CHECK(st.bytes_read >= needed * block_bytes);
+        CHECK(st.bytes_read <= (needed + (io == 0 ? 0 : superseded)) * block_bytes);
     }
 }
 
@@ -125,14 +172,48 @@ TEST_CASE("Engram store: hot rows persist and warm the next open", "[engram-stor
     CHECK(st.hits == 3);
 }
 
+TEST_CASE("Engram store: a profile warms the cache, outranks one-off rows and survives a run's save",
+          "[engram-store]") {
+    engram_test_model m;
+    temp_dir d("profile");
+    REQUIRE(import_engram_tables(d.str(), "model-a", m.sources(), nullptr));
+    const uint64_t rb = static_cast<uint64_t>(m.row_bytes());
+    // Rows 10..29 of layer 0 are read 50 times each in the profiled text, rows 100..399 once.
+    std::vector<int64_t> text;
+    for (int rep = 0; rep < 50; ++rep) {
+        for (int64_t r = 10; r < 30; ++r) text.push_back(r);
+    }
+    for (int64_t r = 100; r < 400; ++r) text.push_back(r);
+    const std::vector<std::pair<int64_t, std::vector<int64_t>>> profile{{m.layers[0], text}};
+    std::vector<int64_t> hot(20);
+    std::iota(hot.begin(), hot.end(), 10);
+    {
+        auto t = open_store(d, m, 24 * rb);  // room for the 20 hot rows and a few more
+        const profile_result r = t->add_profile(profile);
+        CHECK(r.lookups == text.size());
+        CHECK(r.distinct_rows == 320);
+        check_rows(*t, m, 0, hot);
+        CHECK(t->stats().misses == 0);
+        CHECK(t->stats().hits == 20);
+        // A run that reads other rows saves those as its hot rows when it closes ...
+        check_rows(*t, m, 1, {1, 2, 3});
+        check_rows(*t, m, 1, {1, 2, 3});
+        REQUIRE_THROWS(t->add_profile(std::vector<std::pair<int64_t, std::vector<int64_t>>>{{m.layers[0], {-1}}}));
+    }
+    // ... and the next open still warms from the profile, by share, alongside them.
+    auto t = open_store(d, m, 24 * rb);
+    check_rows(*t, m, 0, hot);
+    check_rows(*t, m, 1, {1, 2, 3});
+    CHECK(t->stats().misses == 0);
+}
+
 TEST_CASE("Engram store: concurrent readers gather the right rows", "[engram-store]") {
     engram_test_model m;
     m.width = 256;
     m.rows = {2000, 3000};
     temp_dir d("concurrent");
     REQUIRE(import_engram_tables(d.str(), "model-a", m.sources(), nullptr));
-    thread_pool pool(4);
-    auto t = open_store(d, m, 64 * static_cast<uint64_t>(m.row_bytes()), &pool);
+    auto t = open_store(d, m, 64 * static_cast<uint64_t>(m.row_bytes()), 4);
     std::vector<std::thread> readers;
     std::atomic<int> failures{0};
     for (int k = 0; k < 6; ++k) {
@@ -147,7 +228,8 @@ TEST_CASE("Engram store: concurrent readers gather the right rows", "[engram-sto
                 t->gather(m.layers[i], rows, codes, scales);
                 for (std::size_t r = 0; r < rows.size(); ++r) {
                     if (codes[r * w + 7] != engram_test_byte(m.seed, m.layers[i], rows[r], 7) ||
-                        scales[r * sw + 1] != engram_test_byte(m.seed, m.layers[i], rows[r], static_cast<int64_t>(w + 1))) {
+                        scales[r * sw + 1] !=
+                            engram_test_byte(m.seed, m.layers[i], rows[r], static_cast<int64_t>(w + 1))) {
                         ++failures;
                     }
                 }
@@ -170,7 +252,7 @@ TEST_CASE("Engram store: corrupt or foreign stores are refused, naming what is w
         CHECK(error_of([&] { open_store(empty, m, 0); }).find("no Engram store") != std::string::npos);
     }
     SECTION("another model's tables") {
-        const std::string msg = error_of([&] { open_store(d, m, 0, nullptr, "model-b"); });
+        const std::string msg = error_of([&] { open_store(d, m, 0, 0, "model-b"); });
         CHECK(msg.find("no table of layer 0 for this model (identity model-b)") != std::string::npos);
         CHECK(msg.find("model-a") != std::string::npos);
     }
@@ -246,7 +328,8 @@ TEST_CASE("Engram store: an interrupted import is reported incomplete, then resu
     import_options opts;
     opts.chunk_blocks = 8;
     int calls = 0;
-    CHECK_FALSE(import_engram_tables(d.str(), "model-a", m.sources(), [&](uint64_t, uint64_t) { return ++calls < 3; }, opts));
+    CHECK_FALSE(import_engram_tables(
+        d.str(), "model-a", m.sources(), [&](uint64_t, uint64_t) { return ++calls < 3; }, opts));
     const std::string msg = error_of([&] { open_store(d, m, 0); });
     CHECK(msg.find("incomplete (24 of 60 blocks imported)") != std::string::npos);
     REQUIRE(import_engram_tables(d.str(), "model-a", m.sources(), nullptr, opts));
@@ -268,7 +351,7 @@ TEST_CASE("Engram store: an importer killed at random points never leaves wrong 
     int served = 0, incomplete = 0;
     auto verify = [&] {
         std::unique_ptr<store_engram_table> t;
-        const std::string msg = error_of([&] { t = open_store(d, m, 4096, nullptr, "crash-model"); });
+        const std::string msg = error_of([&] { t = open_store(d, m, 4096, 0, "crash-model"); });
         if (!t) {
             INFO(msg);
             CHECK((msg.find("incomplete") != std::string::npos || msg.find("no table") != std::string::npos ||

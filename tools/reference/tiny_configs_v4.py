@@ -52,6 +52,18 @@ V4_SHAPES = {
                   engram_layer_ids=[1], engram_max_ngram_size=3, engram_n_heads=2,
                   engram_head_dim=256, engram_vocab_size=[100000, 100000], engram_pad_token_id=2,
                   engram_seed=0),
+    # The Engram store benchmark's model: V4.1-Flash's layout scaled down (Engram at the second layer
+    # and deeper, 256-wide rows, ~210 MiB of tables) with the demo model's 8192-token vocabulary, so
+    # its tokenizer can be copied in and real text decoded. Random weights: the rows a step reads
+    # depend on token ids only. tools/bench/engram-store-bench.sh makes and uses it.
+    "e-bench": dict(vocab_size=8192, hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
+                    head_dim=128, qk_rope_head_dim=64, q_lora_rank=256, o_groups=4, o_lora_rank=128,
+                    n_routed_experts=16, num_experts_per_tok=4, moe_intermediate_size=256,
+                    num_hash_layers=1, index_n_heads=4, index_head_dim=64, index_topk=64,
+                    sliding_window=128, compress_ratios=[0, 4, 16, 4, 0, 4, 16, 4], num_nextn_predict_layers=0,
+                    engram_layer_ids=[1, 5], engram_max_ngram_size=3, engram_n_heads=2,
+                    engram_head_dim=256, engram_vocab_size=[100000, 100000], engram_pad_token_id=2,
+                    engram_seed=0),
 }
 
 

@@ -936,6 +936,19 @@ typedef struct mneme_engram_stats {
 MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_engram_stats(const mneme_model* model,
                                                                            mneme_engram_stats* out) MNEME_NOEXCEPT;
 
+/**
+ * Profiles a text for the Engram store the model serves its tables from: counts the table rows the
+ * token sequence reads (they depend on token ids only: no forward pass runs), adds the counts to the
+ * store's persisted profile and warms the row cache from it. Later opens warm from it too. A sample
+ * of what the user will run (their codebase) makes the first steps hit the cache instead of the disk.
+ * `out_distinct_rows` (may be NULL) receives how many different rows the text reads.
+ * \returns MNEME_OK; MNEME_ERROR_INVALID_ARGUMENT (no store, a token outside the vocabulary);
+ *          MNEME_ERROR_IO. \threadsafety any thread.
+ */
+MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_model_engram_profile(mneme_model* model, const int32_t* tokens,
+                                                                             size_t n_tokens,
+                                                                             uint64_t* out_distinct_rows) MNEME_NOEXCEPT;
+
 #if defined(__cplusplus)
 } /* extern "C" */
 #endif

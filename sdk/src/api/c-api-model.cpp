@@ -70,6 +70,16 @@ MNEME_API mneme_status MNEME_CALL mneme_model_engram_stats(const mneme_model* mo
     });
 }
 
+MNEME_API mneme_status MNEME_CALL mneme_model_engram_profile(mneme_model* model, const int32_t* tokens,
+                                                             size_t n_tokens, uint64_t* out_distinct_rows) noexcept {
+    return api_call([&] {
+        require(model && (tokens || n_tokens == 0), "mneme_model_engram_profile: NULL argument");
+        const profile_result r = model->engram_profile(std::span<const int32_t>(tokens, n_tokens));
+        if (out_distinct_rows) *out_distinct_rows = r.distinct_rows;
+        return MNEME_OK;
+    });
+}
+
 MNEME_API mneme_status MNEME_CALL mneme_engram_import(mneme_runtime* runtime, const char* model_dir,
                                                       const char* store_dir, mneme_progress_fn progress_fn,
                                                       void* progress_user_data) noexcept {

@@ -80,6 +80,12 @@ CREATE TABLE IF NOT EXISTS hot_rows(
   PRIMARY KEY(model_id, layer, row));
 )";
 
+constexpr const char* k_profile_schema = R"(
+CREATE TABLE IF NOT EXISTS profile_rows(
+  model_id TEXT NOT NULL, layer INTEGER NOT NULL, row INTEGER NOT NULL, hits INTEGER NOT NULL,
+  PRIMARY KEY(model_id, layer, row));
+)";
+
 }  // namespace
 
 store_index::store_index(const std::string& dir, bool create) {
@@ -139,6 +145,8 @@ store_index::store_index(const std::string& dir, bool create) {
             fail(MNEME_ERROR_INVALID_MODEL, path_, ": Engram store schema version '", v, "', this build reads version ",
                  k_schema_version, " (re-import into a new store)");
         }
+        // Added within version 1: stores made before it simply have no profile yet.
+        exec(k_profile_schema);
     } catch (...) {
         sqlite3_close(db_);
         throw;
@@ -271,6 +279,40 @@ void store_index::save_hot_rows(const std::string& model_id, std::span<const hot
         exec("ROLLBACK");
         throw;
     }
+}
+
+void store_index::add_profile_rows(const std::string& model_id, std::span<const hot_row> counts, int64_t keep) {
+    std::lock_guard lock(mutex_);
+    exec("BEGIN IMMEDIATE");
+    try {
+        statement s(db_,
+                    "INSERT INTO profile_rows(model_id, layer, row, hits) VALUES(?,?,?,?) "
+                    "ON CONFLICT(model_id, layer, row) DO UPDATE SET hits = hits + excluded.hits",
+                    path_);
+        for (const hot_row& r : counts) {
+            s.bind(1, model_id).bind(2, r.layer).bind(3, r.row).bind(4, r.hits);
+            s.step();
+            s.reset();
+        }
+        statement trim(db_,
+                       "DELETE FROM profile_rows WHERE model_id=?1 AND rowid NOT IN "
+                       "(SELECT rowid FROM profile_rows WHERE model_id=?1 ORDER BY hits DESC LIMIT ?2)",
+                       path_);
+        trim.bind(1, model_id).bind(2, keep).step();
+        exec("COMMIT");
+    } catch (...) {
+        exec("ROLLBACK");
+        throw;
+    }
+}
+
+std::vector<hot_row> store_index::profile_rows(const std::string& model_id, int64_t limit) {
+    std::lock_guard lock(mutex_);
+    statement s(db_, "SELECT layer, row, hits FROM profile_rows WHERE model_id=? ORDER BY hits DESC LIMIT ?", path_);
+    s.bind(1, model_id).bind(2, limit);
+    std::vector<hot_row> out;
+    while (s.step()) out.push_back({s.i64(0), s.i64(1), s.i64(2)});
+    return out;
 }
 
 std::vector<hot_row> store_index::hot_rows(const std::string& model_id, int64_t limit) {

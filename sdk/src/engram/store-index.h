@@ -57,8 +57,13 @@ public:
     // The checksums of blocks [0, n) in order; throws naming the table when some are missing.
     std::vector<uint64_t> checksums(const std::string& model_id, int64_t layer, int64_t n);
 
+    // The rows the last run's cache held with at least one hit, replacing the previous run's.
     void save_hot_rows(const std::string& model_id, std::span<const hot_row> rows);
     std::vector<hot_row> hot_rows(const std::string& model_id, int64_t limit);
+    // Profile counts (rows a text reads, from `mneme-cli engram profile`): added to the counts already
+    // there; then only the `keep` largest are kept. Runs never replace them.
+    void add_profile_rows(const std::string& model_id, std::span<const hot_row> counts, int64_t keep);
+    std::vector<hot_row> profile_rows(const std::string& model_id, int64_t limit);
 
 private:
     void exec(const char* sql);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -28,13 +29,16 @@ bool plain_table_file(const std::string& file) {
     const std::string_view name = std::string_view(file).substr(k_dir.size());
     if (name == "." || name == "..") return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '-';
     });
 }
 
-uint64_t row_key(std::size_t slot, int64_t row) { return (static_cast<uint64_t>(slot) << 40) | static_cast<uint64_t>(row); }
+uint64_t row_key(std::size_t slot, int64_t row) {
+    return (static_cast<uint64_t>(slot) << 40) | static_cast<uint64_t>(row);
+}
 
-// What reads share with posted prefetch tasks (which may outlive a gather, never the table).
+// What reads share with queued prefetch tasks (which may outlive a gather, never the table).
 struct store_core {
     struct table {
         int64_t layer = 0;
@@ -46,45 +50,64 @@ struct store_core {
     std::unique_ptr<row_cache> cache;
     std::atomic<uint64_t> hits{0}, misses{0}, bytes_read{0};
 
-    // Makes rows of table `slot` available: copies each into out (when given, row_bytes apart) from
-    // the cache, or reads the blocks of the missing ones (each block once) and caches them.
-    void load(std::size_t slot, std::span<const int64_t> rows, uint8_t* out, bool count) {
+    void read_block(std::size_t slot, int64_t b, uint8_t* buf) {
         const table& t = tables[slot];
+        t.file->read_block(b, t.sums[static_cast<std::size_t>(b)], buf);
+        bytes_read += static_cast<uint64_t>(t.file->layout().block_bytes);
+    }
+
+    // The distinct blocks holding rows the cache lacks.
+    std::vector<int64_t> missing_blocks(std::size_t slot, std::span<const int64_t> rows) const {
+        const row_layout& L = tables[slot].file->layout();
+        std::vector<int64_t> blocks;
+        for (int64_t r : rows) {
+            if (!cache->contains(row_key(slot, r))) blocks.push_back(L.block_of(r));
+        }
+        std::sort(blocks.begin(), blocks.end());
+        blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+        return blocks;
+    }
+
+    // Copies each row into out (row_bytes apart) from the cache, from the step's prefetched blocks,
+    // or from blocks read here (each once), caching what was read.
+    void gather(std::size_t slot, std::span<const int64_t> rows, uint8_t* out, step_reads* step) {
+        const row_layout& L = tables[slot].file->layout();
         const std::size_t rb = static_cast<std::size_t>(row_bytes);
-        std::vector<uint8_t> scratch(out ? 0 : rb);
-        std::vector<std::size_t> missing;
+        std::unordered_map<int64_t, std::unique_ptr<aligned_buffer>> read_here;
+        uint64_t missed = 0;
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            uint8_t* dst = out ? out + i * rb : scratch.data();
-            if (cache->get(row_key(slot, rows[i]), dst)) continue;
-            missing.push_back(i);
-        }
-        if (count) {
-            hits += rows.size() - missing.size();
-            misses += missing.size();
-        }
-        if (missing.empty()) return;
-        const row_layout& L = t.file->layout();
-        std::sort(missing.begin(), missing.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
-        aligned_buffer block(static_cast<std::size_t>(L.block_bytes));
-        int64_t loaded = -1;
-        for (std::size_t i : missing) {
-            const int64_t r = rows[i], b = L.block_of(r);
-            if (b != loaded) {
-                t.file->read_block(b, t.sums[static_cast<std::size_t>(b)], block.data());
-                bytes_read += static_cast<uint64_t>(L.block_bytes);
-                loaded = b;
+            const int64_t r = rows[i];
+            if (cache->get(row_key(slot, r), out + i * rb)) continue;
+            ++missed;
+            const int64_t b = L.block_of(r);
+            const uint8_t* block = nullptr;
+            if (step) {
+                if (const auto it = step->blocks.find(b); it != step->blocks.end()) {
+                    bool waited = false;
+                    block = it->second->get(b, step->read, waited);
+                }
             }
-            const uint8_t* src = block.data() + L.offset_in_block(r);
+            if (!block) {
+                auto& buf = read_here[b];
+                if (!buf) {
+                    buf = std::make_unique<aligned_buffer>(static_cast<std::size_t>(L.block_bytes));
+                    read_block(slot, b, buf->data());
+                }
+                block = buf->data();
+            }
+            const uint8_t* src = block + L.offset_in_block(r);
             cache->put(row_key(slot, r), src);
-            if (out) std::memcpy(out + i * rb, src, rb);
+            std::memcpy(out + i * rb, src, rb);
         }
+        hits += rows.size() - missed;
+        misses += missed;
     }
 };
 
 class store_table final : public store_engram_table {
 public:
     store_table(const std::string& dir, const std::string& model_id, const model_config& cfg,
-                std::span<const int64_t> expected_rows, uint64_t cache_bytes, thread_pool* pool)
+                std::span<const int64_t> expected_rows, uint64_t cache_bytes, unsigned io_threads)
         : index_(dir, false), model_id_(model_id), core_(std::make_shared<store_core>()) {
         namespace fs = std::filesystem;
         const auto& ids = cfg.engram.layer_ids;
@@ -101,7 +124,8 @@ public:
             }
             if (!rec->complete) {
                 fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " is incomplete (",
-                     rec->blocks_done, " of ", rec->blocks_total, " blocks imported); rerun mneme-cli engram import to resume");
+                     rec->blocks_done, " of ", rec->blocks_total,
+                     " blocks imported); rerun mneme-cli engram import to resume");
             }
             if (!plain_table_file(rec->file) || rec->offset < 0) {
                 fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " names the row file '",
@@ -111,9 +135,9 @@ public:
             if (rec->rows != L.rows || rec->row_width != L.row_width || rec->row_bytes != L.row_bytes ||
                 rec->block_bytes != L.block_bytes || rec->rows_per_block != L.rows_per_block ||
                 rec->blocks_total != L.blocks() || rec->codes_dtype != "f8_e4m3" || rec->scale_format != "e8m0/32") {
-                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " has ", rec->rows, " rows of ",
-                     rec->row_width, " ", rec->codes_dtype, " values (", rec->scale_format, "); the model needs ", L.rows,
-                     " rows of ", L.row_width, " f8_e4m3 values (e8m0/32)");
+                fail(MNEME_ERROR_INVALID_MODEL, dir, ": the Engram table of layer ", ids[i], " has ", rec->rows,
+                     " rows of ", rec->row_width, " ", rec->codes_dtype, " values (", rec->scale_format,
+                     "); the model needs ", L.rows, " rows of ", L.row_width, " f8_e4m3 values (e8m0/32)");
             }
             store_core::table t;
             t.layer = ids[i];
@@ -123,7 +147,9 @@ public:
             core_->tables.push_back(std::move(t));
         }
         core_->cache = std::make_unique<row_cache>(cache_bytes, core_->row_bytes);
-        prefetch_ = std::make_unique<prefetcher>(pool, core_->tables.size());
+        const std::size_t block_bytes =
+            core_->tables.empty() ? 0 : static_cast<std::size_t>(core_->tables.front().file->layout().block_bytes);
+        prefetch_ = std::make_unique<prefetcher>(io_threads, core_->tables.size(), block_bytes);
         warm();
     }
 
@@ -151,8 +177,9 @@ public:
     void prefetch(int64_t layer, std::span<const int64_t> row_ids) const override {
         const std::size_t s = slot(layer);
         check_rows(s, row_ids);
-        std::vector<int64_t> rows(row_ids.begin(), row_ids.end());
-        prefetch_->issue(s, std::move(rows), [core = core_, s](const std::vector<int64_t>& r) { core->load(s, r, nullptr, true); });
+        if (!prefetch_->enabled()) return;
+        prefetch_->issue(s, core_->missing_blocks(s, row_ids),
+                         [core = core_, s](int64_t b, uint8_t* buf) { core->read_block(s, b, buf); });
     }
 
     void gather(int64_t layer, std::span<const int64_t> row_ids, std::span<uint8_t> codes,
@@ -164,9 +191,10 @@ public:
         }
         check_rows(s, row_ids);
         const auto t0 = clock_type::now();
-        const prefetcher::taken p = prefetch_->take(s);
+        const std::shared_ptr<step_reads> step = prefetch_->take(s);
+        const double lead = step ? std::chrono::duration<double>(t0 - step->issued).count() : 0.0;
         std::vector<uint8_t> packed(row_ids.size() * rb);
-        core_->load(s, row_ids, packed.data(), !p.loaded);
+        core_->gather(s, row_ids, packed.data(), step.get());
         for (std::size_t i = 0; i < row_ids.size(); ++i) {
             std::memcpy(codes.data() + i * cw, packed.data() + i * rb, cw);
             std::memcpy(scales.data() + i * sw, packed.data() + i * rb + cw, sw);
@@ -174,10 +202,31 @@ public:
         std::lock_guard lock(stats_mutex_);
         if (s == 0) {
             ++steps_;
-            if (p.issued) ++prefetched_steps_;
+            if (step) ++prefetched_steps_;
         }
-        lead_ += p.lead_seconds;
+        lead_ += lead;
         stall_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    }
+
+    profile_result add_profile(std::span<const std::pair<int64_t, std::vector<int64_t>>> layer_rows) override {
+        std::map<std::pair<int64_t, int64_t>, int64_t> counts;
+        profile_result r;
+        for (const auto& [layer, rows] : layer_rows) {
+            check_rows(slot(layer), rows);
+            for (int64_t row : rows) ++counts[{layer, row}];
+            r.lookups += rows.size();
+        }
+        std::vector<hot_row> top;
+        for (const auto& [key, n] : counts) top.push_back({key.first, key.second, n});
+        r.distinct_rows = top.size();
+        // The cache can never hold more than its capacity; keeping a few times that lets later
+        // profiles and larger budgets still find the next-hottest rows.
+        const std::size_t keep = static_cast<std::size_t>(std::max<uint64_t>(4 * core_->cache->capacity_rows(), 65536));
+        std::sort(top.begin(), top.end(), [](const hot_row& a, const hot_row& b) { return a.hits > b.hits; });
+        if (top.size() > keep) top.resize(keep);
+        index_.add_profile_rows(model_id_, top, static_cast<int64_t>(keep));
+        warm();
+        return r;
     }
 
     engram_store_stats stats() const override {
@@ -214,22 +263,49 @@ private:
         }
     }
 
-    // Loads the rows the last run used most, hottest first, until the cache is full.
+    // Fills the cache with the rows most likely to be read: those the last run found hot and those
+    // a profiled text reads most. Each source is ranked by its share of its own total, so a large
+    // profile does not drown a run's few hits (and the reverse).
     void warm() {
         const uint64_t cap = core_->cache->capacity_rows();
         if (cap == 0) return;
-        const auto hot = index_.hot_rows(model_id_, static_cast<int64_t>(cap));
+        std::map<std::pair<int64_t, int64_t>, double> score;  // (layer, row) -> share
+        for (const auto& source : {index_.hot_rows(model_id_, static_cast<int64_t>(cap)),
+                                   index_.profile_rows(model_id_, static_cast<int64_t>(cap))}) {
+            double total = 0;
+            for (const hot_row& h : source) total += static_cast<double>(std::max<int64_t>(h.hits, 1));
+            for (const hot_row& h : source) {
+                auto& s = score[{h.layer, h.row}];
+                s = std::max(s, static_cast<double>(std::max<int64_t>(h.hits, 1)) / total);
+            }
+        }
+        std::vector<std::pair<double, std::pair<int64_t, int64_t>>> ranked;
+        for (const auto& [key, s] : score) ranked.emplace_back(s, key);
+        std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+        if (ranked.size() > cap) ranked.resize(static_cast<std::size_t>(cap));
         std::map<std::size_t, std::vector<int64_t>> by_slot;
-        for (const hot_row& h : hot) {
+        for (const auto& [s, key] : ranked) {
+            const auto [layer, row] = key;
             for (std::size_t i = 0; i < core_->tables.size(); ++i) {
-                if (core_->tables[i].layer == h.layer && h.row >= 0 && h.row < core_->tables[i].file->layout().rows) {
-                    by_slot[i].push_back(h.row);
+                if (core_->tables[i].layer == layer && row >= 0 && row < core_->tables[i].file->layout().rows) {
+                    by_slot[i].push_back(row);
                 }
             }
         }
         for (auto& [s, rows] : by_slot) {
             std::sort(rows.begin(), rows.end());
-            core_->load(s, rows, nullptr, false);
+            const row_layout& L = core_->tables[s].file->layout();
+            std::vector<int64_t> blocks;
+            for (int64_t r : rows) blocks.push_back(L.block_of(r));
+            blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+            std::size_t next = 0;  // rows are sorted, so each block's rows follow one another
+            prefetch_->read_all(
+                blocks, [core = core_, s](int64_t b, uint8_t* buf) { core->read_block(s, b, buf); },
+                [&, s](int64_t b, const uint8_t* bytes) {
+                    for (; next < rows.size() && L.block_of(rows[next]) == b; ++next) {
+                        core_->cache->put(row_key(s, rows[next]), bytes + L.offset_in_block(rows[next]));
+                    }
+                });
         }
     }
 
@@ -248,11 +324,11 @@ private:
 std::unique_ptr<store_engram_table> open_store_engram_table(const std::string& dir, const std::string& model_id,
                                                             const model_config& cfg,
                                                             std::span<const int64_t> expected_rows,
-                                                            uint64_t cache_bytes, thread_pool* pool) {
+                                                            uint64_t cache_bytes, unsigned io_threads) {
     if (expected_rows.size() != cfg.engram.layer_ids.size()) {
         fail(MNEME_ERROR_INTERNAL, "engram store: one row count per layer");
     }
-    return std::make_unique<store_table>(dir, model_id, cfg, expected_rows, cache_bytes, pool);
+    return std::make_unique<store_table>(dir, model_id, cfg, expected_rows, cache_bytes, io_threads);
 }
 
 }  // namespace mneme

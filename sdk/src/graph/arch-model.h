@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/forward-probe.h"
@@ -45,6 +46,13 @@ public:
     // tensors, plus the largest layer (layers release their temporaries). Tested against the arena's
     // measured high-water mark.
     virtual uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const = 0;
+
+    // The Engram table rows a sequence starting with `tokens` reads, per Engram layer (decoder layer
+    // id, rows); empty without Engram. Rows depend on token ids only: no forward pass is needed.
+    virtual std::vector<std::pair<int64_t, std::vector<int64_t>>> engram_rows(std::span<const int32_t> tokens) const {
+        (void)tokens;
+        return {};
+    }
 };
 
 }  // namespace mneme

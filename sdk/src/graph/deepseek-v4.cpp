@@ -111,6 +111,14 @@ public:
         return static_cast<uint64_t>(std::ceil(bytes * static_cast<double>(dtype_bytes(act))));
     }
 
+    std::vector<std::pair<int64_t, std::vector<int64_t>>> engram_rows(std::span<const int32_t> tokens) const override {
+        if (!engram_) return {};
+        for (int32_t t : tokens) {
+            if (t < 0 || t >= vocab_) fail(MNEME_ERROR_INVALID_ARGUMENT, "token id ", t, " outside the vocabulary");
+        }
+        return engram_->sequence_rows(tokens);
+    }
+
     uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const override {
         const int64_t s = chunk, hc = hp_.n, es = dtype_bytes(act), rd = cfg_.qk_rope_head_dim;
         const bool aq = ctx_.act_quant;

@@ -128,6 +128,15 @@ void engram_module::prefetch(std::span<const int64_t> history, std::span<const i
     }
 }
 
+std::vector<std::pair<int64_t, std::vector<int64_t>>> engram_module::sequence_rows(std::span<const int32_t> tokens) const {
+    std::vector<int64_t> canon(tokens.size());
+    for (std::size_t t = 0; t < tokens.size(); ++t) canon[t] = canonical(tokens[t]);
+    const std::vector<int64_t> history = initial_history();
+    std::vector<std::pair<int64_t, std::vector<int64_t>>> out;
+    for (const auto& h : hash_) out.emplace_back(h.layer_id, engram_row_ids(h, e_.max_ngram_size, e_.n_heads, history, canon));
+    return out;
+}
+
 mneme_tensor engram_module::gather_layer(graph_builder& g, int64_t slot, std::span<const int64_t> history,
                                          std::span<const int32_t> tokens) const {
     const int64_t s = static_cast<int64_t>(tokens.size()), de = e_.head_dim;

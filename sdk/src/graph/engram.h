@@ -43,6 +43,8 @@ public:
                               std::span<const int32_t> tokens) const;
     // Hands every layer's rows for these tokens to the table's prefetch, as soon as the ids are known.
     void prefetch(std::span<const int64_t> history, std::span<const int32_t> tokens) const;
+    // The rows a sequence starting with `tokens` reads, per Engram layer (decoder layer id, rows).
+    std::vector<std::pair<int64_t, std::vector<int64_t>>> sequence_rows(std::span<const int32_t> tokens) const;
 
     // X [D, hc, s] += Y for Engram layer `slot`, with its embeddings e; conv_history [hc*D, rows] is read
     // and advanced (ignored without conv).

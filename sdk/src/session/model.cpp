@@ -14,6 +14,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t k_default_engram_cache_bytes = uint64_t{256} << 20;
+// Direct reads wait on the device, not the CPU: more threads than cores keep several in flight.
+constexpr unsigned k_engram_io_threads = 8;
 
 uint64_t fnv1a(uint64_t h, const void* data, std::size_t n) {
     const auto* p = static_cast<const unsigned char*>(data);
@@ -123,7 +125,7 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
             const std::string store = desc.engram_store_path, id = engram_store_identity(cfg_text, *ckpt_, cfg_);
             const uint64_t cache = desc.engram_cache_bytes ? desc.engram_cache_bytes : k_default_engram_cache_bytes;
             opts.engram_tables = [&, store, id, cache](std::span<const int64_t> rows) -> std::shared_ptr<engram_table> {
-                engram_store_ = open_store_engram_table(store, id, cfg_, rows, cache, &rt.pool());
+                engram_store_ = open_store_engram_table(store, id, cfg_, rows, cache, k_engram_io_threads);
                 return engram_store_;
             };
         }
@@ -185,6 +187,15 @@ mneme_model_info model::info() const {
     i.has_tokenizer = tok_ ? MNEME_TRUE : MNEME_FALSE;
     i.precision = precision();
     return i;
+}
+
+profile_result model::engram_profile(std::span<const int32_t> tokens) {
+    if (!engram_store_) {
+        fail(MNEME_ERROR_INVALID_ARGUMENT,
+             cfg_.engram.enabled() ? "the model's Engram tables are not served from a store" : "the model has no Engram tables",
+             " (open it with mneme_model_desc.engram_store_path)");
+    }
+    return engram_store_->add_profile(arch_->engram_rows(tokens));
 }
 
 mneme_engram_stats model::engram_stats() const {

@@ -45,6 +45,8 @@ public:
     mneme_model_info info() const;
     // Engram table serving: cache and read counters when the tables come from a store.
     mneme_engram_stats engram_stats() const;
+    // Adds the rows `tokens` read to the Engram store's profile (see store_engram_table::add_profile).
+    profile_result engram_profile(std::span<const int32_t> tokens);
     mneme_memory_plan plan(uint64_t context_tokens) const;
 
     // Serialises forward passes of sessions sharing this model's device queue.
