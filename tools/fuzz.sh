@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-gitignore fuzz-session-state fuzz-engram-store)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-gitignore fuzz-session-state fuzz-engram-store fuzz-ngram-sidecar)
 build=${MNEME_FUZZ_BUILD_DIR:-build/fuzz}
 
 cmake --preset fuzz -B "$build" >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a machine with an NVIDIA GPU: builds the CUDA plugin for that GPU's architecture
-# (plus the CPU plugin, mneme-cli and the backend tests), runs the CUDA tests, compares
+# (plus the CPU plugin, mneme-cli and the backend tests), runs the CUDA tests (ops, models, cancel
+# inside a prefill pass, asynchronous uploads and the run-ahead limit, with their timings), compares
 # `mneme-cli logits --backend cuda` with the float64 CPU path on the tiny golden checkpoints, times
 # prefill and decode, and writes a short markdown report.
 #
@@ -53,8 +54,9 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         exit 1
     fi
     step "build"
+    # The plugin's own tests too: catch_discover_tests registers tests only for binaries that were built.
     if ! run 420 cmake --build "$build" -j "$jobs" --target mneme-backend-cuda mneme-backend-cpu mneme-cli \
-        mneme-backend-tests; then
+        mneme-backend-tests mneme-cuda-plugin-tests mneme-cuda-staging-tests; then
         note "- **build failed** (see gpu-check.log)"
         tail -40 "$log"
         exit 1
@@ -87,6 +89,15 @@ if grep -q "Skipped" "$out/ctest.log"; then
     note "- **CUDA tests were skipped: the plugin found no usable device** (see the Backends section)"
     tests_rc=1
 fi
+
+# What the tests measured about asynchronous uploads (pinned staging), the run-ahead limit and
+# cancelling a prefill pass (backend:cuda:cancel): the lines they print.
+note ""
+note "## Uploads, run-ahead and cancel"
+note '```'
+grep -E "upload overlap:|run-ahead:|on cuda: cancel " "$out/ctest.log" | sed -E 's/^[0-9]+: //' |
+    tee -a "$report" >/dev/null
+note '```'
 
 # --- Logits against the CPU ------------------------------------------------------------------
 # Max |cuda - cpu_f64| / max |cpu_f64| per golden and mode, with the activation round trips off

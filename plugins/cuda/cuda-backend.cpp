@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 #include "cuda-backend.h"
@@ -54,6 +55,46 @@ void use_device(const mneme_backend& be) {
     check(cudaSetDevice(be.device), "cudaSetDevice");
 }
 
+void* staging_api::alloc_pinned(std::size_t bytes) {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocDefault) != cudaSuccess) {
+        cudaGetLastError();  // a refusal is an answer, not an error for the next launch to report
+        return nullptr;
+    }
+    return p;
+}
+
+void staging_api::free_pinned(void* p) noexcept {
+    cudaFreeHost(p);
+}
+
+cudaEvent_t staging_api::create_event() {
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    return e;
+}
+
+void staging_api::destroy_event(cudaEvent_t e) noexcept {
+    cudaEventDestroy(e);
+}
+
+// cudaErrorNotReady is an answer, not an error; a real error is reported by the wait that follows.
+bool staging_api::completed(cudaEvent_t e) noexcept {
+    return cudaEventQuery(e) == cudaSuccess;
+}
+
+void staging_api::wait(cudaEvent_t e) {
+    check(cudaEventSynchronize(e), "waiting for an earlier upload");
+}
+
+void staging_api::record(cudaEvent_t e, cudaStream_t s) {
+    check(cudaEventRecord(e, s), "cudaEventRecord");
+}
+
+void staging_api::copy_async(void* dst, const void* src, std::size_t bytes, cudaStream_t s) {
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "upload");
+}
+
 }  // namespace mneme::cuda
 
 namespace {
@@ -65,6 +106,26 @@ using mneme::cuda::use_device;
 void wait_for_queues(mneme_backend& be) {
     std::lock_guard lock(be.queues_mutex);
     for (mneme_queue* q : be.queues) check(cudaStreamSynchronize(q->stream), "waiting for the queue");
+}
+
+// After the queue's stream has finished (or failed for good), its submissions' events are free.
+void retire_all(mneme_queue& q) noexcept {
+    for (const auto& b : q.in_flight) q.spare_events.push_back(b.done);
+    q.in_flight.clear();
+    q.in_flight_ops = 0;
+}
+
+// Synchronises and frees a queue; errors have no caller left to go to.
+void destroy_queue(mneme_queue* q) noexcept {
+    cudaStreamSynchronize(q->stream);
+    retire_all(*q);
+    for (cudaEvent_t e : q->spare_events) cudaEventDestroy(e);
+    cudaStreamDestroy(q->stream);
+    delete q;
+}
+
+void log_message(const mneme_backend& be, mneme_log_level level, const std::string& message) {
+    if (be.host && be.host->log) be.host->log(be.host->host, level, message.c_str());
 }
 
 void check_range(const mneme_buffer* b, uint64_t offset, const void* host, uint64_t size, const char* what) {
@@ -168,6 +229,8 @@ mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_
         // Creates the context now, so that failures show at open and not at the first op.
         check(cudaFree(nullptr), "creating the CUDA context");
         check(cudaStreamCreateWithFlags(&be->transfer, cudaStreamNonBlocking), "cudaStreamCreate");
+        be->staging = std::make_unique<mneme::cuda::staging_ring<mneme::cuda::staging_api>>(
+            be->staging_calls, mneme::cuda::k_staging_block_bytes, mneme::cuda::k_staging_blocks);
         *out = be.release();
         return MNEME_OK;
     });
@@ -175,11 +238,18 @@ mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_
 
 void MNEME_CALL close(mneme_backend* be) {
     if (!be) return;
-    // Queues are destroyed by the host first; whatever is left is released with the backend.
+    // Queues are destroyed by the host first; whatever is left is released with the backend. The
+    // staging blocks go after every stream that may copy from them has finished.
     if (cudaSetDevice(be->device) == cudaSuccess) {
-        for (mneme_queue* q : be->queues) {
-            cudaStreamDestroy(q->stream);
-            delete q;
+        for (mneme_queue* q : be->queues) destroy_queue(q);
+        be->queues.clear();
+        if (be->staging) {
+            const mneme::cuda::staging_stats& st = be->staging->stats();
+            log_message(*be, MNEME_LOG_LEVEL_DEBUG,
+                        "uploads through pinned staging: " + std::to_string(st.staged_uploads) + " (" +
+                            std::to_string(st.staged_bytes) +
+                            " bytes), waits for a busy block: " + std::to_string(st.waits));
+            be->staging->release();
         }
         if (be->transfer) cudaStreamDestroy(be->transfer);
     }
@@ -221,10 +291,25 @@ mneme_status MNEME_CALL buffer_upload(mneme_backend* be, mneme_buffer* b, uint64
         check_range(b, offset, src, size, "buffer_upload");
         if (!size) return MNEME_OK;
         use_device(*be);
+        {
+            // With one queue (the runtime's case) the copy joins its stream, which orders it after
+            // the kernels submitted before and before those submitted after, without waiting.
+            std::lock_guard lock(be->queues_mutex);
+            if (be->queues.size() == 1 && be->staging && be->staging->usable()) {
+                const bool first = be->staging->block_count() == 0;
+                if (be->staging->upload(b->data + offset, src, size, be->queues.front()->stream)) return MNEME_OK;
+                if (first) {
+                    log_message(*be, MNEME_LOG_LEVEL_WARN,
+                                "no pinned host memory for upload staging: uploads are synchronous");
+                }
+            }
+        }
+        // Synchronous: several queues (no single stream orders the copy with all of them) or no
+        // pinned memory. Complete before returning: the host may reuse `src` at once, and kernels
+        // submitted later (on other streams) must see the data. A plain cudaMemcpy from pageable
+        // memory may return before its DMA is done, and the legacy default stream does not order
+        // non-blocking streams.
         wait_for_queues(*be);
-        // Complete before returning: the host may reuse `src` at once, and kernels submitted later
-        // (on other streams) must see the data. A plain cudaMemcpy from pageable memory may return
-        // before its DMA is done, and the legacy default stream does not order non-blocking streams.
         check(cudaMemcpyAsync(b->data + offset, src, size, cudaMemcpyHostToDevice, be->transfer), "upload");
         check(cudaStreamSynchronize(be->transfer), "upload");
         return MNEME_OK;
@@ -255,6 +340,16 @@ mneme_status MNEME_CALL queue_create(mneme_backend* be, mneme_queue** out) {
             check(e, "cudaStreamCreate");
         }
         std::lock_guard lock(be->queues_mutex);
+        // Staged uploads ran on the one queue there was; the new queue's kernels must come after
+        // them too.
+        for (mneme_queue* other : be->queues) {
+            const cudaError_t waited = cudaStreamSynchronize(other->stream);
+            if (waited != cudaSuccess) {
+                cudaStreamDestroy(q->stream);
+                delete q;
+                check(waited, "waiting for the queue");
+            }
+        }
         be->queues.push_back(q);
         *out = q;
         return MNEME_OK;
@@ -267,11 +362,37 @@ void MNEME_CALL queue_destroy(mneme_backend* be, mneme_queue* q) {
         std::lock_guard lock(be->queues_mutex);
         std::erase(be->queues, q);
         if (cudaSetDevice(be->device) == cudaSuccess) {
-            cudaStreamSynchronize(q->stream);
-            cudaStreamDestroy(q->stream);
+            destroy_queue(q);
+            return;
         }
     }
     delete q;
+}
+
+// Marks the end of a submission and waits for the oldest ones while more than k_max_queued_ops
+// are queued, so the host never runs far ahead of the device (see cuda-backend.h).
+void limit_run_ahead(mneme_queue& q, std::size_t n_ops) {
+    cudaEvent_t e = nullptr;
+    if (q.spare_events.empty()) {
+        check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    } else {
+        e = q.spare_events.back();
+        q.spare_events.pop_back();
+    }
+    const cudaError_t recorded = cudaEventRecord(e, q.stream);
+    if (recorded != cudaSuccess) {
+        q.spare_events.push_back(e);
+        check(recorded, "cudaEventRecord");
+    }
+    q.in_flight.push_back({e, n_ops});
+    q.in_flight_ops += n_ops;
+    while (q.in_flight.size() > 1 && q.in_flight_ops > mneme::cuda::k_max_queued_ops) {
+        const mneme_queue::batch oldest = q.in_flight.front();
+        check(cudaEventSynchronize(oldest.done), "running the queued kernels");
+        q.in_flight.pop_front();
+        q.in_flight_ops -= oldest.ops;
+        q.spare_events.push_back(oldest.done);
+    }
 }
 
 mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mneme_op* ops, size_t n_ops) {
@@ -282,6 +403,7 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
         // launch below must only see its own. Errors that poison the context come back anyway.
         cudaGetLastError();
         for (size_t i = 0; i < n_ops; ++i) mneme::cuda::execute(*be, q->stream, ops[i]);
+        if (n_ops) limit_run_ahead(*q, n_ops);
         return MNEME_OK;
     });
 }
@@ -290,7 +412,9 @@ mneme_status MNEME_CALL queue_sync(mneme_backend* be, mneme_queue* q) {
     return guarded([&] {
         if (!be || !q) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_sync: bad arguments");
         use_device(*be);
-        check(cudaStreamSynchronize(q->stream), "running the queued kernels");
+        const cudaError_t e = cudaStreamSynchronize(q->stream);
+        retire_all(*q);  // done, or failed for good (errors that stop a stream poison the context)
+        check(e, "running the queued kernels");
         return MNEME_OK;
     });
 }

@@ -556,7 +556,9 @@ typedef struct mneme_feed_desc {
  * Appends tokens to the session's context and evaluates them (prefill).
  * \param tokens borrowed during the call.
  * \returns MNEME_OK; MNEME_CANCELLED (by the progress callback or mneme_session_cancel: the
- *          session keeps every complete chunk evaluated so far and stays usable);
+ *          session keeps every complete chunk evaluated so far, nothing of the one that was
+ *          interrupted, and stays usable; a device error mid-chunk leaves the same state, or an
+ *          empty context if the device failed for good);
  *          MNEME_ERROR_CONTEXT_FULL; MNEME_ERROR_INVALID_ARGUMENT (token out of range); MNEME_ERROR_BUSY.
  * \threadsafety the session's thread.
  */
@@ -770,9 +772,12 @@ MNEME_NODISCARD MNEME_API mneme_status MNEME_CALL mneme_session_last_selection_b
     MNEME_NOEXCEPT;
 
 /**
- * Asks the feed/generate call running on this session to stop at the next safe point (between
- * chunks or tokens); that call returns MNEME_CANCELLED. A cancel sent while no call runs has no
- * effect on later calls. \threadsafety any thread.
+ * Asks the feed/generate call running on this session to stop at the next safe point; that call
+ * returns MNEME_CANCELLED. A feed stops inside the forward pass of its current chunk too (between
+ * submissions of work to the device; on a GPU once the work already queued has run), and that
+ * chunk leaves no trace: the context, caches and logits are exactly as after the chunks before it
+ * (as before the call when it was the first). Generate stops between tokens. A cancel sent while
+ * no call runs has no effect on later calls. \threadsafety any thread.
  */
 MNEME_API void MNEME_CALL mneme_session_cancel(mneme_session* session) MNEME_NOEXCEPT;
 

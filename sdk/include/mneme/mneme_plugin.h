@@ -12,7 +12,10 @@
  *
  * Execution model: the host allocates buffers through the plugin, records operations (mneme_op)
  * and submits them in order to a queue. A queue may run them asynchronously; queue_sync waits.
- * Host memory handed to buffer_upload may be reused as soon as the call returns.
+ * Host memory handed to buffer_upload may be reused as soon as the call returns. Transfers are
+ * ordered with the queues: an upload takes effect after every op submitted before it and before
+ * every op submitted after it (it may still be in flight when the call returns), and a download
+ * sees every op submitted before it. The host relies on this and does not sync before uploading.
  *
  * Semantics of every op are defined by the CPU backend's reference kernels (kernels/cpu): other
  * backends are tested against them.

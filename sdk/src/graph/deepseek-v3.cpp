@@ -477,7 +477,10 @@ private:
             g.compress_pool(rows_of(st.block_keys[li], first, n), a, zeros, ape,
                             mneme_op_compress{b, first * b, first, MNEME_FALSE, 0});
         }
-        if (li + 1 == layers_.size()) st.blocks_done = total / b;
+        if (li + 1 == layers_.size()) {
+            g.on_abort([&st, before = st.blocks_done] { st.blocks_done = before; });
+            st.blocks_done = total / b;
+        }
     }
 
     // Two-stage selection for one decoding query at position p: the index queries score the block

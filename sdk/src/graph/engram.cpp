@@ -193,7 +193,10 @@ void engram_module::apply(graph_builder& g, const v4_context& c, int64_t slot, c
         g.mul(u, u, w.conv_norm);
         const mneme_tensor y = g.tensor({channels, s});
         g.causal_conv(y, ext, w.conv_weight, static_cast<uint32_t>(e_.conv_dilation), true);
-        if (hist) g.copy(conv_history, rows_of(ext, s, hist));
+        if (hist) {
+            g.preserve(conv_history);  // read again by a pass that is abandoned and run again
+            g.copy(conv_history, rows_of(ext, s, hist));
+        }
         g.add(v_flat, v_flat, y);
     }
     const mneme_tensor x_flat = make_tensor(x.buffer, x.offset, x.dtype, {channels, s});

@@ -28,6 +28,7 @@ void graph_builder::record(mneme_op_type type, const mneme_tensor& dst, std::ini
     op.params = params;
     op.params_size = params_size;
     ops_.push_back(op);
+    if (ops_.size() >= batch_ops_) flush();
 }
 
 void graph_builder::matmul(const mneme_tensor& dst, const mneme_tensor& x, const linear_weight& w, double alpha) {
@@ -175,16 +176,18 @@ void replace_buffer(graph_builder& g, std::vector<buffer_ptr>& owned, mneme_tens
     owned.push_back(std::move(b));
 }
 
+// Uploads need no wait for the queue: a backend orders buffer_upload after the ops submitted
+// before it (mneme_plugin.h), so submitting what was recorded is enough even when the bytes
+// reuse scratch memory an earlier op still reads. Not waiting lets an asynchronous backend keep
+// running the earlier layers while the host prepares and copies the data (Engram rows).
 void graph_builder::upload_bytes(const mneme_tensor& dst, std::span<const uint8_t> bytes) {
     if (bytes.size() != tensor_bytes(dst)) fail(MNEME_ERROR_INTERNAL, "upload_bytes: ", bytes.size(), " bytes for a ", tensor_bytes(dst), "-byte tensor");
     flush();
-    dev_.sync();
     dev_.upload(dst.buffer, dst.offset, bytes.data(), bytes.size());
 }
 
 void graph_builder::upload(const mneme_tensor& dst, std::span<const double> values) {
-    flush();  // earlier ops may still use this memory
-    dev_.sync();
+    flush();
     if (act_ == MNEME_DTYPE_F64) {
         dev_.upload(dst.buffer, dst.offset, values.data(), values.size() * sizeof(double));
     } else {
@@ -195,7 +198,6 @@ void graph_builder::upload(const mneme_tensor& dst, std::span<const double> valu
 
 void graph_builder::upload_i32(const mneme_tensor& dst, std::span<const int32_t> values) {
     flush();
-    dev_.sync();
     dev_.upload(dst.buffer, dst.offset, values.data(), values.size() * sizeof(int32_t));
 }
 
@@ -241,9 +243,69 @@ std::vector<double> graph_builder::read(const mneme_tensor& t) {
 }
 
 void graph_builder::flush() {
+    if (stop_ && stop_()) throw pass_cancelled();
     dev_.submit(ops_);
+    saved_submitted_ = saved_.size();
     ops_.clear();
     params_.clear();
+}
+
+void graph_builder::begin_pass(std::function<bool()> stop) {
+    end_pass();
+    undo_arena_.reset();
+    in_pass_ = true;
+    stop_ = std::move(stop);
+}
+
+void graph_builder::end_pass() noexcept {
+    in_pass_ = false;
+    stop_ = nullptr;
+    saved_.clear();
+    saved_submitted_ = 0;
+    host_undo_.clear();
+}
+
+std::exception_ptr graph_builder::abort_pass() noexcept {
+    stop_ = nullptr;
+    ops_.clear();
+    params_.clear();
+    std::exception_ptr failed;
+    for (auto it = host_undo_.rbegin(); it != host_undo_.rend(); ++it) {
+        try {
+            (*it)();
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    }
+    try {
+        for (std::size_t i = saved_submitted_; i-- > 0;) copy(saved_[i].target, saved_[i].copy);
+        flush();
+        // Also with nothing to restore: the pass's kernels must not outlive it (the next pass
+        // reuses its scratch memory, and a device error must surface here, not later).
+        dev_.sync();
+    } catch (...) {
+        failed = std::current_exception();
+        ops_.clear();
+        params_.clear();
+    }
+    end_pass();
+    return failed;
+}
+
+void graph_builder::preserve(const mneme_tensor& t) {
+    if (!in_pass_) return;
+    const mneme_tensor c = undo_arena_.alloc(t.dtype, {t.ne[0], t.ne[1], t.ne[2], t.ne[3]});
+    // Listed before the copy is recorded, since flush() counts the entries submitted by then. The
+    // copy is submitted on its own, before the op that overwrites `t` is even recorded: a
+    // submission that fails may have run part of its ops, and this way an entry counts as saved
+    // exactly when its copy's submission succeeded, and the overwrite can only run after that.
+    saved_.push_back({t, c});
+    copy(c, t);
+    flush();
+}
+
+void graph_builder::on_abort(std::function<void()> undo) {
+    if (in_pass_) host_undo_.push_back(std::move(undo));
 }
 
 }  // namespace mneme

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <deque>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -25,9 +27,20 @@ struct linear_weight {
     int64_t in_features() const { return w.ne[0]; }
 };
 
+// Thrown by graph_builder::flush when the pass in progress was asked to stop (begin_pass).
+class pass_cancelled : public error {
+public:
+    pass_cancelled() : error(MNEME_CANCELLED, "the forward pass was cancelled") {}
+};
+
 class graph_builder {
 public:
-    graph_builder(device& dev, mneme_dtype act) : dev_(dev), act_(act), scratch_(dev) {}
+    // Recorded ops are handed to the device in batches of at most this many. Each hand-over is a
+    // point where a cancelled pass stops, so the batch bounds the work between two checks; it is
+    // large enough that the per-submission cost (a lock, a check) stays invisible.
+    static constexpr std::size_t k_default_batch_ops = 64;
+
+    graph_builder(device& dev, mneme_dtype act) : dev_(dev), act_(act), scratch_(dev), undo_arena_(dev) {}
 
     device& dev() noexcept { return dev_; }
     mneme_dtype act() const noexcept { return act_; }
@@ -83,8 +96,27 @@ public:
     // Runs everything recorded so far, then reads a tensor back as doubles (rows x ne0, packed).
     std::vector<double> read(const mneme_tensor& t);
 
-    // Submits the recorded ops.
+    // Submits the recorded ops; inside a pass whose `stop` says so, throws pass_cancelled instead
+    // (the ops are then left for abort_pass to drop).
     void flush();
+    // Ops per submission (tests use 1 so that a pass can be stopped before any of its ops).
+    void set_batch_ops(std::size_t n) noexcept { batch_ops_ = n ? n : 1; }
+
+    // A forward pass as a unit that can be abandoned half-way with the model's state as it was
+    // before. State a pass overwrites in place (not only appends to) is copied aside first with
+    // preserve(); host-side state changed during the pass registers its undo with on_abort(). A
+    // pass that throws (cancelled, or any error) is closed with abort_pass(), one that returns
+    // with end_pass(). `stop` (may be empty) is asked before every submission whether to stop.
+    void begin_pass(std::function<bool()> stop);
+    void end_pass() noexcept;
+    // Drops the ops not yet submitted, undoes the host changes, copies the preserved tensors back
+    // (newest first, only those whose copy was submitted: the overwrite cannot have run before
+    // it) and waits for the queue, so no work of the pass is left on the device. Returns the
+    // error when the device failed on the way (the state is then unknown), else null.
+    std::exception_ptr abort_pass() noexcept;
+    // Copies `t` aside (submitted at once) before the op that overwrites it; a no-op outside a pass.
+    void preserve(const mneme_tensor& t);
+    void on_abort(std::function<void()> undo);
 
 private:
     template <class P>
@@ -92,11 +124,24 @@ private:
     void record(mneme_op_type type, const mneme_tensor& dst, std::initializer_list<const mneme_tensor*> src,
                 const void* params, uint32_t params_size);
 
+    struct saved_tensor {
+        mneme_tensor target, copy;
+    };
+
     device& dev_;
     mneme_dtype act_;
     scratch_arena scratch_;
     std::vector<mneme_op> ops_;
     std::deque<std::unique_ptr<unsigned char[]>> params_;  // stable storage until flush()
+    std::size_t batch_ops_ = k_default_batch_ops;
+
+    // The pass in progress (begin_pass .. end_pass / abort_pass).
+    bool in_pass_ = false;
+    std::function<bool()> stop_;
+    scratch_arena undo_arena_;  // the preserved copies; bounded by the state kept between passes
+    std::vector<saved_tensor> saved_;
+    std::size_t saved_submitted_ = 0;  // leading entries of saved_ whose copy op was submitted
+    std::vector<std::function<void()>> host_undo_;
 };
 
 // Growing a cache tensor: runs the ops recorded so far (the copy into `bigger`), then points `t`

@@ -6,20 +6,29 @@
 namespace mneme {
 namespace {
 
-// Copies positions [first, end) between a run of consecutive rows and the ring (slot = pos % window).
-void ring_copy(graph_builder& g, const mneme_tensor& ring, const mneme_tensor& rows, int64_t rows_first_pos,
-               int64_t first, int64_t end, bool into_ring) {
+// Calls fn(first position, ring rows) for the runs of slots holding positions [first, end)
+// (slot = pos % window).
+template <class F>
+void for_ring_runs(const mneme_tensor& ring, int64_t first, int64_t end, F&& fn) {
     const int64_t window = ring.ne[1];
     for (int64_t pos = first; pos < end;) {
         const int64_t slot = pos % window, n = std::min(end - pos, window - slot);
-        const mneme_tensor r = rows_of(ring, slot, n), v = rows_of(rows, pos - rows_first_pos, n);
+        fn(pos, rows_of(ring, slot, n));
+        pos += n;
+    }
+}
+
+// Copies positions [first, end) between a run of consecutive rows and the ring.
+void ring_copy(graph_builder& g, const mneme_tensor& ring, const mneme_tensor& rows, int64_t rows_first_pos,
+               int64_t first, int64_t end, bool into_ring) {
+    for_ring_runs(ring, first, end, [&](int64_t pos, const mneme_tensor& r) {
+        const mneme_tensor v = rows_of(rows, pos - rows_first_pos, r.ne[1]);
         if (into_ring) {
             g.copy(r, v);
         } else {
             g.copy(v, r);
         }
-        pos += n;
-    }
+    });
 }
 
 // Rotation at the block starts and the QAT round trip of freshly pooled entries.
@@ -130,7 +139,13 @@ mneme_tensor v4_attention(graph_builder& g, const v4_context& c, const v4_attent
         const mneme_tensor nope_part = cols_of(fresh, 0, nope);
         g.quant_roundtrip(nope_part, nope_part, MNEME_DTYPE_F8_E4M3, 64);
     }
-    ring_copy(g, cache.ring, kv, p - n_prev, std::max(p, end - window), end, true);
+    // After an abandoned pass the next one starts at p again and reads positions p - n_prev .. p - 1
+    // from the ring: keep the slots this pass overwrites while they still hold one of those (none
+    // when decoding one token; older positions are never read again).
+    const int64_t first_new = std::max(p, end - window);
+    for_ring_runs(cache.ring, std::max(first_new, p - n_prev + window), end,
+                  [&](int64_t, const mneme_tensor& r) { g.preserve(r); });
+    ring_copy(g, cache.ring, kv, p - n_prev, first_new, end, true);
 
     // Compressed entries: pooled as their blocks complete; ratio 4 picks among them with the indexer.
     mneme_tensor entries{}, picked{};

@@ -60,6 +60,12 @@ compressor_plan run_compressor(graph_builder& g, const compressor_weights& w, co
         g.rms_norm(out, out, &w.norm, eps);
     }
     if (pl.keep) {
+        // The held rows shift when a block completes; otherwise rows 0..held are rewritten with
+        // their own values and an abandoned pass leaves nothing to put back.
+        if (pl.held && pl.keep_first != pl.held_first) {
+            g.preserve(rows_of(st.a, 0, pl.held));
+            g.preserve(rows_of(st.b, 0, pl.held));
+        }
         g.copy(rows_of(st.a, 0, pl.keep), rows_of(a, pl.keep_first - pl.held_first, pl.keep));
         g.copy(rows_of(st.b, 0, pl.keep), rows_of(b, pl.keep_first - pl.held_first, pl.keep));
     }

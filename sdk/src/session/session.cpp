@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 
 #include "decode/ngram-draft.h"
@@ -99,11 +101,31 @@ void session::reset() {
     logits_f32_.clear();
     logit_rows_ = 0;
     gen_.drop_prompt();
+    drop_drafter();
 }
 
-std::vector<double> session::step(std::span<const int32_t> tokens, bool all_logits) {
+std::vector<double> session::step(std::span<const int32_t> tokens, bool all_logits, bool interruptible) {
     std::lock_guard lock(model_.device_mutex());
-    std::vector<double> out = model_.arch().forward(g_, *state_, tokens, all_logits);
+    std::function<bool()> stop;
+    if (interruptible) stop = [this] { return cancel_.load(std::memory_order_relaxed); };
+    g_.begin_pass(std::move(stop));
+    std::vector<double> out;
+    try {
+        out = model_.arch().forward(g_, *state_, tokens, all_logits);
+    } catch (const pass_cancelled&) {
+        // The caches are put back as they were before the pass. If the device fails while doing
+        // that, what they hold is unknown: the context is dropped rather than left inconsistent,
+        // and the device's error is what the caller needs to hear.
+        if (const std::exception_ptr failed = g_.abort_pass()) {
+            reset();
+            std::rethrow_exception(failed);
+        }
+        throw;
+    } catch (...) {
+        if (g_.abort_pass()) reset();
+        throw;
+    }
+    g_.end_pass();
     tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
     if (state_->probe) gen_.forwarded(tokens.size());
     return out;
@@ -131,6 +153,7 @@ std::size_t session::restore_snapshot(std::span<const int32_t> tokens) {
         return 0;
     }
     snapshots_->touch(hit->path);
+    note_snapshot(hit->path, hit->tokens);
     return hit->tokens - have;
 }
 
@@ -147,7 +170,9 @@ mneme_status session::feed(std::span<const int32_t> tokens, const mneme_feed_des
     const mneme_status st = evaluate(tokens.subspan(reused), desc);
     stats_.tokens_evaluated = tokens.size() - reused;
     if (st == MNEME_OK && use_snapshots && reused < tokens.size()) {
-        save(snapshots_->path_for(tokens_));
+        const std::string path = snapshots_->path_for(tokens_);
+        save(path);
+        note_snapshot(path, tokens_.size());
         snapshots_->evict();
         stats_.snapshot_saved = MNEME_TRUE;
     }
@@ -165,6 +190,16 @@ mneme_status session::evaluate(std::span<const int32_t> tokens, const mneme_feed
     const std::size_t chunk = desc.chunk_size ? desc.chunk_size : k_default_feed_chunk;
     const bool all = desc.logits == MNEME_LOGITS_ALL;
     const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);
+    // A call stopped (cancel or error) before it completes a chunk changes nothing, its logits
+    // included; the float copy always follows the doubles.
+    const std::size_t tokens_before = tokens_.size();
+    std::vector<double> logits_before = std::move(logits_);
+    const auto settle_logits = [&](bool stopped) {
+        if (desc.logits == MNEME_LOGITS_NONE) logits_.clear();
+        if (stopped && tokens_.size() == tokens_before) logits_ = std::move(logits_before);
+        logit_rows_ = vocab ? logits_.size() / vocab : 0;
+        logits_f32_.assign(logits_.begin(), logits_.end());
+    };
     logits_.clear();
     logit_rows_ = 0;
     const auto t0 = clock_type::now();
@@ -176,7 +211,16 @@ mneme_status session::evaluate(std::span<const int32_t> tokens, const mneme_feed
         }
         const std::size_t n = std::min(chunk, tokens.size() - done);
         const bool last_chunk = done + n == tokens.size();
-        std::vector<double> rows = step(tokens.subspan(done, n), all);
+        std::vector<double> rows;
+        try {
+            rows = step(tokens.subspan(done, n), all, true);
+        } catch (const pass_cancelled&) {
+            result = MNEME_CANCELLED;  // the chunk left no trace: as if cancelled before it
+            break;
+        } catch (...) {
+            settle_logits(true);  // an error leaves what a cancel there would
+            throw;
+        }
         if (all) {
             logits_.insert(logits_.end(), rows.begin(), rows.end());
         } else if (last_chunk || desc.logits == MNEME_LOGITS_LAST) {
@@ -198,9 +242,7 @@ mneme_status session::evaluate(std::span<const int32_t> tokens, const mneme_feed
             }
         }
     }
-    if (desc.logits == MNEME_LOGITS_NONE) logits_.clear();
-    logit_rows_ = vocab ? logits_.size() / vocab : 0;
-    logits_f32_.assign(logits_.begin(), logits_.end());
+    settle_logits(result == MNEME_CANCELLED);
     return result;
 }
 
@@ -278,8 +320,6 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     // the float32 kernels compute every row exactly as alone (greedy output must not change).
     const std::size_t draft_max = std::min<std::size_t>(desc.draft_max ? desc.draft_max : 8, 15);
     const bool greedy = sampler_.params().temperature <= 0;
-    ngram_drafter drafter;
-    if (drafting) drafter.reset(tokens_);
     std::optional<int32_t> pending;  // the next token, already drawn by a verify pass's rejection
 
     while (desc.max_tokens == 0 || produced < desc.max_tokens) {
@@ -298,13 +338,12 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
         if (drafting && !cancel_after) {
             std::size_t room = std::min<std::size_t>(draft_max, static_cast<std::size_t>(n_ctx_) - tokens_.size() - 1);
             if (desc.max_tokens) room = std::min<std::size_t>(room, desc.max_tokens - produced);
-            drafts = drafter.propose(token, threshold, room);
+            drafts = synced_drafter().propose(token, threshold, room);
         }
         if (drafts.empty()) {
             const int32_t one[1] = {token};
             last = step(one, false);
             ++passes;
-            if (drafting) drafter.push(token);
         } else {
             std::vector<unsigned char> saved;
             {
@@ -358,7 +397,6 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
             } else {
                 last.assign(rows.end() - static_cast<std::ptrdiff_t>(vocab), rows.end());
             }
-            if (drafting) drafter.push(std::span<const int32_t>(batch).first(keep));
             if (ended) {
                 logits_ = last;
                 logits_f32_.assign(last.begin(), last.end());
@@ -383,6 +421,120 @@ mneme_status session::generate(const mneme_generate_desc& desc, mneme_generate_r
     result.finish = finish;
     gen_.finish(result, model_.engram_stats(), tokens_.size());
     return finish;
+}
+
+void session::drop_drafter() noexcept {
+    drafter_.reset();
+    sidecars_.clear();
+}
+
+ngram_drafter& session::synced_drafter() {
+    if (drafter_) {
+        const std::size_t have = drafter_->size();
+        const auto tail = drafter_->tail();
+        // Between drops tokens_ only grows, so the drafter's tokens are a prefix of it. A tail that
+        // differs means a rewind that did not drop it: count afresh rather than draft from a table
+        // of another text (drafts would only be rejected, but every one would cost a pass).
+        if (have <= tokens_.size() &&
+            std::equal(tail.begin(), tail.end(), tokens_.begin() + static_cast<std::ptrdiff_t>(have - tail.size()))) {
+            try {
+                drafter_->push(std::span<const int32_t>(tokens_).subspan(have));
+            } catch (...) {
+                drop_drafter();  // out of memory part way through a token: its counts are not whole
+                throw;
+            }
+            return *drafter_;
+        }
+        model_.rt().log().warn("draft", "the n-gram table no longer follows the context; counting it again");
+        drafter_.reset();
+    }
+    const auto t0 = clock_type::now();
+    drafter_ = std::make_unique<ngram_drafter>();
+    std::vector<snapshot_ref> refs = std::move(sidecars_);
+    sidecars_.clear();
+    std::erase_if(refs, [&](const snapshot_ref& r) { return r.tokens > tokens_.size(); });
+    std::sort(refs.begin(), refs.end(),
+              [](const snapshot_ref& a, const snapshot_ref& b) { return a.tokens < b.tokens; });
+    refs.erase(std::unique(refs.begin(), refs.end(),
+                           [](const snapshot_ref& a, const snapshot_ref& b) { return a.tokens == b.tokens; }),
+               refs.end());
+    // The longest prefix whose sidecar reads back is not counted again; the snapshots beyond it get
+    // the sidecar they lack as counting passes their length, so the next session over the same
+    // text reads it.
+    std::size_t done = 0;
+    for (auto it = refs.rbegin(); it != refs.rend() && done == 0; ++it) {
+        if (read_sidecar(snapshot_store::sidecar_path(it->path), it->tokens)) done = it->tokens;
+    }
+    const std::size_t from_sidecar = done;
+    try {
+        for (const auto& r : refs) {
+            if (r.tokens <= done) continue;
+            drafter_->push(std::span<const int32_t>(tokens_).subspan(done, r.tokens - done));
+            done = r.tokens;
+            write_sidecar(r.path, r.tokens);
+        }
+        drafter_->push(std::span<const int32_t>(tokens_).subspan(done));
+    } catch (...) {
+        drop_drafter();
+        throw;
+    }
+    model_.rt().log().info("draft", "n-gram table over ", tokens_.size(), " tokens (", from_sidecar,
+                           " of them read from a sidecar) ready in ", 1000.0 * seconds_since(t0), " ms");
+    return *drafter_;
+}
+
+void session::note_snapshot(const std::string& path, std::size_t tokens) {
+    if (drafter_ && tokens == tokens_.size()) {
+        // Drafting is in use: the table over exactly these tokens is one sync away.
+        try {
+            (void)synced_drafter();
+        } catch (const std::exception& e) {
+            // The feed itself succeeded; drafting will count the tokens when it next needs them.
+            model_.rt().log().warn("draft", "cannot update the n-gram table: ", e.what());
+            drop_drafter();
+            return;
+        }
+        write_sidecar(path, tokens);
+        return;
+    }
+    // Until the session drafts, a snapshot costs the drafter nothing but this note.
+    constexpr std::size_t k_max_notes = 8;
+    if (sidecars_.size() == k_max_notes) sidecars_.erase(sidecars_.begin());
+    sidecars_.push_back({path, tokens});
+}
+
+bool session::read_sidecar(const std::string& path, std::size_t tokens) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const uintmax_t bytes = fs::file_size(path, ec);
+    if (ec) return false;  // never written, or evicted since: the tokens are counted instead
+    std::string why;
+    if (bytes > ngram_drafter::max_serialized_bytes(tokens)) {
+        why = "too large for its tokens";
+    } else {
+        std::ifstream f(path, std::ios::binary);
+        why = f ? drafter_->deserialize(f, bytes, std::span<const int32_t>(tokens_).first(tokens)) : "cannot open it";
+    }
+    if (why.empty()) return true;
+    drafter_->clear();
+    model_.rt().log().warn("snapshot", "ignoring n-gram table ", path, ": ", why, "; counting the tokens instead");
+    return false;
+}
+
+void session::write_sidecar(const std::string& snapshot, std::size_t tokens) {
+    // drafter_ counts exactly tokens_[0, tokens) here. A snapshot evicted meanwhile gets none:
+    // nothing would read it.
+    std::error_code ec;
+    if (!snapshots_ || drafter_->size() != tokens || !std::filesystem::exists(snapshot, ec)) return;
+    const std::string path = snapshot_store::sidecar_path(snapshot);
+    try {
+        write_file_atomically(path, drafter_->serialize());
+        snapshots_->evict();
+        model_.rt().log().debug("snapshot", "n-gram table over ", tokens, " tokens written to ", path);
+    } catch (const std::exception& e) {
+        // Only a later session's speed depends on it: drafting goes on.
+        model_.rt().log().warn("snapshot", "cannot write the n-gram table ", path, ": ", e.what());
+    }
 }
 
 void session::save(const std::string& path) {
@@ -445,6 +597,7 @@ void session::load(const std::string& path) {
         throw;
     }
     tokens_ = std::move(toks);
+    drop_drafter();
     logits_ = std::move(saved_logits);
     logits_f32_.assign(logits_.begin(), logits_.end());
     const std::size_t vocab = static_cast<std::size_t>(model_.config().vocab_size);

@@ -17,6 +17,8 @@
 
 namespace mneme {
 
+class ngram_drafter;
+
 class session {
 public:
     session(model& m, const mneme_session_desc& desc);
@@ -60,11 +62,24 @@ public:
 
 private:
     bool take_cancel() noexcept { return cancel_.exchange(false, std::memory_order_relaxed); }
-    // Runs one forward pass over `tokens` and records them in the context.
-    std::vector<double> step(std::span<const int32_t> tokens, bool all_logits);
+    // Runs one forward pass over `tokens` and records them in the context. A pass that throws
+    // leaves the context as it was; an interruptible one also stops with pass_cancelled when a
+    // cancel arrives while it runs.
+    std::vector<double> step(std::span<const int32_t> tokens, bool all_logits, bool interruptible = false);
     mneme_status evaluate(std::span<const int32_t> tokens, const mneme_feed_desc& desc);
     // Restores the longest usable snapshot for context + tokens; returns how many of `tokens` it covered.
     std::size_t restore_snapshot(std::span<const int32_t> tokens);
+
+    // n-gram drafting. The drafter is built at the first drafting generate and then follows tokens_:
+    // what was appended since is counted at the next drafting generate, and whatever rewinds or
+    // replaces tokens_ (reset, load) drops it. Sessions that never draft never build it.
+    ngram_drafter& synced_drafter();
+    void drop_drafter() noexcept;
+    // A snapshot of tokens_[0, tokens) was just saved or restored: its sidecar (the drafter's table
+    // over the same tokens) is read, or written, when the drafter is next built or synced.
+    void note_snapshot(const std::string& path, std::size_t tokens);
+    bool read_sidecar(const std::string& path, std::size_t tokens);
+    void write_sidecar(const std::string& snapshot, std::size_t tokens);
 
     model& model_;
     graph_builder g_;
@@ -76,6 +91,13 @@ private:
     std::size_t logit_rows_ = 0;
     sampler sampler_;
     std::unique_ptr<snapshot_store> snapshots_;
+    std::unique_ptr<ngram_drafter> drafter_;  // null: not built since the last drop
+    struct snapshot_ref {
+        std::string path;
+        std::size_t tokens = 0;
+    };
+    // Snapshots of prefixes of tokens_ whose sidecars the drafter has not read or written yet.
+    std::vector<snapshot_ref> sidecars_;
     mneme_feed_stats stats_{};
     generation_stats gen_;
     std::atomic<bool> cancel_{false};

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "decode/ngram-draft.h"
 #include "session/atomic-file.h"
 
 namespace mneme {
@@ -16,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* k_suffix = ".snap";
+constexpr const char* k_sidecar_suffix = ".ngram";
 constexpr auto k_stale_temp = std::chrono::minutes(10);
 
 struct entry {
@@ -41,20 +43,14 @@ snapshot_store::snapshot_store(std::string dir, uint64_t budget_bytes, uint64_t 
     fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
 }
 
+// The drafter's own hash, so that a sidecar's header names its tokens as the snapshot's name does.
 uint64_t snapshot_store::prefix_hash(std::span<const int32_t> tokens) {
-    uint64_t h = 1469598103934665603ull;
-    for (int32_t t : tokens) {
-        const auto u = static_cast<uint32_t>(t);
-        for (int b = 0; b < 4; ++b) {
-            h ^= (u >> (8 * b)) & 0xff;
-            h *= 1099511628211ull;
-        }
-    }
-    return h;
+    return token_prefix_hash(tokens);
 }
 
 std::string snapshot_store::path_for(std::span<const int32_t> tokens) const {
-    return (fs::path(dir_) / (hex16(identity_) + "-" + std::to_string(tokens.size()) + "-" + hex16(prefix_hash(tokens)) + k_suffix))
+    return (fs::path(dir_) /
+            (hex16(identity_) + "-" + std::to_string(tokens.size()) + "-" + hex16(prefix_hash(tokens)) + k_suffix))
         .string();
 }
 
@@ -65,7 +61,8 @@ std::optional<snapshot_store::hit> snapshot_store::find_longest(std::span<const 
     std::error_code ec;
     for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
-        if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 20 || it->path().extension() != k_suffix) continue;
+        if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 20 || it->path().extension() != k_suffix)
+            continue;
         unsigned long long n = 0, h = 0;
         if (std::sscanf(name.c_str() + prefix.size(), "%llu-%16llx", &n, &h) != 2) continue;
         if (n <= min_tokens || n > tokens.size()) continue;
@@ -86,15 +83,17 @@ void snapshot_store::touch(const std::string& path) const {
 void snapshot_store::remove(const std::string& path) const {
     std::error_code ec;
     fs::remove(path, ec);
+    fs::remove(sidecar_path(path), ec);
 }
 
 void snapshot_store::evict() const {
     struct file {
         fs::path path;
-        uint64_t bytes;
+        uint64_t bytes;  // with its sidecar
         fs::file_time_type used;
     };
     std::vector<file> files;
+    std::vector<std::pair<std::string, uint64_t>> sidecars;
     uint64_t total = 0;
     std::error_code ec;
     const auto now = fs::file_time_type::clock::now();
@@ -108,16 +107,36 @@ void snapshot_store::evict() const {
             if (!e2 && now - written > k_stale_temp) fs::remove(it->path(), e2);
             continue;
         }
+        if (it->path().extension() == k_sidecar_suffix && it->path().stem().extension() == k_suffix) {
+            const uint64_t bytes = it->file_size(e2);
+            sidecars.emplace_back(it->path().string(), e2 ? 0 : bytes);
+            continue;
+        }
         if (it->path().extension() != k_suffix) continue;
         const uint64_t bytes = it->file_size(e2);
+        if (e2) continue;  // gone since the listing (another session evicted it)
         const auto used = it->last_write_time(e2);
         files.push_back({it->path(), bytes, used});
+        total += bytes;
+    }
+    // A sidecar counts with its snapshot. One without a snapshot (removed by another session after
+    // the sidecar was written) is never read again, so it goes.
+    std::sort(files.begin(), files.end(), [](const file& a, const file& b) { return a.path < b.path; });
+    for (const auto& [path, bytes] : sidecars) {
+        const fs::path snap = fs::path(path).replace_extension();
+        const auto it = std::lower_bound(files.begin(), files.end(), snap,
+                                         [](const file& f, const fs::path& p) { return f.path < p; });
+        if (it == files.end() || it->path != snap) {
+            fs::remove(path, ec);
+            continue;
+        }
+        it->bytes += bytes;
         total += bytes;
     }
     std::sort(files.begin(), files.end(), [](const file& a, const file& b) { return a.used < b.used; });
     for (const auto& f : files) {
         if (total <= budget_) break;
-        fs::remove(f.path, ec);
+        remove(f.path.string());
         total -= f.bytes;
     }
 }

@@ -2,6 +2,8 @@
 // prefix length and a hash of the prefix tokens, with a disk budget enforced by evicting the least
 // recently used. Files are written atomically by the session (temporary file, then rename), so a
 // reader never sees half a snapshot; corrupt or stale ones fail their checksum and are removed.
+// A snapshot may have a sidecar, the n-gram drafting table over the same tokens (same name +
+// ".ngram"): it is budgeted, evicted and removed together with its snapshot.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,7 @@
 namespace mneme {
 
 class snapshot_store {
-public:
+  public:
     snapshot_store(std::string dir, uint64_t budget_bytes, uint64_t model_identity);
 
     struct hit {
@@ -27,11 +29,13 @@ public:
     void touch(const std::string& path) const;
     // Deletes least recently used snapshots until the folder fits the budget.
     void evict() const;
+    // Deletes a snapshot and its sidecar.
     void remove(const std::string& path) const;
 
     static uint64_t prefix_hash(std::span<const int32_t> tokens);
+    static std::string sidecar_path(const std::string& snapshot_path) { return snapshot_path + ".ngram"; }
 
-private:
+  private:
     std::string dir_;
     uint64_t budget_;
     uint64_t identity_;
