@@ -292,7 +292,10 @@ private:
                 }
             }
         }
-        for (auto& [s, rows] : by_slot) {
+        for (auto& [slot_index, slot_rows] : by_slot) {
+            // Named copies: clang before 16 cannot capture structured bindings in lambdas.
+            const std::size_t s = slot_index;
+            std::vector<int64_t>& rows = slot_rows;
             std::sort(rows.begin(), rows.end());
             const row_layout& L = core_->tables[s].file->layout();
             std::vector<int64_t> blocks;
