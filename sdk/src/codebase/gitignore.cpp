@@ -1,5 +1,8 @@
 #include "codebase/gitignore.h"
 
+#include <cstdint>
+#include <unordered_set>
+
 namespace mneme {
 namespace {
 
@@ -29,7 +32,21 @@ bool class_match(std::string_view pat, std::size_t& i, char c) {
     return matched != negate;
 }
 
-bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::size_t ti) {
+// Positions (pattern, text) already known not to match: without them, patterns like "*a*a*a*b"
+// backtrack exponentially (found by fuzzing); with them each position is tried once.
+using failed_set = std::unordered_set<uint64_t>;
+
+bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::size_t ti, failed_set& failed);
+
+bool match_at(std::string_view p, std::size_t pi, std::string_view t, std::size_t ti, failed_set& failed) {
+    const uint64_t key = (static_cast<uint64_t>(pi) << 32) | static_cast<uint64_t>(ti);
+    if (failed.count(key)) return false;
+    if (match_from(p, pi, t, ti, failed)) return true;
+    failed.insert(key);
+    return false;
+}
+
+bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::size_t ti, failed_set& failed) {
     while (pi < p.size()) {
         const char pc = p[pi];
         if (pc == '*') {
@@ -42,7 +59,7 @@ bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::siz
                     if (next == p.size()) return true;  // trailing "**" matches everything below
                     ++next;                              // "**/": zero or more directories
                     for (std::size_t k = ti; k <= t.size(); ++k) {
-                        if ((k == ti || t[k - 1] == '/') && match_from(p, next, t, k)) return true;
+                        if ((k == ti || t[k - 1] == '/') && match_at(p, next, t, k, failed)) return true;
                     }
                     return false;
                 }
@@ -51,7 +68,7 @@ bool match_from(std::string_view p, std::size_t pi, std::string_view t, std::siz
             std::size_t next = pi + 1;
             while (next < p.size() && p[next] == '*') ++next;
             for (std::size_t k = ti; k <= t.size(); ++k) {
-                if (match_from(p, next, t, k)) return true;
+                if (match_at(p, next, t, k, failed)) return true;
                 if (k < t.size() && t[k] == '/') break;
             }
             return false;
@@ -88,7 +105,10 @@ std::string_view trim_trailing_spaces(std::string_view s) {
 
 }  // namespace
 
-bool glob_match(std::string_view pattern, std::string_view text) { return match_from(pattern, 0, text, 0); }
+bool glob_match(std::string_view pattern, std::string_view text) {
+    failed_set failed;
+    return match_from(pattern, 0, text, 0, failed);
+}
 
 void gitignore_rules::add_file(const std::string& base, std::string_view text) {
     std::size_t start = 0;
