@@ -25,7 +25,7 @@ for t in "${targets[@]}"; do
   findings="$build/findings/$t"
   mkdir -p "$work" "$findings"
   log="$build/$t.log"
-  if "$build"/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 \
+  if "$build"/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=1024 -max_len=65536 \
        -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
     result=ok
   else
