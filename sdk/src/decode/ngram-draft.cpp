@@ -10,27 +10,16 @@
 #include <new>
 #include <type_traits>
 
+#include "core/large-alloc.h"
+
 namespace mneme {
 namespace {
 
 static_assert(sizeof(ngram_drafter::slot) == 32 && std::is_trivially_copyable_v<ngram_drafter::slot>);
 static_assert(sizeof(ngram_drafter::pair) == 16 && std::is_trivially_copyable_v<ngram_drafter::pair>);
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool k_sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-constexpr bool k_sanitized = true;
-#else
-constexpr bool k_sanitized = false;
-#endif
-#else
-constexpr bool k_sanitized = false;
-#endif
-// From here on a table is mapped (a huge page is 2 MiB); smaller ones come from calloc. Under a
-// sanitizer always calloc: its allocator must see every buffer to check accesses to it.
-constexpr std::size_t k_map_bytes = std::size_t{2} << 20;
-
+// Tables from 1 MiB up are mapped (core/large-alloc, never under a sanitizer) and asked for huge
+// pages; smaller ones come from calloc.
 constexpr std::size_t k_min_capacity = 256;  // a multiple of 64: the sidecar's bitmaps are whole words
 constexpr char k_magic[8] = {'M', 'N', 'E', 'N', 'G', 'R', 'A', 'M'};
 constexpr uint32_t k_version = 1;
@@ -357,15 +346,12 @@ uint64_t ngram_table_checksum(std::span<const unsigned char> bytes) noexcept {
 void* ngram_drafter::allocate(std::size_t bytes, bool& mapped) {
     mapped = false;
     if (bytes == 0) return nullptr;
-    if (!k_sanitized && bytes >= k_map_bytes) {
-        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p != MAP_FAILED) {
+    if (void* p = large_alloc(bytes, 64)) {
 #ifdef MADV_HUGEPAGE
-            (void)::madvise(p, bytes, MADV_HUGEPAGE);
+        (void)::madvise(p, bytes, MADV_HUGEPAGE);
 #endif
-            mapped = true;
-            return p;
-        }
+        mapped = true;
+        return p;
     }
     void* p = std::calloc(bytes, 1);
     if (!p) throw std::bad_alloc();
@@ -373,11 +359,8 @@ void* ngram_drafter::allocate(std::size_t bytes, bool& mapped) {
 }
 
 void ngram_drafter::release(void* p, std::size_t bytes, bool mapped) noexcept {
-    if (mapped) {
-        ::munmap(p, bytes);
-    } else {
-        std::free(p);
-    }
+    (void)bytes;
+    if (!mapped || !large_free(p)) std::free(p);
 }
 
 uint64_t token_prefix_hash(std::span<const int32_t> tokens, uint64_t h) noexcept {
