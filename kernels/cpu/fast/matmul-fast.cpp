@@ -13,9 +13,12 @@ namespace {
 
 constexpr int64_t k_tile_rows = 16;               // weight rows decoded together
 constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to stay in L2
-// Decode-sized products hand each thread at least this many weight bytes: waking a worker costs
-// more than streaming a small matrix (MLA's per-head products are 64–256 KiB) on one core.
-constexpr int64_t k_min_bytes_per_thread = 1024 * 1024;
+// Decode-sized products hand each thread at least this many weight bytes (~3-6 us of streaming).
+// The pool's idle workers spin between the ops of a pass, so a hand-off costs well under a
+// microsecond and even MLA's per-head products and one MoE expert (128-512 KiB) are worth splitting;
+// at 1 MiB, three quarters of a V3-shaped decode step ran on one core (v3-0.5g: 12.4 -> 7.5 ms/token
+// on 2 threads, docs/PERFORMANCE.md).
+constexpr int64_t k_min_bytes_per_thread = 64 * 1024;
 constexpr int64_t k_prefetch_rows = 4;  // decode-sized products: software prefetch distance in rows
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
 // (the register-decoding GEMV in groups of 4 rows, or the tiled path, chosen by the weight format
