@@ -143,7 +143,29 @@ TEST_CASE("fast weight decoding equals the reference bit for bit, NaN codes incl
         h.n = 1;
         h.k = static_cast<int64_t>(halves.size());
         h.row_bytes = 2 * h.k;
+        // Every finite e4m3 code twice over (the 32-wide path needs a row without NaN codes), then
+        // block scales whose products round, go subnormal, or overflow to infinity.
+        std::vector<uint8_t> finite;
+        for (int rep = 0; rep < 2; ++rep) {
+            for (int c = 0; c < 256; ++c) {
+                if ((c & 0x7f) != 0x7f) finite.push_back(static_cast<uint8_t>(c));
+            }
+        }
+        finite.resize(finite.size() + 7, 0x3a);
+        const std::vector<float> scales{1.0f, 0.3f, 1.7e-38f, 3.1e-41f, 1.0e30f, 7.7e36f, 0x1p101f, -2.5e-3f};
         std::vector<k::weight_view> views{w, h};
+        for (std::size_t i = 0; i < scales.size(); ++i) {
+            k::weight_view f = w;
+            f.data = finite.data();
+            f.k = static_cast<int64_t>(finite.size());
+            f.row_bytes = f.k;
+            f.scale = reinterpret_cast<const uint8_t*>(&scales[i]);
+            f.scale_fmt = k::scale_format::f32;
+            f.block_n = 1;
+            f.block_k = f.k;
+            f.scale_row_elems = 1;
+            views.push_back(f);
+        }
         std::vector<mneme::test::stored_weight> keep;
         for (auto fmt : {k::weight_format::bf16, k::weight_format::e2m1, k::weight_format::f64}) {
             keep.push_back(random_weight(rng, fmt, 3, 77, k::scale_format::e8m0, 2, 32));
@@ -170,13 +192,13 @@ TEST_CASE("fast weight decoding equals the reference bit for bit, NaN codes incl
     });
 }
 
-TEST_CASE("fast matmul of 1-4 activation rows (decode) on long block-scaled rows", "[fast][matmul]") {
-    // Up to 4 rows take the decode-in-registers path (FP8, bf16; f32 keeps the tiled path):
+TEST_CASE("fast matmul of 1-16 activation rows (decode, drafting) on long block-scaled rows", "[fast][matmul]") {
+    // Up to 16 rows take the decode-in-registers path (FP8, bf16; f32 keeps the tiled path):
     // V3-sized rows with ragged last blocks, both scale formats, strided activations.
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(19);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
-        for (int64_t rows : {1, 2, 3, 4}) {
+        for (int64_t rows : {1, 2, 3, 4, 5, 8, 11, 16}) {
             INFO("isa " << k::fast::isa_name(isa) << " rows " << rows);
             auto fp8 = random_weight(rng, k::weight_format::e4m3, 37, 7168 + 13, k::scale_format::f32, 128, 128, 5);
             check_matmul(ex, rng, fp8.view, rows, 1.0);
@@ -190,6 +212,33 @@ TEST_CASE("fast matmul of 1-4 activation rows (decode) on long block-scaled rows
     });
 }
 
+TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if it were alone", "[fast][matmul]") {
+    // n-gram drafting verifies up to 16 tokens in one pass and must reproduce token-by-token
+    // decoding bit for bit, so a row's result may not depend on how many rows share the call.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(29);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        auto fp8 = random_weight(rng, k::weight_format::e4m3, 41, 1029, k::scale_format::f32, 128, 128, 3);
+        auto bf16 = random_weight(rng, k::weight_format::bf16, 19, 515);
+        for (const auto* w : {&fp8.view, &bf16.view}) {
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            const int64_t rows = 16;
+            std::vector<float> x(static_cast<std::size_t>(rows * w->k));
+            for (auto& v : x) v = u(rng);
+            std::vector<float> alone(static_cast<std::size_t>(rows * w->n));
+            for (int64_t r = 0; r < rows; ++r) {
+                k::fast::matmul(ex.ctx, x.data() + r * w->k, 1, w->k, *w, alone.data() + r * w->n, w->n, 0.5);
+            }
+            for (int64_t count : {2, 3, 4, 5, 7, 8, 9, 13, 16}) {
+                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(w->format) << " rows " << count);
+                std::vector<float> together(static_cast<std::size_t>(count * w->n));
+                k::fast::matmul(ex.ctx, x.data(), count, w->k, *w, together.data(), w->n, 0.5);
+                REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
+            }
+        }
+    });
+}
+
 TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(23);
@@ -197,7 +246,7 @@ TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
         auto w = random_weight(rng, k::weight_format::e4m3, 6, 300, k::scale_format::e8m0, 128, 128);
         w.data[static_cast<std::size_t>(2 * w.view.row_bytes + 17)] = 0x7f;   // NaN codes in rows 2 and 4
         w.data[static_cast<std::size_t>(4 * w.view.row_bytes + 299)] = 0xff;  // (the latter in a tail)
-        for (int64_t rows : {1, 4}) {
+        for (int64_t rows : {1, 4, 7, 12}) {
             INFO("isa " << k::fast::isa_name(isa) << " rows " << rows);
             std::uniform_real_distribution<float> u(-1.0f, 1.0f);
             std::vector<float> x(static_cast<std::size_t>(rows * w.view.k));

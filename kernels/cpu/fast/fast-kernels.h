@@ -32,13 +32,16 @@ struct kernel_table {
     // for j >= n: the layout gemm_panel reads. Null with gemm_panel.
     void (*pack_panel)(const float* rows, int64_t ld, int64_t n, int64_t len, float* panel);
     // Decode-time GEMV that decodes weights in registers (no row buffer): out[r] =
-    // sum_k x[r, k] * W(row[k]) * scales[k / block_k] for r < rows <= 4, k < len, for FP8 e4m3
+    // sum_k x[r, k] * W(row[k]) * scales[k / block_k] for r < rows <= dot_max_rows, k < len, for FP8 e4m3
     // and bf16 rows. Each block's partial sum is scaled once, so results differ from
     // decode-then-multiply only in rounding. Returns false, computing nothing, for other formats
     // and for e4m3 rows holding a NaN code (0x7f/0xff): the caller then takes the decoding path,
     // which reproduces them. Null where the instruction set has no such kernel.
     bool (*dot)(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                 const float* scales, int64_t block_k, float* out);
+    // The most activation rows one dot call takes. Each row's sum is computed in the same order
+    // whatever the number of rows beside it, so a row's result never depends on its group.
+    int64_t dot_max_rows;
 };
 
 const kernel_table& scalar_kernels();

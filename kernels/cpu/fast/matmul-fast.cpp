@@ -67,7 +67,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                       const weight_view& w, float* y, int64_t y_stride, double alpha) {
     // float32 rows are multiplied in place by the tiled path below, which is as fast for them.
     const bool supported = w.format == weight_format::e4m3 || w.format == weight_format::bf16;
-    if (!kt.dot || !supported || rows > k_exact_rows || w.k <= 0) return false;
+    if (!kt.dot || kt.dot_max_rows < 1 || !supported || rows > k_exact_rows || w.k <= 0) return false;
     const bool scaled = w.scale_fmt != scale_format::none;
     const int64_t block_k = scaled ? w.block_k : w.k;
     const int64_t n_blocks = (w.k + block_k - 1) / block_k;
@@ -93,11 +93,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
                 for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
             }
-            // Groups of at most 4 rows: the kernel keeps one accumulator per row, so a row's sum does
-            // not depend on the rows beside it.
+            // Groups of at most dot_max_rows rows: the kernel keeps one accumulator per row, so a
+            // row's sum does not depend on the rows beside it.
             bool decoded = true;
-            for (int64_t r0 = 0; r0 < rows && decoded; r0 += 4) {
-                decoded = kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(4, rows - r0),
+            for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
+                decoded = kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(kt.dot_max_rows, rows - r0),
                                  w.data + n * w.row_bytes, w.k, scales.data(), block_k, out + r0);
             }
             if (!decoded) {
