@@ -302,3 +302,41 @@ TEST_CASE("fast matmul of prefill-sized products (packed panels) for every forma
         }
     });
 }
+
+TEST_CASE("prefill products decode each weight exactly as decode_row does", "[fast][matmul]") {
+    // The packed-panel path decodes weights straight into the panel where it can; multiplying the
+    // stored weight must then give the same bits as multiplying its decoded float32 copy.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(31);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        std::vector<mneme::test::stored_weight> weights;
+        weights.push_back(random_weight(rng, k::weight_format::e4m3, 70, 1100, k::scale_format::f32, 128, 128, 3));
+        weights.back().data[static_cast<std::size_t>(5 * weights.back().view.row_bytes + 700)] = 0xff;  // a NaN code
+        weights.push_back(random_weight(rng, k::weight_format::e4m3, 33, 1029, k::scale_format::e8m0, 128, 128));
+        weights.push_back(random_weight(rng, k::weight_format::e2m1, 41, 1000, k::scale_format::e8m0, 1, 32));
+        weights.push_back(random_weight(rng, k::weight_format::bf16, 32, 515));
+        weights.push_back(random_weight(rng, k::weight_format::f16, 17, 260));
+        weights.push_back(random_weight(rng, k::weight_format::e4m3, 37, 333, k::scale_format::e8m0, 3, 7, 2));
+        for (const auto& w : weights) {
+            const k::weight_view& v = w.view;
+            std::vector<float> decoded(static_cast<std::size_t>(v.n * v.k));
+            for (int64_t n = 0; n < v.n; ++n) k::fast::decode_row(v, n, decoded.data() + n * v.k);
+            k::weight_view f;
+            f.data = reinterpret_cast<const uint8_t*>(decoded.data());
+            f.format = k::weight_format::f32;
+            f.n = v.n;
+            f.k = v.k;
+            f.row_bytes = 4 * v.k;
+            for (int64_t rows : {17, 40}) {
+                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(v.format) << " rows " << rows);
+                std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+                std::vector<float> x(static_cast<std::size_t>(rows * v.k));
+                for (auto& e : x) e = u(rng);
+                std::vector<float> stored(static_cast<std::size_t>(rows * v.n)), plain(stored.size());
+                k::fast::matmul(ex.ctx, x.data(), rows, v.k, v, stored.data(), v.n, 1.0);
+                k::fast::matmul(ex.ctx, x.data(), rows, v.k, f, plain.data(), v.n, 1.0);
+                REQUIRE(std::memcmp(stored.data(), plain.data(), stored.size() * sizeof(float)) == 0);
+            }
+        }
+    });
+}

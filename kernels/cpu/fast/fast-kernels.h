@@ -3,10 +3,29 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "mneme_kernels/cpu-fast.h"
 
 namespace mneme::kernels::fast {
+
+// The block scale of weight element (n, k) in float32 (1 when the weight has none).
+inline float weight_block_scale(const weight_view& w, int64_t n, int64_t k) {
+    if (w.scale_fmt == scale_format::none) return 1.0f;
+    const int64_t idx = (n / w.block_n) * w.scale_row_elems + (k / w.block_k);
+    if (w.scale_fmt == scale_format::f32) {
+        float s;
+        std::memcpy(&s, w.scale + idx * 4, 4);
+        return s;
+    }
+    // 2^(b-127) built from its bits (e8m0_to_f32 goes through ldexp, too slow once per 32 elements);
+    // b = 0 is the float32 subnormal 2^-127 and b = 255 is NaN, as in e8m0_to_f32.
+    const uint32_t b = w.scale[idx];
+    const uint32_t bits = b == 0 ? 0x00400000u : b == 255 ? 0x7fc00000u : b << 23;
+    float s;
+    std::memcpy(&s, &bits, 4);
+    return s;
+}
 
 // Weight rows per packed panel (two AVX-512 vectors).
 inline constexpr int64_t k_panel_cols = 32;
@@ -31,6 +50,11 @@ struct kernel_table {
     // Packs rows[j * ld + k] (j < n <= k_panel_cols, k < len) into panel[k * k_panel_cols + j], zero
     // for j >= n: the layout gemm_panel reads. Null with gemm_panel.
     void (*pack_panel)(const float* rows, int64_t ld, int64_t n, int64_t len, float* panel);
+    // Decodes weight rows n0 .. n0+n (n <= k_panel_cols), columns k0 .. k0+len, straight into the
+    // layout pack_panel writes, with exactly the values decode gives (so the products are the same
+    // bit for bit). Returns false, writing nothing, when it cannot (format, or block scales that
+    // change inside a 16-column step); the caller then decodes and packs. Null where absent.
+    bool (*decode_panel)(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel);
     // Decode-time GEMV that decodes weights in registers (no row buffer): out[r] =
     // sum_k x[r, k] * W(row[k]) * scales[k / block_k] for r < rows <= dot_max_rows, k < len, for FP8 e4m3
     // and bf16 rows. Each block's partial sum is scaled once, so results differ from

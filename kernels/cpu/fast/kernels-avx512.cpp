@@ -281,6 +281,76 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
     }
 }
 
+// 16 consecutive weights of one row (element k on), times the block scale, exactly as decode
+// computes them. `plain_e4m3`: the row has no NaN code in this chunk and s x 256 is exact, so the
+// float16 view needs no NaN fix-up (see decode).
+MNEME_AVX512 inline __m512 decode16(weight_format fmt, const uint8_t* row, int64_t k, float s, bool plain_e4m3,
+                                    __m512 e2m1_table) {
+    switch (fmt) {
+        case weight_format::e4m3:
+            if (plain_e4m3) {
+                const __m256i h = _mm256_and_si256(
+                    _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))), 7),
+                    _mm256_set1_epi16(static_cast<short>(0xbfff)));
+                return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(s * 256.0f));
+            }
+            return _mm512_mul_ps(e4m3x16(row + k), _mm512_set1_ps(s));
+        case weight_format::bf16: {
+            const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
+            return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)), _mm512_set1_ps(s));
+        }
+        case weight_format::f16:
+            return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k))),
+                                 _mm512_set1_ps(s));
+        case weight_format::e2m1:
+            return _mm512_mul_ps(e2m1x16(row + k / 2, e2m1_table), _mm512_set1_ps(s));
+        default:
+            return _mm512_mul_ps(_mm512_loadu_ps(reinterpret_cast<const float*>(row) + k), _mm512_set1_ps(s));
+    }
+}
+
+MNEME_AVX512 bool decode_panel(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
+    const bool scaled = w.scale_fmt != scale_format::none;
+    if (w.format == weight_format::f64 || n < 1 || n > k_panel_cols || k0 % 16 != 0 ||
+        (scaled && w.block_k % 16 != 0)) {
+        return false;
+    }
+    const __m512 table = _mm512_loadu_ps(k_e2m1_values.data());
+    bool plain[k_panel_cols] = {};
+    if (w.format == weight_format::e4m3) {
+        for (int64_t j = 0; j < n; ++j) plain[j] = !has_e4m3_nan(w.data + (n0 + j) * w.row_bytes + k0, len);
+    }
+    int64_t k = 0;
+    for (; k + 16 <= len; k += 16) {
+        for (int64_t half = 0; half < k_panel_cols; half += 16) {
+            __m512 r[16];
+            for (int64_t j = 0; j < 16; ++j) {
+                const int64_t row = half + j;
+                if (row >= n) {
+                    r[j] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float s = weight_block_scale(w, n0 + row, k0 + k);
+                r[j] = decode16(w.format, w.data + (n0 + row) * w.row_bytes, k0 + k, s,
+                                plain[row] && std::fabs(s) < 0x1p100f, table);
+            }
+            transpose16(r);
+            for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, r[i]);
+        }
+    }
+    if (k < len) {  // the last columns (fewer than 16, all in one scale block) element by element
+        float tail[16];
+        for (int64_t j = 0; j < k_panel_cols; ++j) {
+            if (j < n) {
+                decode(w.format, w.data + (n0 + j) * w.row_bytes, k0 + k, len - k, weight_block_scale(w, n0 + j, k0 + k),
+                       tail);
+            }
+            for (int64_t i = 0; i < len - k; ++i) panel[(k + i) * k_panel_cols + j] = j < n ? tail[i] : 0.0f;
+        }
+    }
+    return true;
+}
+
 // 32 consecutive weights of one row as two float vectors (unscaled; e4m3 comes out times 2^-8).
 // `m` masks the elements to load (all ones except in a block's tail); masked-off weights are 0.
 struct load_e4m3 {
@@ -366,7 +436,7 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, dot, 8};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, decode_panel, dot, 8};
     return table;
 }
 

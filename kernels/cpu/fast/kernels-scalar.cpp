@@ -63,7 +63,7 @@ void axpy_rows(const float* c, const float* const* v, int count, int64_t len, fl
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, 0};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr, 0};
     return table;
 }
 

@@ -30,22 +30,6 @@ constexpr int64_t k_exact_rows = 16;
 constexpr int64_t k_panel_min_rows = k_exact_rows + 1;
 constexpr int64_t k_panel_max_k = 512;
 
-float block_scale(const weight_view& w, int64_t n, int64_t k) {
-    const int64_t idx = (n / w.block_n) * w.scale_row_elems + (k / w.block_k);
-    if (w.scale_fmt == scale_format::f32) {
-        float s;
-        std::memcpy(&s, w.scale + idx * 4, 4);
-        return s;
-    }
-    // 2^(b-127) built from its bits (e8m0_to_f32 goes through ldexp, too slow once per 32 elements);
-    // b = 0 is the float32 subnormal 2^-127 and b = 255 is NaN, as in e8m0_to_f32.
-    const uint32_t b = w.scale[idx];
-    const uint32_t bits = b == 0 ? 0x00400000u : b == 255 ? 0x7fc00000u : b << 23;
-    float s;
-    std::memcpy(&s, &bits, 4);
-    return s;
-}
-
 // Row n, columns [k0, k0 + len), dequantised; one scale per block segment.
 void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64_t k0, int64_t len, float* out) {
     const uint8_t* row = w.data + n * w.row_bytes;
@@ -55,7 +39,7 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
     }
     for (int64_t k = k0; k < k0 + len;) {
         const int64_t end = std::min(k0 + len, (k / w.block_k + 1) * w.block_k);
-        kt.decode(w.format, row, k, end - k, block_scale(w, n, k), out + (k - k0));
+        kt.decode(w.format, row, k, end - k, weight_block_scale(w, n, k), out + (k - k0));
         k = end;
     }
 }
@@ -84,7 +68,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             // The scale row changes only every block_n weight rows.
             if (scaled && (n % w.block_n == 0 || n == n_begin)) {
                 for (int64_t b = 0; b < n_blocks; ++b) {
-                    scales[static_cast<std::size_t>(b)] = block_scale(w, n, b * block_k);
+                    scales[static_cast<std::size_t>(b)] = weight_block_scale(w, n, b * block_k);
                 }
             }
             // Rows a few ahead are requested now: each row is short (1-2 KiB for MoE experts) and
@@ -135,8 +119,10 @@ bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, in
             for (std::size_t t = t0; t < t1; ++t) {
                 const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
                 const int64_t cnt = std::min(k_panel_cols, w.n - n0);
-                for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
-                kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
+                if (!kt.decode_panel || !kt.decode_panel(w, n0, cnt, k0, len, panel.data())) {
+                    for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
+                    kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
+                }
                 kt.gemm_panel(x + k0, x_stride, rows, panel.data(), cnt, len, y + n0, y_stride, k0 > 0);
             }
         }
