@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -76,7 +77,7 @@ mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_
     return guarded([&] {
         if (!host || !out || device != 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "open: bad arguments");
         kernel_choice();  // instruction set fixed before the first op
-        auto* be = new mneme_backend{host, {}};
+        auto* be = new mneme_backend{host, {}, {}};
         be->exec.host = host->host;
         be->exec.parallel_for = host->parallel_for;
         *out = be;
@@ -146,7 +147,16 @@ void MNEME_CALL queue_destroy(mneme_backend*, mneme_queue* q) { delete q; }
 mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mneme_op* ops, size_t n_ops) {
     return guarded([&] {
         if (!be || !q || (!ops && n_ops)) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_submit: bad arguments");
-        for (size_t i = 0; i < n_ops; ++i) mneme::cpu::execute(*be, ops[i]);
+        if (!be->profile.enabled()) {
+            for (size_t i = 0; i < n_ops; ++i) mneme::cpu::execute(*be, ops[i]);
+            return MNEME_OK;
+        }
+        for (size_t i = 0; i < n_ops; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            mneme::cpu::execute(*be, ops[i]);
+            const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+            be->profile.record(ops[i], static_cast<uint64_t>(ns.count()));
+        }
         return MNEME_OK;
     });
 }

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 
+#include "cpu-profile.h"
 #include "mneme_kernels/exec.h"
 
 struct mneme_backend {
     const mneme_host_api* host;
     mneme::kernels::exec_ctx exec;
+    mneme::cpu::op_profile profile;
 };
 
 struct mneme_buffer {

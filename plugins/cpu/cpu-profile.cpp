@@ -1,0 +1,99 @@
+#include "cpu-profile.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace mneme::cpu {
+namespace {
+
+const char* op_name(mneme_op_type t) {
+    switch (t) {
+        case MNEME_OP_MATMUL: return "matmul";
+        case MNEME_OP_RMS_NORM: return "rms_norm";
+        case MNEME_OP_ROPE: return "rope";
+        case MNEME_OP_SOFTMAX: return "softmax";
+        case MNEME_OP_SWIGLU: return "swiglu";
+        case MNEME_OP_TOPK: return "topk";
+        case MNEME_OP_ADD: return "add";
+        case MNEME_OP_MUL: return "mul";
+        case MNEME_OP_SCALE: return "scale";
+        case MNEME_OP_COPY: return "copy";
+        case MNEME_OP_GET_ROWS: return "get_rows";
+        case MNEME_OP_QUANT_ROUNDTRIP: return "quant_roundtrip";
+        case MNEME_OP_LAYER_NORM: return "layer_norm";
+        case MNEME_OP_HADAMARD: return "hadamard";
+        case MNEME_OP_ATTENTION: return "attention";
+        case MNEME_OP_INDEXER_SCORES: return "indexer_scores";
+        case MNEME_OP_ADD_ROWS_SCALED: return "add_rows_scaled";
+        case MNEME_OP_HC_COEFFS: return "hc_coeffs";
+        case MNEME_OP_STREAM_MIX: return "stream_mix";
+        case MNEME_OP_COMPRESS_POOL: return "compress_pool";
+        case MNEME_OP_ENGRAM_GATE: return "engram_gate";
+        case MNEME_OP_CAUSAL_CONV: return "causal_conv";
+        default: return "other";
+    }
+}
+
+const char* dtype_name(mneme_dtype d) {
+    switch (d) {
+        case MNEME_DTYPE_F32: return "f32";
+        case MNEME_DTYPE_F16: return "f16";
+        case MNEME_DTYPE_BF16: return "bf16";
+        case MNEME_DTYPE_F64: return "f64";
+        case MNEME_DTYPE_F8_E4M3: return "e4m3";
+        case MNEME_DTYPE_FP4_E2M1: return "e2m1";
+        default: return "?";
+    }
+}
+
+std::string kind_of(const mneme_op& op) {
+    if (op.type != MNEME_OP_MATMUL || op.n_src < 2) return op_name(op.type);
+    // src[0] = activations [K, rows...], src[1] = weight [K, N]; see cpu-dispatch.cpp.
+    const int64_t rows = op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3];
+    const char* size = rows <= 4 ? "rows 1-4" : rows <= 16 ? "rows 5-16" : "rows 17+";
+    return std::string("matmul ") + dtype_name(op.src[1].dtype) + " " + size;
+}
+
+}  // namespace
+
+op_profile::op_profile() {
+    const char* v = std::getenv("MNEME_CPU_PROFILE");
+    enabled_ = v && *v && std::strcmp(v, "0") != 0;
+}
+
+op_profile::~op_profile() {
+    if (!enabled_ || by_kind_.empty()) return;
+    std::vector<std::pair<std::string, tally>> rows(by_kind_.begin(), by_kind_.end());
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
+    uint64_t total = 0;
+    for (const auto& r : rows) total += r.second.ns;
+    std::fprintf(stderr, "cpu backend profile (MNEME_CPU_PROFILE): %.1f ms in ops\n", static_cast<double>(total) / 1e6);
+    std::fprintf(stderr, "  %-28s %10s %12s %7s %12s %9s\n", "op", "calls", "ms", "%", "us/call", "GFLOP/s");
+    for (const auto& [kind, t] : rows) {
+        std::fprintf(stderr, "  %-28s %10llu %12.2f %6.1f%% %12.2f", kind.c_str(), static_cast<unsigned long long>(t.calls),
+                     static_cast<double>(t.ns) / 1e6,
+                     total ? 100.0 * static_cast<double>(t.ns) / static_cast<double>(total) : 0.0,
+                     static_cast<double>(t.ns) / 1e3 / static_cast<double>(t.calls));
+        if (t.flops > 0 && t.ns > 0) std::fprintf(stderr, " %9.1f", t.flops / static_cast<double>(t.ns));
+        std::fprintf(stderr, "\n");
+    }
+}
+
+void op_profile::record(const mneme_op& op, uint64_t ns) {
+    std::string kind = kind_of(op);
+    double flops = 0;
+    if (op.type == MNEME_OP_MATMUL && op.n_src >= 2) {
+        const double rows = static_cast<double>(op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3]);
+        flops = 2.0 * rows * static_cast<double>(op.src[1].ne[0]) * static_cast<double>(op.src[1].ne[1]);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    tally& t = by_kind_[kind];
+    ++t.calls;
+    t.ns += ns;
+    t.flops += flops;
+}
+
+}  // namespace mneme::cpu

@@ -1,0 +1,37 @@
+// Where a CPU pass spends its time, by kind of op: MNEME_CPU_PROFILE=1 times every op the backend
+// runs and prints one table to stderr when the backend is closed. Matmuls are split by weight
+// format and by activation rows (decode GEMV, drafting/small-expert products, packed-panel
+// prefill), the distinction that decides which kernel ran. Off by default: no clock is read.
+#pragma once
+
+#include <mneme/mneme_plugin.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace mneme::cpu {
+
+class op_profile {
+public:
+    // Reads MNEME_CPU_PROFILE once.
+    op_profile();
+    ~op_profile();  // prints the table when enabled and anything was recorded
+    op_profile(const op_profile&) = delete;
+    op_profile& operator=(const op_profile&) = delete;
+
+    bool enabled() const noexcept { return enabled_; }
+    void record(const mneme_op& op, uint64_t ns);
+
+private:
+    struct tally {
+        uint64_t calls = 0, ns = 0;
+        double flops = 0;  // matmuls only
+    };
+    bool enabled_ = false;
+    std::mutex mu_;  // queues of several sessions may run at once
+    std::map<std::string, tally> by_kind_;
+};
+
+}  // namespace mneme::cpu
