@@ -100,27 +100,38 @@ template <int NR, int MR>
 MNEME_AVX2 void micro(const float* x, int64_t xs, const float* const* w, int64_t len, float* y, int64_t ys,
                       bool accumulate) {
     __m256 acc[MR][NR];
-    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_setzero_ps();
+    }
     int64_t k = 0;
     for (; k + 8 <= len; k += 8) {
         __m256 wv[NR];
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_ps(w[j] + k);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
             const __m256 xv = _mm256_loadu_ps(x + r * xs + k);
+#pragma GCC unroll 8
             for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
         }
     }
     if (k < len) {
         const __m256i m = tail_mask(len - k);
         __m256 wv[NR];
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) wv[j] = _mm256_maskload_ps(w[j] + k, m);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
             const __m256 xv = _mm256_maskload_ps(x + r * xs + k, m);
+#pragma GCC unroll 8
             for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) {
             const float s = hsum(acc[r][j]);
             float& o = y[r * ys + j];
@@ -191,15 +202,18 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
                          const float* scales, int64_t block_k, float* out) {
     const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
     __m256 total[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) total[r] = _mm256_setzero_ps();
     for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
         const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
         __m256 lo_acc[R], hi_acc[R];
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm256_setzero_ps();
         int64_t k = b0;
         for (; k + 16 <= b1; k += 16) {
             __m256 lo, hi;
             load16(fmt, row, k, lo, hi);
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + k), lo_acc[r]);
                 hi_acc[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + k + 8), hi_acc[r]);
@@ -210,6 +224,7 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
             alignas(32) float w[16] = {};
             decode(fmt, row, k, rem, 1.0f / unit, w);
             const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 lo_acc[r] = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_maskload_ps(x + r * xs + k, m0), lo_acc[r]);
                 const __m256 xh = _mm256_maskload_ps(x + r * xs + k + 8, m1);
@@ -217,8 +232,10 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
             }
         }
         const __m256 sc = _mm256_set1_ps(scales[blk]);
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) total[r] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[r], hi_acc[r]), sc, total[r]);
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) out[r] = hsum(total[r]) * unit;
 }
 

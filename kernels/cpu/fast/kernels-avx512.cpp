@@ -127,27 +127,38 @@ template <int NR, int MR>
 MNEME_AVX512 void micro(const float* x, int64_t xs, const float* const* w, int64_t len, float* y, int64_t ys,
                         bool accumulate) {
     __m512 acc[MR][NR];
-    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_setzero_ps();
+    }
     int64_t k = 0;
     for (; k + 16 <= len; k += 16) {
         __m512 wv[NR];
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) wv[j] = _mm512_loadu_ps(w[j] + k);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
             const __m512 xv = _mm512_loadu_ps(x + r * xs + k);
+#pragma GCC unroll 8
             for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(xv, wv[j], acc[r][j]);
         }
     }
     if (k < len) {
         const __mmask16 m = static_cast<__mmask16>((1u << (len - k)) - 1u);
         __m512 wv[NR];
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) wv[j] = _mm512_maskz_loadu_ps(m, w[j] + k);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
             const __m512 xv = _mm512_maskz_loadu_ps(m, x + r * xs + k);
+#pragma GCC unroll 8
             for (int j = 0; j < NR; ++j) acc[r][j] = _mm512_fmadd_ps(xv, wv[j], acc[r][j]);
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) {
             const float s = _mm512_reduce_add_ps(acc[r][j]);
             float& o = y[r * ys + j];
@@ -240,7 +251,7 @@ MNEME_AVX512 void gemm_panel(const float* x, int64_t x_stride, int64_t rows, con
 
 // In-register transpose of a 16 × 16 block: r[i] holds row i on entry and column i on exit
 // (unpack pairs of rows, then interleave 64-bit, 128-bit and 256-bit groups).
-MNEME_AVX512 inline void transpose16(__m512 r[16]) {
+MNEME_AVX512 inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -281,58 +292,67 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
     }
 }
 
-// 16 consecutive weights of one row (element k on), times the block scale, exactly as decode
-// computes them. `plain_e4m3`: the row has no NaN code in this chunk and s x 256 is exact, so the
-// float16 view needs no NaN fix-up (see decode).
-MNEME_AVX512 inline __m512 decode16(weight_format fmt, const uint8_t* row, int64_t k, float s, bool plain_e4m3,
-                                    __m512 e2m1_table) {
-    switch (fmt) {
-        case weight_format::e4m3:
-            if (plain_e4m3) {
-                const __m256i h = _mm256_and_si256(
-                    _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))), 7),
-                    _mm256_set1_epi16(static_cast<short>(0xbfff)));
-                return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(s * 256.0f));
-            }
-            return _mm512_mul_ps(e4m3x16(row + k), _mm512_set1_ps(s));
-        case weight_format::bf16: {
-            const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
-            return _mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)), _mm512_set1_ps(s));
-        }
-        case weight_format::f16:
-            return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k))),
-                                 _mm512_set1_ps(s));
-        case weight_format::e2m1:
-            return _mm512_mul_ps(e2m1x16(row + k / 2, e2m1_table), _mm512_set1_ps(s));
-        default:
-            return _mm512_mul_ps(_mm512_loadu_ps(reinterpret_cast<const float*>(row) + k), _mm512_set1_ps(s));
+// 16 consecutive weights of one row (element k on), unscaled but in the unit `scale_unit<F>`
+// (e4m3 through the float16 view comes out times 2^-8), so that one multiplication by the block
+// scale times that unit gives exactly decode's value x scale.
+template <weight_format F>
+MNEME_AVX512 inline __m512 load16(const uint8_t* row, int64_t k, __m512 e2m1_table) {
+    if constexpr (F == weight_format::e4m3) {
+        const __m256i h = _mm256_and_si256(
+            _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))), 7),
+            _mm256_set1_epi16(static_cast<short>(0xbfff)));
+        return _mm512_cvtph_ps(h);
+    } else if constexpr (F == weight_format::bf16) {
+        const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+    } else if constexpr (F == weight_format::f16) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
+    } else if constexpr (F == weight_format::e2m1) {
+        return e2m1x16(row + k / 2, e2m1_table);
+    } else {
+        return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + k);
     }
 }
 
-MNEME_AVX512 bool decode_panel(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
+template <weight_format F>
+constexpr float scale_unit = F == weight_format::e4m3 ? 256.0f : 1.0f;
+
+template <weight_format F>
+MNEME_AVX512 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
     const bool scaled = w.scale_fmt != scale_format::none;
-    if (w.format == weight_format::f64 || n < 1 || n > k_panel_cols || k0 % 16 != 0 ||
-        (scaled && w.block_k % 16 != 0)) {
-        return false;
-    }
+    const int64_t step = scaled ? w.block_k : len;  // columns between scale changes (a multiple of 16)
     const __m512 table = _mm512_loadu_ps(k_e2m1_values.data());
-    bool plain[k_panel_cols] = {};
-    if (w.format == weight_format::e4m3) {
-        for (int64_t j = 0; j < n; ++j) plain[j] = !has_e4m3_nan(w.data + (n0 + j) * w.row_bytes + k0, len);
+    const uint8_t* rows[k_panel_cols];
+    bool exact[k_panel_cols];  // the fast view applies: no e4m3 NaN code and scale x unit exact
+    float scale[k_panel_cols], mult[k_panel_cols];  // block scale (and x unit) of the current block
+    for (int64_t j = 0; j < n; ++j) {
+        rows[j] = w.data + (n0 + j) * w.row_bytes;
+        exact[j] = F != weight_format::e4m3 || !has_e4m3_nan(rows[j] + k0, len);
     }
     int64_t k = 0;
     for (; k + 16 <= len; k += 16) {
+        if (k == 0 || (k0 + k) % step == 0) {
+            for (int64_t j = 0; j < n; ++j) {
+                scale[j] = weight_block_scale(w, n0 + j, k0 + k);
+                mult[j] = scale[j] * scale_unit<F>;
+                exact[j] = exact[j] && (F != weight_format::e4m3 || std::fabs(scale[j]) < 0x1p100f);
+            }
+        }
         for (int64_t half = 0; half < k_panel_cols; half += 16) {
+            if (half >= n) {
+                for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, _mm512_setzero_ps());
+                continue;
+            }
             __m512 r[16];
             for (int64_t j = 0; j < 16; ++j) {
                 const int64_t row = half + j;
                 if (row >= n) {
                     r[j] = _mm512_setzero_ps();
-                    continue;
+                } else if (exact[row]) {
+                    r[j] = _mm512_mul_ps(load16<F>(rows[row], k0 + k, table), _mm512_set1_ps(mult[row]));
+                } else {  // e4m3 with NaN codes or a huge scale: decode's exact per-element form
+                    r[j] = _mm512_mul_ps(e4m3x16(rows[row] + k0 + k), _mm512_set1_ps(scale[row]));
                 }
-                const float s = weight_block_scale(w, n0 + row, k0 + k);
-                r[j] = decode16(w.format, w.data + (n0 + row) * w.row_bytes, k0 + k, s,
-                                plain[row] && std::fabs(s) < 0x1p100f, table);
             }
             transpose16(r);
             for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, r[i]);
@@ -341,14 +361,25 @@ MNEME_AVX512 bool decode_panel(const weight_view& w, int64_t n0, int64_t n, int6
     if (k < len) {  // the last columns (fewer than 16, all in one scale block) element by element
         float tail[16];
         for (int64_t j = 0; j < k_panel_cols; ++j) {
-            if (j < n) {
-                decode(w.format, w.data + (n0 + j) * w.row_bytes, k0 + k, len - k, weight_block_scale(w, n0 + j, k0 + k),
-                       tail);
-            }
+            if (j < n) decode(F, rows[j], k0 + k, len - k, weight_block_scale(w, n0 + j, k0 + k), tail);
             for (int64_t i = 0; i < len - k; ++i) panel[(k + i) * k_panel_cols + j] = j < n ? tail[i] : 0.0f;
         }
     }
-    return true;
+}
+
+// Decodes straight into the panel layout: 16 rows x 16 columns are decoded into registers (value
+// x block scale, the same single float32 rounding as decode), transposed and stored.
+MNEME_AVX512 bool decode_panel(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
+    if (n < 1 || n > k_panel_cols || k0 % 16 != 0) return false;
+    if (w.scale_fmt != scale_format::none && w.block_k % 16 != 0) return false;
+    switch (w.format) {
+        case weight_format::e4m3: decode_panel_as<weight_format::e4m3>(w, n0, n, k0, len, panel); return true;
+        case weight_format::bf16: decode_panel_as<weight_format::bf16>(w, n0, n, k0, len, panel); return true;
+        case weight_format::f16: decode_panel_as<weight_format::f16>(w, n0, n, k0, len, panel); return true;
+        case weight_format::e2m1: decode_panel_as<weight_format::e2m1>(w, n0, n, k0, len, panel); return true;
+        case weight_format::f32: decode_panel_as<weight_format::f32>(w, n0, n, k0, len, panel); return true;
+        default: return false;
+    }
 }
 
 // 32 consecutive weights of one row as two float vectors (unscaled; e4m3 comes out times 2^-8).
@@ -374,29 +405,36 @@ struct load_bf16 {
     }
 };
 
+// The row loops are unrolled explicitly: left as loops, GCC keeps the accumulator arrays in memory
+// (a load and a store around every FMA), which made 5-16-row products 4-8x slower.
 template <class L, int R>
 MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64_t len, const float* scales,
                            int64_t block_k, float* out) {
     __m512 total[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
     for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
         const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
         // Two accumulators per activation row keep two FMA chains in flight.
         __m512 lo_acc[R], hi_acc[R];
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm512_setzero_ps();
         for (int64_t k = b0; k < b1; k += 32) {
             const uint32_t m = b1 - k >= 32 ? ~0u : static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
             __m512 lo, hi;
             L::load(row, k, m, lo, hi);
             const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
+#pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_maskz_loadu_ps(mlo, x + r * xs + k), lo_acc[r]);
                 hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_maskz_loadu_ps(mhi, x + r * xs + k + 16), hi_acc[r]);
             }
         }
         const __m512 s = _mm512_set1_ps(scales[blk]);
+#pragma GCC unroll 8
         for (int r = 0; r < R; ++r) total[r] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[r], hi_acc[r]), s, total[r]);
     }
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) * L::unit;
 }
 
