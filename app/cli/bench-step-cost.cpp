@@ -79,6 +79,37 @@ uint64_t matmul_params(const stored_tensor& t) {
     return t.dtype == "I8" ? 2 * n : n;
 }
 
+// One layer's kv_b_proj as stored: the weight [H*(nope+v), kv_lora] and its block scales.
+struct kv_b_tensors {
+    const stored_tensor* weight = nullptr;
+    const stored_tensor* scale = nullptr;
+};
+
+// What a decode step reads of one layer's absorbed kv_b_proj, head by head as deepseek-v3.cpp
+// loads it: a row range starting on a scale block keeps the stored format (W_UV a slice, W_UK^T a
+// transposed copy, the same bytes and as many scales); any other is a dequantised copy.
+uint64_t absorbed_kv_b_bytes(const model_shape& s, const kv_b_tensors& kv_b, uint64_t act_bytes) {
+    const stored_tensor& w = *kv_b.weight;
+    const uint64_t k = static_cast<uint64_t>(s.kv_lora);
+    const uint64_t elements = static_cast<uint64_t>(s.heads * (s.nope + s.v_dim)) * k;
+    const uint64_t weight_es = elements ? w.bytes / elements : act_bytes;
+    const stored_tensor* sc = kv_b.scale;
+    const bool scaled = sc && sc->shape.size() == 2 && sc->shape[0] * sc->shape[1] > 0;
+    const int64_t bn = std::max<int64_t>(s.block_rows, 1);
+    const uint64_t scale_row_bytes = scaled ? sc->bytes / static_cast<uint64_t>(sc->shape[0]) : 0;
+    const auto rows_bytes = [&](int64_t first, int64_t n) -> uint64_t {
+        if (scaled && first % bn != 0) return static_cast<uint64_t>(n) * k * act_bytes;
+        const uint64_t blocks = scaled ? static_cast<uint64_t>((n + bn - 1) / bn) : 0;
+        return static_cast<uint64_t>(n) * k * weight_es + blocks * scale_row_bytes;
+    };
+    uint64_t bytes = 0;
+    for (int64_t h = 0; h < s.heads; ++h) {
+        const int64_t first = h * (s.nope + s.v_dim);
+        bytes += rows_bytes(first, s.nope) + rows_bytes(first + s.nope, s.v_dim);
+    }
+    return bytes;
+}
+
 }  // namespace
 
 checkpoint_summary read_checkpoint_summary(const std::string& dir) {
@@ -101,6 +132,12 @@ checkpoint_summary read_checkpoint_summary(const std::string& dir) {
     s.index_topk = field(cfg, "index_topk");
     s.index_heads = field(cfg, "index_n_heads");
     s.index_dim = field(cfg, "index_head_dim");
+    if (const auto q = cfg.find("quantization_config"); q != cfg.end() && q->is_object()) {
+        const auto b = q->find("weight_block_size");
+        if (b != q->end() && b->is_array() && !b->empty() && b->at(0).is_number_integer()) {
+            s.block_rows = b->at(0).get<int64_t>();
+        }
+    }
     std::vector<std::filesystem::path> files;
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
         if (e.path().extension() == ".safetensors") files.push_back(e.path());
@@ -118,6 +155,7 @@ step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uin
     // Routed experts are summed per layer, then scaled by top-k / n_routed: one token selects
     // exactly top-k distinct experts of equal size in every MoE layer.
     std::map<int64_t, uint64_t> routed_bytes, routed_stored, routed_params;
+    std::map<int64_t, kv_b_tensors> kv_b;
     for (const stored_tensor& t : ckpt.tensors) {
         const part p = classify(t.name, s);
         const uint64_t params = matmul_params(t);
@@ -149,17 +187,17 @@ step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uin
                 c.weight_bytes_stored += t.bytes;
                 c.head_params += params;
                 break;
-            case part::kv_b:
+            case part::kv_b: {
                 c.weight_bytes_stored += t.bytes;
                 c.body_params += params;
-                // Executed as W_UK^T [H*kv_lora, nope] and W_UV's value rows [H*v, kv_lora] in the
-                // activation type; the stored FP8 matrix is never read after loading.
-                if (!is_scale(t)) {
-                    c.attention_dense_bytes +=
-                        static_cast<uint64_t>(s.heads * s.kv_lora * (s.nope + s.v_dim)) * act_bytes;
-                }
+                kv_b_tensors& l = kv_b[layer_of(t.name, s.layers)];
+                (is_scale(t) ? l.scale : l.weight) = &t;
                 break;
+            }
         }
+    }
+    for (const auto& [layer, l] : kv_b) {
+        if (l.weight) c.attention_dense_bytes += absorbed_kv_b_bytes(s, l, act_bytes);
     }
     const uint64_t e = static_cast<uint64_t>(std::max<int64_t>(s.routed_experts, 1));
     const uint64_t k = static_cast<uint64_t>(s.experts_per_token);

@@ -24,6 +24,7 @@ struct model_shape {
     int64_t routed_experts = 0, experts_per_token = 0;
     int64_t kv_lora = 0, rope = 0, nope = 0, v_dim = 0;      // MLA (V3 family)
     int64_t index_topk = 0, index_heads = 0, index_dim = 0;  // DSA indexer (V3.2)
+    int64_t block_rows = 128;  // quantization_config.weight_block_size[0]: rows one block scale covers
     bool v3_family() const { return kv_lora > 0; }
 };
 
@@ -37,9 +38,11 @@ checkpoint_summary read_checkpoint_summary(const std::string& dir);
 
 // Bytes and multiply-adds of one token, split by where they come from.
 struct step_cost {
-    // Weight bytes one decode step reads as the CPU backend executes the model: stored formats,
-    // except MLA's kv_b_proj, which the runtime keeps dequantised (absorbed W_UK, and W_UV's value
-    // rows) in the activation type.
+    // Weight bytes one decode step reads as the CPU backend executes the model: stored formats.
+    // MLA's kv_b_proj runs absorbed, per head W_UK^T (the head's nope rows, transposed) and W_UV
+    // (its v rows), each in the stored format with its block scales when its first row starts a
+    // scale block (every head when nope and v are multiples of block_rows, as in V3/V3.2; always
+    // for unscaled weights), otherwise dequantised in the activation type.
     uint64_t attention_dense_bytes = 0;  // attention, dense FFN layers, norms, routers
     uint64_t shared_expert_bytes = 0;
     uint64_t routed_expert_bytes = 0;  // experts_per_token of each MoE layer's routed experts

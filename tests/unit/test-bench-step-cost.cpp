@@ -38,8 +38,17 @@ void check_against_hand_count(const std::string& dir, const v3_shapes& s) {
     const uint64_t kv_b = fp8(s.heads * (s.nope + s.v), s.kv_lora);
     const uint64_t attn_stored = fp8(s.q_lora, s.d) + fp8(s.heads * (s.nope + s.rope), s.q_lora) +
                                  fp8(s.kv_lora + s.rope, s.d) + kv_b + fp8(s.d, s.heads * s.v);
-    // kv_b_proj runs absorbed, dequantised to float32: W_UK^T and W_UV's value rows.
-    const uint64_t attn_run = attn_stored - kv_b + s.heads * s.kv_lora * (s.nope + s.v) * 4;
+    // kv_b_proj runs absorbed, per head W_UK^T (nope rows) and W_UV (v rows): in FP8 with their
+    // scale rows where the first row starts a 128-row scale block (in these shapes only head 0's
+    // W_UK^T), otherwise dequantised to float32.
+    uint64_t kv_b_run = 0;
+    for (uint64_t h = 0; h < s.heads; ++h) {
+        const uint64_t first = h * (s.nope + s.v);
+        kv_b_run += first % 128 == 0 ? fp8(s.nope, s.kv_lora) : s.nope * s.kv_lora * 4;
+        kv_b_run += (first + s.nope) % 128 == 0 ? fp8(s.v, s.kv_lora) : s.v * s.kv_lora * 4;
+    }
+    CHECK(kv_b_run == fp8(s.nope, s.kv_lora) + s.nope * s.kv_lora * 4 * (s.heads - 1) + s.v * s.kv_lora * 4 * s.heads);
+    const uint64_t attn_run = attn_stored - kv_b + kv_b_run;
     const uint64_t dense_ffn = 2 * fp8(s.inter, s.d) + fp8(s.d, s.inter);
     const uint64_t expert = 2 * fp8(s.moe_inter, s.d) + fp8(s.d, s.moe_inter);
     const uint64_t shared = 2 * fp8(s.shared * s.moe_inter, s.d) + fp8(s.d, s.shared * s.moe_inter);
@@ -77,6 +86,35 @@ TEST_CASE("decode step bytes of the V3 goldens match a hand count", "[bench]") {
     SECTION("v3-tiny-sharded: second shape set, two shards, two shared experts") {
         check_against_hand_count("v3-tiny-sharded", {136, 2, 1, 2, 72, 144, 16, 24, 40, 160, 24, 12, 3, 2, 272});
     }
+}
+
+TEST_CASE("a V3-shaped kv_b_proj is read in its stored format, as a float copy off the scale blocks", "[bench]") {
+    // One layer of 4 heads, kv_lora 512; only the kv_b_proj tensors matter here.
+    bench::checkpoint_summary ckpt;
+    ckpt.shape.model_type = "deepseek_v3";
+    ckpt.shape.layers = 1;
+    ckpt.shape.heads = 4;
+    ckpt.shape.kv_lora = 512;
+    ckpt.shape.rope = 64;
+    const auto kv_b_bytes = [&](int64_t nope, int64_t v, int64_t block_rows) {
+        ckpt.shape.nope = nope;
+        ckpt.shape.v_dim = v;
+        ckpt.shape.block_rows = block_rows;
+        const int64_t rows = 4 * (nope + v), gn = (rows + block_rows - 1) / block_rows;
+        ckpt.tensors = {{"model.layers.0.self_attn.kv_b_proj.weight", "F8_E4M3", {rows, 512},
+                         static_cast<uint64_t>(rows * 512)},
+                        {"model.layers.0.self_attn.kv_b_proj.weight_scale_inv", "F32", {gn, 4},
+                         static_cast<uint64_t>(gn * 4 * 4)}};
+        const bench::step_cost c = bench::decode_step_cost(ckpt, 0, 4);
+        CHECK(c.weight_bytes_stored == ckpt.tensors[0].bytes + ckpt.tensors[1].bytes);
+        return c.attention_dense_bytes;
+    };
+    // nope = v = 128 (V3): every head's rows start a block; the FP8 bytes and every scale, once.
+    CHECK(kv_b_bytes(128, 128, 128) == fp8(4 * 256, 512));
+    // nope 64: W_UV rows start mid-block, so W_UV is float32 while W_UK^T stays FP8.
+    CHECK(kv_b_bytes(64, 192, 128) == 4 * fp8(64, 512) + 4 * 192 * 512 * 4);
+    // Blocks of 64 rows: all aligned again.
+    CHECK(kv_b_bytes(64, 192, 64) == 4 * (64 * 512 + 4 * 4) + 4 * (192 * 512 + 3 * 4 * 4));
 }
 
 TEST_CASE("V3.2 reads the indexer keys of every token but latents only of the selected ones", "[bench]") {

@@ -22,8 +22,9 @@ struct v3_layer {
     bool q_lora = false;
     linear_weight q_a, q_b, q, kv_a, o;
     mneme_tensor q_a_norm{}, kv_a_norm{};
-    mneme_tensor w_uk_t{};                // [nope, kv_lora] per head, stacked: head h = rows h*kv_lora..
-    mneme_tensor w_uv{};                  // dequantised kv_b_proj [kv_lora, H*(nope+v)]
+    // Absorbed kv_b_proj per head: W_UK^T [kv_lora outputs, nope inputs] and W_UV [v outputs,
+    // kv_lora inputs], in the stored format where the head's rows start on a scale block.
+    std::vector<linear_weight> w_uk_t, w_uv;
     // DSA indexer (V3.2)
     linear_weight idx_wq_b, idx_wk, idx_weights;
     mneme_tensor idx_k_norm_w{}, idx_k_norm_b{};
@@ -390,9 +391,8 @@ private:
                                            {kv_lora_, s});
             dst.nb[1] = qfull.nb[2];
             dst.nb[2] = dst.nb[3] = dst.nb[1] * s;
-            linear_weight wuk;
-            wuk.w = rows_of(L.w_uk_t, hh * kv_lora_, kv_lora_);
-            g.matmul(dst, qn, wuk);
+            // Never activation-quantised: the reference absorbs the weights, not an FP8 linear layer.
+            g.matmul(dst, qn, L.w_uk_t[static_cast<std::size_t>(hh)]);
         }
         g.copy(cols_of(qfull, kv_lora_, rope_), cols_of(q3, nope_, rope_));
 
@@ -420,9 +420,7 @@ private:
             mneme_tensor dst = make_tensor(o.buffer, o.offset + static_cast<uint64_t>(hh * vdim_ * es), g.act(), {vdim_, s});
             dst.nb[1] = o.nb[1];
             dst.nb[2] = dst.nb[3] = dst.nb[1] * s;
-            linear_weight wuv;
-            wuv.w = rows_of(L.w_uv, hh * (nope_ + vdim_) + nope_, vdim_);
-            g.matmul(dst, src, wuv);
+            g.matmul(dst, src, L.w_uv[static_cast<std::size_t>(hh)]);
         }
         return apply(g, o, L.o);
     }
@@ -563,21 +561,7 @@ private:
         L.kv_a_norm = ws_.vector(a + "kv_a_layernorm.weight", kv_lora_);
         L.o = ws_.linear(a + "o_proj", d_, h_ * vdim_);
 
-        // kv_b_proj is used absorbed: dequantised once (no activation round trip, SPEC §2.4).
-        const linear_weight kv_b = ws_.linear(a + "kv_b_proj", h_ * (nope_ + vdim_), kv_lora_);
-        L.w_uv = ws_.dequantised(kv_b);  // [kv_lora, H*(nope+v)]: rows are output features
-        const std::vector<double> wkv = g.read(L.w_uv);
-        std::vector<double> wukt(static_cast<std::size_t>(h_ * kv_lora_ * nope_));
-        for (int64_t hh = 0; hh < h_; ++hh) {
-            for (int64_t n = 0; n < nope_; ++n) {
-                const double* row = wkv.data() + (hh * (nope_ + vdim_) + n) * kv_lora_;
-                for (int64_t c = 0; c < kv_lora_; ++c) wukt[static_cast<std::size_t>((hh * kv_lora_ + c) * nope_ + n)] = row[c];
-            }
-        }
-        buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(wukt.size() * static_cast<std::size_t>(dtype_bytes(g.act()))));
-        L.w_uk_t = make_tensor(b->raw(), 0, g.act(), {nope_, h_ * kv_lora_});
-        owned_.push_back(b);
-        g.upload(L.w_uk_t, wukt);
+        load_absorbed_kv_b(g, a + "kv_b_proj", L);
 
         if (v32_) {
             const std::string ix = a + "indexer.";
@@ -607,6 +591,74 @@ private:
             const std::string ep = m + "experts." + std::to_string(e) + ".";
             L.experts.push_back({ws_.linear(ep + "gate_proj", inter, d_), ws_.linear(ep + "up_proj", inter, d_),
                                  ws_.linear(ep + "down_proj", d_, inter)});
+        }
+    }
+
+    // kv_b_proj is used absorbed (no activation round trip, SPEC §2.4): per head, W_UK^T maps the
+    // query's nope part into the latent space and W_UV the attention output back to values. Both
+    // stay in the stored format with its block scales: a decode step then reads FP8 bytes instead
+    // of float copies four (float64: eight) times larger, and the products use the same values.
+    // W_UV is a row slice of the weight; W_UK^T a transposed copy of the head's nope rows, made
+    // once here. Block scales cover block_n rows, so a head whose rows do not start on a block
+    // (nope or nope + v not a multiple of block_n, as in the tiny test models) cannot share them:
+    // it uses a copy dequantised into the activation type instead. Unscaled (BF16/F32) weights
+    // slice anywhere.
+    void load_absorbed_kv_b(graph_builder& g, const std::string& prefix, v3_layer& L) {
+        const int64_t rows = h_ * (nope_ + vdim_);
+        const linear_weight kv_b = ws_.linear(prefix, rows, kv_lora_);
+        const auto on_block = [&](int64_t row) { return !kv_b.scale.buffer || row % kv_b.block_n == 0; };
+        const auto uk_row = [&](int64_t hh) { return hh * (nope_ + vdim_); };
+        const auto uv_row = [&](int64_t hh) { return hh * (nope_ + vdim_) + nope_; };
+        std::vector<int64_t> uk_stored, uk_dense;  // first rows / heads
+        bool uv_dense = false;
+        for (int64_t hh = 0; hh < h_; ++hh) {
+            if (on_block(uk_row(hh))) {
+                uk_stored.push_back(uk_row(hh));
+            } else {
+                uk_dense.push_back(hh);
+            }
+            uv_dense = uv_dense || !on_block(uv_row(hh));
+        }
+        mneme_tensor wkv{};  // [kv_lora, H*(nope+v)] dequantised, only for heads off the blocks
+        std::vector<double> wkv_host;
+        if (uv_dense || !uk_dense.empty()) {
+            buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(rows * kv_lora_ * dtype_bytes(g.act())));
+            wkv = make_tensor(b->raw(), 0, g.act(), {kv_lora_, rows});
+            g.dequantise(wkv, kv_b);
+            if (uv_dense) owned_.push_back(b);
+            if (!uk_dense.empty()) wkv_host = g.read(wkv);
+        }
+        mneme_tensor uk_t{};  // the dense W_UK^T of uk_dense's heads, stacked [nope, kv_lora] each
+        if (!uk_dense.empty()) {
+            const auto n = static_cast<int64_t>(uk_dense.size());
+            std::vector<double> t(static_cast<std::size_t>(n * kv_lora_ * nope_));
+            for (int64_t i = 0; i < n; ++i) {
+                for (int64_t r = 0; r < nope_; ++r) {
+                    const double* row = wkv_host.data() + (uk_row(uk_dense[static_cast<std::size_t>(i)]) + r) * kv_lora_;
+                    for (int64_t c = 0; c < kv_lora_; ++c) t[static_cast<std::size_t>((i * kv_lora_ + c) * nope_ + r)] = row[c];
+                }
+            }
+            buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(n * kv_lora_ * nope_ * dtype_bytes(g.act())));
+            uk_t = make_tensor(b->raw(), 0, g.act(), {nope_, n * kv_lora_});
+            owned_.push_back(b);
+            g.upload(uk_t, t);
+        }
+        const std::vector<linear_weight> stored = ws_.transposed_rows(prefix, kv_b, uk_stored, nope_);
+        std::size_t next_stored = 0, next_dense = 0;
+        for (int64_t hh = 0; hh < h_; ++hh) {
+            linear_weight uk, uv;
+            if (on_block(uk_row(hh))) {
+                uk = stored[next_stored++];
+            } else {
+                uk.w = rows_of(uk_t, static_cast<int64_t>(next_dense++) * kv_lora_, kv_lora_);
+            }
+            if (on_block(uv_row(hh))) {
+                uv = row_slice(kv_b, uv_row(hh), vdim_);
+            } else {
+                uv.w = rows_of(wkv, uv_row(hh), vdim_);
+            }
+            L.w_uk_t.push_back(uk);
+            L.w_uv.push_back(uv);
         }
     }
 

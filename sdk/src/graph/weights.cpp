@@ -4,6 +4,44 @@
 
 
 namespace mneme {
+namespace {
+
+// dst [cols, n] = rows [first, first + n) of src [rows, cols] transposed, elements of ES bytes.
+template <std::size_t ES>
+void transpose_rows(const uint8_t* src, int64_t cols, int64_t first, int64_t n, uint8_t* dst) {
+    for (int64_t r = 0; r < n; ++r) {
+        const uint8_t* row = src + static_cast<std::size_t>((first + r) * cols) * ES;
+        for (int64_t c = 0; c < cols; ++c) std::memcpy(dst + static_cast<std::size_t>(c * n + r) * ES, row + c * ES, ES);
+    }
+}
+
+std::vector<uint8_t> transposed(const uint8_t* src, std::size_t es, int64_t cols, int64_t first, int64_t n) {
+    std::vector<uint8_t> out(static_cast<std::size_t>(cols * n) * es);
+    switch (es) {
+        case 1: transpose_rows<1>(src, cols, first, n, out.data()); break;
+        case 2: transpose_rows<2>(src, cols, first, n, out.data()); break;
+        case 4: transpose_rows<4>(src, cols, first, n, out.data()); break;
+        case 8: transpose_rows<8>(src, cols, first, n, out.data()); break;
+        default: fail(MNEME_ERROR_INTERNAL, "transposed: ", es, "-byte elements");
+    }
+    return out;
+}
+
+}  // namespace
+
+linear_weight row_slice(const linear_weight& w, int64_t first, int64_t n) {
+    if (first < 0 || n < 0 || first + n > w.out_features()) {
+        fail(MNEME_ERROR_INTERNAL, "row_slice: rows ", first, "+", n, " of ", w.out_features());
+    }
+    linear_weight s = w;
+    s.w = rows_of(w.w, first, n);
+    if (w.scale.buffer) {
+        const int64_t bn = w.block_n;
+        if (first % bn != 0) fail(MNEME_ERROR_INTERNAL, "row_slice: row ", first, " does not start a block of ", bn);
+        s.scale = rows_of(w.scale, first / bn, (n + bn - 1) / bn);
+    }
+    return s;
+}
 
 weight_store::weight_store(const checkpoint& ckpt, const model_config& cfg, graph_builder& g)
     : ckpt_(ckpt), cfg_(cfg), g_(g) {}
@@ -88,6 +126,11 @@ std::vector<double> weight_store::host_doubles(const std::string& name, int64_t 
     return out;
 }
 
+const tensor_info& weight_store::scale_info(const std::string& prefix) const {
+    if (const tensor_info* s = ckpt_.find(prefix + ".weight_scale_inv")) return *s;
+    return ckpt_.get(prefix + ".scale");
+}
+
 mneme_tensor weight_store::dequantised(const linear_weight& w) {
     const int64_t out = w.out_features(), in = w.in_features();
     buffer_ptr b = g_.dev().alloc(static_cast<uint64_t>(out * in * dtype_bytes(g_.act())));
@@ -95,6 +138,66 @@ mneme_tensor weight_store::dequantised(const linear_weight& w) {
     mneme_tensor dst = make_tensor(b->raw(), 0, g_.act(), {in, out});
     g_.dequantise(dst, w);
     return dst;
+}
+
+std::vector<linear_weight> weight_store::transposed_rows(const std::string& prefix, const linear_weight& w,
+                                                         std::span<const int64_t> firsts, int64_t n) {
+    std::vector<linear_weight> out;
+    if (firsts.empty()) return out;
+    const int64_t rows = w.out_features(), in = w.in_features(), bn = w.block_n, bk = w.block_k;
+    const bool scaled = w.scale.buffer != nullptr;
+    if (w.w.dtype == MNEME_DTYPE_FP4_E2M1) fail(MNEME_ERROR_INTERNAL, "transposed_rows: FP4 weight ", prefix);
+    for (int64_t f : firsts) {
+        if (f < 0 || n <= 0 || f + n > rows) fail(MNEME_ERROR_INTERNAL, "transposed_rows: rows ", f, "+", n, " of ", prefix);
+        if (scaled && f % bn != 0) fail(MNEME_ERROR_INTERNAL, "transposed_rows: row ", f, " does not start a block of ", bn);
+    }
+    // The host copy comes from the checkpoint: a GPU backend's buffers cannot be read cheaply.
+    const tensor_info& t = ckpt_.get(prefix + ".weight");
+    const auto es = static_cast<std::size_t>(dtype_bytes(w.w.dtype));
+    if (t.size_bytes != static_cast<uint64_t>(rows * in) * es) {
+        fail(MNEME_ERROR_INTERNAL, "transposed_rows: ", prefix, " has ", t.size_bytes, " bytes");
+    }
+    const std::size_t each = static_cast<std::size_t>(n * in) * es;
+    std::vector<uint8_t> wt;
+    wt.reserve(each * firsts.size());
+    for (int64_t f : firsts) {
+        const std::vector<uint8_t> one = transposed(t.data, es, in, f, n);
+        wt.insert(wt.end(), one.begin(), one.end());
+    }
+    buffer_ptr b = g_.dev().alloc(wt.size());
+    owned_.push_back(b);
+    g_.dev().upload(b->raw(), 0, wt.data(), wt.size());
+    for (std::size_t i = 0; i < firsts.size(); ++i) {
+        linear_weight tw;
+        tw.w = make_tensor(b->raw(), i * each, w.w.dtype, {n, in});
+        tw.quantised = w.quantised;
+        out.push_back(tw);
+    }
+    if (!scaled) return out;
+
+    // Block (i, j) of a transpose is block (f / block_n + j, i) of the original.
+    const int64_t gn = (rows + bn - 1) / bn, gk = (in + bk - 1) / bk, grid_rows = (n + bn - 1) / bn;
+    const tensor_info& s = scale_info(prefix);
+    const auto ses = static_cast<std::size_t>(dtype_bytes(w.scale.dtype));
+    if (s.size_bytes != static_cast<uint64_t>(gn * gk) * ses) {
+        fail(MNEME_ERROR_INTERNAL, "transposed_rows: ", prefix, " scales have ", s.size_bytes, " bytes");
+    }
+    const std::size_t grid = static_cast<std::size_t>(gk * grid_rows) * ses;
+    std::vector<uint8_t> st;
+    st.reserve(grid * firsts.size());
+    for (int64_t f : firsts) {
+        const std::vector<uint8_t> one = transposed(s.data, ses, gk, f / bn, grid_rows);
+        st.insert(st.end(), one.begin(), one.end());
+    }
+    buffer_ptr sb = g_.dev().alloc(st.size());
+    owned_.push_back(sb);
+    g_.dev().upload(sb->raw(), 0, st.data(), st.size());
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i].scale = make_tensor(sb->raw(), i * grid, w.scale.dtype, {grid_rows, gk});
+        out[i].block_n = static_cast<uint32_t>(bk);
+        out[i].block_k = static_cast<uint32_t>(bn);
+    }
+    return out;
 }
 
 }  // namespace mneme

@@ -3,6 +3,7 @@
 // converted once into the activation type.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,10 @@
 #include "model/config.h"
 
 namespace mneme {
+
+// Rows [first, first + n) of a weight as a view in its stored format, with the matching rows of its
+// block scales; a scaled weight needs `first` on a scale block (first % w.block_n == 0).
+linear_weight row_slice(const linear_weight& w, int64_t first, int64_t n);
 
 class weight_store {
 public:
@@ -28,10 +33,19 @@ public:
     std::vector<double> host_doubles(const std::string& name, int64_t n);
     // A dense copy of a weight, dequantised into the activation type, [out, in].
     mneme_tensor dequantised(const linear_weight& w);
+    // For each f of `firsts`: rows [f, f + n) of `w` (loaded by linear(prefix, ...)) transposed, a
+    // weight with in_features() outputs and n inputs, copied once from the checkpoint's bytes in
+    // the stored format (all of them in one buffer, their scales in another). Block scales are
+    // transposed with it (block_n and block_k swap), so a scaled weight needs every f on a scale
+    // block (f % w.block_n == 0). FP4 is not supported.
+    std::vector<linear_weight> transposed_rows(const std::string& prefix, const linear_weight& w,
+                                               std::span<const int64_t> firsts, int64_t n);
 
     uint64_t bytes_mapped() const noexcept { return mapped_; }
 
 private:
+    // The checkpoint's block scales of `prefix` (FP8 weights): weight_scale_inv, or the E8M0 scale.
+    const tensor_info& scale_info(const std::string& prefix) const;
     mneme_tensor wrap(const tensor_info& t, mneme_dtype dtype, int64_t ne0, int64_t ne1);
 
     const checkpoint& ckpt_;

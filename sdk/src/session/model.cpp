@@ -137,8 +137,10 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         arch_ = make_deepseek_v3(*ckpt_, cfg_, *loader_, opts);
     }
     loader_->scratch().reset();
-    // What loading allocated and keeps: converted weights (norms, absorbed MLA matrices, dequantised
-    // projections) on a host backend; every weight on a device backend, which uploads them.
+    // What loading allocated and keeps, measured rather than estimated: on a host backend the
+    // converted weights (norms, dequantised projections, and MLA's absorbed W_UK^T, a transposed
+    // copy in the stored format; W_UV is a view of the mapped weight, and only heads off a scale
+    // block get float copies); on a device backend every weight, which it uploads.
     loaded_bytes_ = dev_->allocated_bytes();
     rt.log().info("model", "opened ", dir, " (", arch_name_, ") on ", be.name);
 }
