@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""Export a DeepSeek-V3 checkpoint directory to GGUF for llama.cpp (`deepseek2` architecture).
+"""Export a DeepSeek-V3 or V3.2 checkpoint directory to GGUF for llama.cpp.
 
-    export-gguf.py --model DIR --out FILE.gguf --type bf16|q8_0 --gguf-py PATH
+    export-gguf.py --model DIR --out FILE.gguf --type f32|bf16|q8_0 --gguf-py PATH
+
+The architecture follows the checkpoint's config: model_type deepseek_v3 becomes
+GGUF `deepseek2`, deepseek_v32 (V3.2, DSA) becomes `deepseek32`.
 
 PATH is the gguf-py folder of a llama.cpp source tree (the node-llama-cpp npm
 package carries one in its source bundle; tools/bench/llama-side-by-side.sh
@@ -16,6 +19,13 @@ gating with the correction bias, top-k normalisation and the routed scale.
 With power-of-two block scales (tools/bench/make-bench-model.py) `bf16` holds
 exactly the checkpoint's weights; `q8_0` is llama.cpp's usual 8-bit format (MLA's
 small attn_k_b/attn_v_b stay BF16, see below).
+V3.2 adds, as llama.cpp's converter does (DeepseekV32Model), the keys
+`deepseek32.attention.indexer.{head_count,key_length,top_k}` and per layer the
+lightning indexer unchanged, no permutation (its heads are [rope | nope] and
+llama.cpp ropes the first rope dims half-split, "NeoX", as DeepSeek's fixed
+V3.2 code does): wq_b -> blk.N.indexer.attn_q_b, wk -> indexer.attn_k,
+k_norm.{weight,bias} -> indexer.k_norm.{weight,bias} (F32), weights_proj ->
+indexer.proj (always F32, as the converter keeps it).
 The multi-token-prediction layer and YaRN scaling are not exported.
 """
 
@@ -47,8 +57,9 @@ def main():
 
     with open(os.path.join(a.model, "config.json")) as f:
         cfg = json.load(f)
-    if cfg.get("model_type") != "deepseek_v3":
-        sys.exit("only deepseek_v3 checkpoints are exported")
+    arch = {"deepseek_v3": "deepseek2", "deepseek_v32": "deepseek32"}.get(cfg.get("model_type"))
+    if arch is None:
+        sys.exit("only deepseek_v3 and deepseek_v32 checkpoints are exported")
     if cfg.get("n_group", 1) != 1 and cfg.get("topk_group", 1) != cfg.get("n_group", 1):
         print("warning: group-limited routing is exported as plain top-k", file=sys.stderr)
     block = cfg["quantization_config"]["weight_block_size"][0]
@@ -68,7 +79,7 @@ def main():
              "f32": gguf.GGMLQuantizationType.F32}[a.type]
     ftype = {"bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
              "f32": gguf.LlamaFileType.ALL_F32}[a.type]
-    w = gguf.GGUFWriter(a.out, "deepseek2")
+    w = gguf.GGUFWriter(a.out, arch)
 
     # This libllama build cannot schedule MLA's per-head attn_k_b/attn_v_b products when they are
     # Q8_0 in the CPU's repacked weight buffers (GGML_ASSERT in ggml_backend_sched_split_graph), so
@@ -113,6 +124,10 @@ def main():
     w.add_expert_weights_norm(bool(cfg["norm_topk_prob"]))
     w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
     w.add_rope_dimension_count(rope)
+    if arch == "deepseek32":
+        w.add_indexer_head_count(cfg["index_n_heads"])
+        w.add_indexer_key_length(cfg["index_head_dim"])
+        w.add_indexer_top_k(cfg["index_topk"])
     w.add_file_type(ftype)
     w.add_tokenizer_model("none")  # token ids only: llama.cpp adds vocab_size placeholder tokens
 
@@ -133,6 +148,13 @@ def main():
         put(b + "attn_k_b.weight", kv_b[:, :nope, :].transpose(0, 2, 1))  # [H, kv_lora, nope]
         put(b + "attn_v_b.weight", kv_b[:, nope:, :])                     # [H, v, kv_lora]
         put(b + "attn_output.weight", value(s + "o_proj.weight"))
+        if arch == "deepseek32":
+            ix = s + "indexer."
+            put(b + "indexer.attn_q_b.weight", value(ix + "wq_b.weight"))
+            put(b + "indexer.attn_k.weight", value(ix + "wk.weight"))
+            put(b + "indexer.k_norm.weight", value(ix + "k_norm.weight"))
+            put(b + "indexer.k_norm.bias", value(ix + "k_norm.bias"))
+            put(b + "indexer.proj.weight", value(ix + "weights_proj.weight"), keep_f32=True)
         m = p + "mlp."
         if i < cfg["first_k_dense_replace"]:
             for hf, gg in (("gate_proj", "ffn_gate"), ("up_proj", "ffn_up"), ("down_proj", "ffn_down")):

@@ -1,10 +1,19 @@
 /* Times llama.cpp (libllama from the node-llama-cpp npm package) the way llama-bench does: one
- * context, a persistent ggml thread pool attached to it, a prompt decoded as one batch, then
- * single-token decode steps fed back greedily. With --logits-out it instead writes the logits of
- * every prompt position (float32, row-major [n_tokens, n_vocab]) for the agreement check.
+ * context, a persistent ggml thread pool attached to it, a prompt decoded in batches of --batch
+ * tokens (default: all of it as one), then single-token decode steps fed back greedily. With
+ * --logits-out it instead writes the logits of every prompt position (float32, row-major
+ * [n_tokens, n_vocab]) for the agreement check.
  *
- *   llama-run --model F.gguf --bins DIR --tokens 1,2,3 [--threads N] [--gen-tokens G]
- *             [--reps R] [--kv f16|f32] [--repack 0|1] [--flash-attn 0] [--poll N] [--logits-out FILE]
+ *   llama-run --model F.gguf --bins DIR (--tokens 1,2,3 | --tokens-file F) [--threads N]
+ *             [--gen-tokens G] [--reps R] [--kv f16|f32] [--repack 0|1] [--flash-attn 0]
+ *             [--poll N] [--batch B] [--ubatch U] [--warmup-tokens W] [--logits-out FILE]
+ *
+ * --tokens-file reads the ids (separated by commas or white space) from a file, for prompts longer
+ * than one command-line argument may be (128 KiB). --batch B feeds the prompt in llama_decode calls
+ * of B tokens and --ubatch U (default B) is llama.cpp's physical batch: at long contexts the prompt
+ * cannot be one ubatch (the attention's score matrix is n_ctx x n_ubatch x heads floats); llama.cpp's
+ * own defaults are 2048 and 512. The context holds the prompt plus G decode steps. --warmup-tokens W
+ * makes the untimed warm-up pass decode only the first W prompt tokens (default: all).
  *
  * Prints one JSON object. Built by tools/bench/llama-side-by-side.sh against the headers of the
  * package's own source bundle (include/, ggml/include/). */
@@ -37,16 +46,32 @@ static const char* opt(int argc, char** argv, const char* name, const char* fall
 static int parse_tokens(const char* s, llama_token** out) {
     int n = 0, cap = 64;
     llama_token* t = malloc(sizeof(llama_token) * (size_t)cap);
-    while (*s) {
+    for (;;) {
+        while (*s == ',' || *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') ++s;
         char* end = NULL;
         const long v = strtol(s, &end, 10);
         if (end == s) break;
         if (n == cap) t = realloc(t, sizeof(llama_token) * (size_t)(cap *= 2));
         t[n++] = (llama_token)v;
-        s = *end ? end + 1 : end;
+        s = end;
     }
     *out = t;
     return n;
+}
+
+/* The whole of a text file, NUL-terminated (NULL if it cannot be read). */
+static char* read_text(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = 0, cap = 1 << 16;
+    char* buf = malloc(cap);
+    for (size_t got; (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (cap - n < 2) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
 }
 
 static llama_token argmax(const float* x, int n) {
@@ -57,7 +82,8 @@ static llama_token argmax(const float* x, int n) {
     return best;
 }
 
-/* Decodes tokens[0..n) at positions pos.. as one batch; logits for every position or the last. */
+/* Decodes tokens[0..n) at positions pos.. as one llama_decode call; logits for every position or
+ * the last. */
 static int decode(struct llama_context* ctx, struct llama_batch* b, const llama_token* tokens, int n, int pos,
                   int all_logits) {
     b->n_tokens = n;
@@ -75,17 +101,37 @@ int main(int argc, char** argv) {
     const char* model_path = opt(argc, argv, "--model", NULL);
     const char* bins = opt(argc, argv, "--bins", NULL);
     const char* token_list = opt(argc, argv, "--tokens", NULL);
+    const char* token_file = opt(argc, argv, "--tokens-file", NULL);
     const char* logits_out = opt(argc, argv, "--logits-out", NULL);
     const int threads = atoi(opt(argc, argv, "--threads", "2"));
     const int gen = atoi(opt(argc, argv, "--gen-tokens", "32"));
     const int reps = atoi(opt(argc, argv, "--reps", "2"));
     const int kv_f32 = strcmp(opt(argc, argv, "--kv", "f16"), "f32") == 0;
-    if (!model_path || !bins || !token_list) {
-        fprintf(stderr, "usage: llama-run --model F.gguf --bins DIR --tokens 1,2,3 [options]\n");
+    if (!model_path || !bins || (!token_list && !token_file)) {
+        fprintf(stderr, "usage: llama-run --model F.gguf --bins DIR (--tokens 1,2,3 | --tokens-file F) [options]\n");
         return 2;
+    }
+    char* file_text = NULL;
+    if (!token_list) {
+        if (!(file_text = read_text(token_file))) {
+            fprintf(stderr, "cannot read %s\n", token_file);
+            return 2;
+        }
+        token_list = file_text;
     }
     llama_token* prompt = NULL;
     const int n_prompt = parse_tokens(token_list, &prompt);
+    free(file_text);
+    if (n_prompt < 1) {
+        fprintf(stderr, "no token ids given\n");
+        return 2;
+    }
+    int n_batch = atoi(opt(argc, argv, "--batch", "0"));
+    if (n_batch <= 0 || n_batch > n_prompt) n_batch = n_prompt;
+    int n_ubatch = atoi(opt(argc, argv, "--ubatch", "0"));
+    if (n_ubatch <= 0 || n_ubatch > n_batch) n_ubatch = n_batch;
+    int n_warmup = atoi(opt(argc, argv, "--warmup-tokens", "0"));
+    if (n_warmup <= 0 || n_warmup > n_prompt) n_warmup = n_prompt;
 
     llama_log_set(quiet_log, NULL);
     ggml_backend_load_all_from_path(bins);
@@ -114,7 +160,8 @@ int main(int argc, char** argv) {
 
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = (uint32_t)(n_prompt + gen + 16);
-    cp.n_batch = cp.n_ubatch = (uint32_t)n_prompt;
+    cp.n_batch = (uint32_t)n_batch;
+    cp.n_ubatch = (uint32_t)n_ubatch;
     cp.n_threads = cp.n_threads_batch = threads;
     cp.no_perf = true;
     if (kv_f32) cp.type_k = cp.type_v = GGML_TYPE_F32;
@@ -135,28 +182,35 @@ int main(int argc, char** argv) {
         pool = pool_new(&tpp);
         if (pool) llama_attach_threadpool(ctx, pool, NULL);
     }
-    struct llama_batch batch = llama_batch_init(n_prompt, 0, 1);
+    struct llama_batch batch = llama_batch_init(n_batch, 0, 1);
 
     if (logits_out) {
-        if (decode(ctx, &batch, prompt, n_prompt, 0, 1) != 0) return 1;
         FILE* f = fopen(logits_out, "wb");
         if (!f) return 1;
-        for (int i = 0; i < n_prompt; ++i) fwrite(llama_get_logits_ith(ctx, i), sizeof(float), (size_t)n_vocab, f);
+        for (int done = 0; done < n_prompt; done += n_batch) {
+            const int n = n_prompt - done < n_batch ? n_prompt - done : n_batch;
+            if (decode(ctx, &batch, prompt + done, n, done, 1) != 0) return 1;
+            for (int i = 0; i < n; ++i) fwrite(llama_get_logits_ith(ctx, i), sizeof(float), (size_t)n_vocab, f);
+        }
         fclose(f);
         printf("{\"n_tokens\": %d, \"n_vocab\": %d, \"kv\": \"%s\"}\n", n_prompt, n_vocab, kv_f32 ? "f32" : "f16");
     } else {
         double best_prefill = 0, best_decode = 0;
         /* Warm-up pass (weights faulted in, graphs allocated), then the timed repetitions. */
         for (int r = -1; r < reps; ++r) {
+            const int len = r < 0 ? n_warmup : n_prompt;
             llama_memory_clear(llama_get_memory(ctx), true);
             double t0 = now_s();
-            if (decode(ctx, &batch, prompt, n_prompt, 0, 0) != 0) return 1;
+            for (int done = 0; done < len; done += n_batch) {
+                const int n = len - done < n_batch ? len - done : n_batch;
+                if (decode(ctx, &batch, prompt + done, n, done, 0) != 0) return 1;
+            }
             const double prefill_s = now_s() - t0;
-            llama_token next = argmax(llama_get_logits_ith(ctx, n_prompt - 1), n_vocab);
+            llama_token next = argmax(llama_get_logits_ith(ctx, -1), n_vocab);
             const int steps = r < 0 ? 2 : gen;
             t0 = now_s();
             for (int s = 0; s < steps; ++s) {
-                if (decode(ctx, &batch, &next, 1, n_prompt + s, 1) != 0) return 1;
+                if (decode(ctx, &batch, &next, 1, len + s, 1) != 0) return 1;
                 next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
             }
             const double decode_s = now_s() - t0;
@@ -166,9 +220,10 @@ int main(int argc, char** argv) {
         }
         printf(
             "{\"prefill_tps\": %.3f, \"decode_tps\": %.3f, \"threads\": %d, \"prompt_tokens\": %d, "
-            "\"gen_tokens\": %d, \"kv\": \"%s\", \"threadpool\": %s, \"poll\": %s}\n",
-            best_prefill, best_decode, threads, n_prompt, gen, kv_f32 ? "f32" : "f16", pool ? "true" : "false",
-            opt(argc, argv, "--poll", "50"));
+            "\"gen_tokens\": %d, \"n_ctx\": %u, \"n_batch\": %d, \"n_ubatch\": %d, \"warmup_tokens\": %d, "
+            "\"kv\": \"%s\", \"threadpool\": %s, \"poll\": %s}\n",
+            best_prefill, best_decode, threads, n_prompt, gen, llama_n_ctx(ctx), n_batch, n_ubatch, n_warmup,
+            kv_f32 ? "f32" : "f16", pool ? "true" : "false", opt(argc, argv, "--poll", "50"));
     }
     llama_batch_free(batch);
     llama_free(ctx);

@@ -1,34 +1,52 @@
 #!/usr/bin/env bash
 # Mneme next to llama.cpp on the same weights, the same threads and the same prompt, in one run.
 #
-#   tools/bench/llama-side-by-side.sh --cli build/release/bin/mneme-cli [--model DIR] [--threads N]
-#       [--prompt-tokens P] [--gen-tokens G] [--reps R] [--work DIR] [--speed-only]
+#   tools/bench/llama-side-by-side.sh --cli build/release/bin/mneme-cli [--model DIR | --preset NAME]
+#       [--threads N] [--prompt-tokens P | --context N] [--gen-tokens G] [--reps R] [--work DIR]
+#       [--check-tokens C] [--poll "50 0"] [--speed-only]
 #
 # 1. llama.cpp: the node-llama-cpp npm package (prebuilt CPU libllama, and its own source bundle
 #    for the headers and gguf-py) is installed into WORK, and tools/bench/llama-run.c is compiled
 #    against it. Nothing fetched is copied into the source tree.
-# 2. The model: DIR, or a random ~0.5 GB V3-shaped checkpoint from make-bench-model.py. It is
-#    exported to GGUF three times: F32 and BF16 (exactly the checkpoint's weights) and Q8_0
-#    (llama.cpp's usual 8-bit format, about as many bytes as FP8).
-# 3. Logits first: Mneme's logits for a short prompt against llama.cpp's on the F32 export with a
-#    float32 KV cache and flash attention off (llama.cpp's CPU flash attention rounds through
-#    float16), i.e. the same numbers through two independent implementations; then against the
-#    Q8_0 export as timed. The speed figures mean little if the first check disagrees.
+# 2. The model: DIR, or a random checkpoint from make-bench-model.py (--preset, default v3-0.5g;
+#    v32-0.5g is the DeepSeek-V3.2 one, with DSA's lightning indexer). It is exported to GGUF
+#    three times: F32 and BF16 (exactly the checkpoint's weights) and Q8_0 (llama.cpp's usual
+#    8-bit format, about as many bytes as FP8); V3 as `deepseek2`, V3.2 as `deepseek32`.
+# 3. Logits first: Mneme's logits for C random ids (--check-tokens; default 16, for V3.2 twice
+#    index_topk, so that sparse selection decides what the later positions see) against
+#    llama.cpp's on the F32 export with a float32 KV cache and flash attention off (llama.cpp's
+#    CPU flash attention rounds through float16), i.e. the same numbers through two independent
+#    implementations; then against the Q8_0 export as timed. The speed figures mean little if the
+#    first check disagrees. For V3.2 Mneme's logits are taken with --act-quant off: llama.cpp
+#    rounds no activation through FP8 (DeepSeek's reference rounds the linears' inputs, the cached
+#    latent and the indexer's q/k), so only then do both compute the same function. (Mneme is
+#    timed with its default, act-quant on.)
 # 4. Speed: `mneme-cli bench --json` and llama-run on the Q8_0 and BF16 GGUFs (each with spinning
-#    and with sleeping pool workers, the better kept), same prompt ids, threads,
-#    prompt length and decode steps; then the ratios Mneme / llama.cpp.
+#    and with sleeping pool workers, the better kept; --poll "50" runs only the first), same
+#    prompt ids, threads, prompt length and decode steps; then the ratios Mneme / llama.cpp.
+# --context N: the long-context mode. The prompt is N tokens (prefill), then G decode steps at
+#    that context; both engines report prefill and decode tok/s there. llama.cpp gets its own
+#    default batching (llama_decode calls of 2048 tokens, ubatch 512: a single N-token ubatch would
+#    need an N x N x heads score matrix) and a context of N + G tokens; only Q8_0 is timed, one
+#    repetition unless --reps says otherwise, and llama.cpp's untimed warm-up decodes 512 tokens.
+#    Each engine's wall time is printed, to size longer runs.
 # --speed-only skips step 3 and exports Q8_0 only (for models too large for an F32 copy).
 # Load averages are printed with the figures: on a shared machine they explain a lot.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
-CLI="" MODEL="" THREADS=2 PROMPT=128 GEN=32 REPS=2 WORK="$ROOT/build/llama-side-by-side" CHECK=1
+CLI="" MODEL="" PRESET=v3-0.5g THREADS=2 PROMPT=128 GEN=32 REPS="" WORK="$ROOT/build/llama-side-by-side" CHECK=1
+CONTEXT=0 CHECK_TOKENS="" POLLS="50 0"
 NLC_VERSION=3.22.1
 while [ $# -gt 0 ]; do
     case "$1" in
         --cli) CLI=$2; shift 2 ;;
         --model) MODEL=$2; shift 2 ;;
+        --preset) PRESET=$2; shift 2 ;;
+        --context) CONTEXT=$2; shift 2 ;;
+        --check-tokens) CHECK_TOKENS=$2; shift 2 ;;
+        --poll) POLLS=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --prompt-tokens) PROMPT=$2; shift 2 ;;
         --gen-tokens) GEN=$2; shift 2 ;;
@@ -39,6 +57,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$CLI" ] || { echo "give --cli PATH/TO/mneme-cli (a Release build)" >&2; exit 2; }
+if [ "$CONTEXT" -gt 0 ]; then PROMPT=$CONTEXT; REPS=${REPS:-1}; else REPS=${REPS:-2}; fi
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 say() { echo "[side-by-side] $*" >&2; }
@@ -66,11 +85,12 @@ fi
 
 # -- 2. the weights, twice in GGUF ----------------------------------------------------------------
 if [ -z "$MODEL" ]; then
-    MODEL=$WORK/models/v3-0.5g
-    [ -f "$MODEL/config.json" ] || $PY "$ROOT/tools/bench/make-bench-model.py" --out "$MODEL" >&2
+    MODEL=$WORK/models/$PRESET
+    [ -f "$MODEL/config.json" ] || $PY "$ROOT/tools/bench/make-bench-model.py" --preset "$PRESET" --out "$MODEL" >&2
 fi
 NAME=$(basename "$MODEL")
 EXPORTS="f32 bf16 q8_0" TIMED="q8_0 bf16"
+[ "$CONTEXT" -gt 0 ] && EXPORTS="f32 q8_0" TIMED=q8_0
 [ $CHECK = 1 ] || EXPORTS=q8_0 TIMED=q8_0
 for t in $EXPORTS; do
     g=$WORK/models/$NAME-$t.gguf
@@ -80,55 +100,90 @@ for t in $EXPORTS; do
     fi
 done
 VOCAB=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['vocab_size'])" "$MODEL/config.json")
+# V3.2 (DSA): index_topk, else 0.
+TOPK=$($PY -c "import json,sys; c=json.load(open(sys.argv[1])); \
+print(c.get('index_topk', 0) if c.get('model_type') == 'deepseek_v32' else 0)" "$MODEL/config.json")
+MNEME_CHECK_FLAGS=()
+[ "$TOPK" -gt 0 ] && MNEME_CHECK_FLAGS=(--act-quant off)
+[ -n "$CHECK_TOKENS" ] || CHECK_TOKENS=$([ "$TOPK" -gt 0 ] && echo $((2 * TOPK)) || echo 16)
 ids() { $PY -c "import numpy as np,sys; r=np.random.default_rng(int(sys.argv[3])); \
 print(','.join(map(str, r.integers(3, int(sys.argv[1]), int(sys.argv[2])))))" "$VOCAB" "$1" "$2"; }
 
 # -- 3. logits agreement ------------------------------------------------------------------------
-CHECK_IDS=$(ids 16 7)
-[ $CHECK = 1 ] && "$CLI" logits --model "$MODEL" --threads "$THREADS" --tokens "$CHECK_IDS" --out "$WORK/mneme-logits.npy" >&2
+CHECK_IDS=$(ids "$CHECK_TOKENS" 7)
+[ $CHECK = 1 ] && "$CLI" logits --model "$MODEL" --threads "$THREADS" --tokens "$CHECK_IDS" "${MNEME_CHECK_FLAGS[@]}" \
+    --out "$WORK/mneme-logits.npy" >&2
 for t in $([ $CHECK = 1 ] && echo f32 q8_0); do
     flags=()
     [ $t = f32 ] && flags=(--kv f32 --flash-attn 0)
     "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens "$CHECK_IDS" --threads "$THREADS" \
         "${flags[@]}" --logits-out "$WORK/llama-logits-$t.f32" >/dev/null
     $PY "$ROOT/tools/bench/compare-logits.py" "$WORK/mneme-logits.npy" "$WORK/llama-logits-$t.f32" --label "$t" \
-        > "$WORK/logits-$t.json"
+        --sparse-from "$TOPK" > "$WORK/logits-$t.json"
     say "logits vs llama.cpp $t: $(cat "$WORK/logits-$t.json")"
 done
 
 # -- 4. speed, same prompt ids, threads, lengths --------------------------------------------------
 PROMPT_IDS=$(ids "$PROMPT" 11)
+echo "$PROMPT_IDS" > "$WORK/prompt-ids.txt"
+# One command-line argument holds at most 128 KiB (~20K ids): beyond that Mneme draws its own random
+# ids (--prompt-tokens; the same count, uniform over the vocabulary like ours).
+MNEME_PROMPT=(--tokens "$PROMPT_IDS")
+if [ ${#PROMPT_IDS} -gt 120000 ]; then
+    MNEME_PROMPT=(--prompt-tokens "$PROMPT")
+    say "prompt ids too long for one argument: Mneme draws its own $PROMPT random ids"
+fi
+LLAMA_SPEED=()
+[ "$CONTEXT" -gt 0 ] && LLAMA_SPEED=(--batch 2048 --ubatch 512 --warmup-tokens 512)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 L0=$(load)
-"$CLI" bench --model "$MODEL" --threads "$THREADS" --tokens "$PROMPT_IDS" --gen-tokens "$GEN" --reps "$REPS" --json \
+T0=$(date +%s)
+"$CLI" bench --model "$MODEL" --threads "$THREADS" "${MNEME_PROMPT[@]}" --gen-tokens "$GEN" --reps "$REPS" --json \
     > "$WORK/mneme.json"
 L1=$(load)
+T1=$(date +%s)
 # llama.cpp gets its better thread-pool setting per figure: spinning workers (ggml's default) or
 # sleeping ones, which win when the machine is oversubscribed.
 for t in $TIMED; do
-    for poll in 50 0; do
-        "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens "$PROMPT_IDS" --threads "$THREADS" \
-            --gen-tokens "$GEN" --reps "$REPS" --poll $poll > "$WORK/llama-$t-poll$poll.json"
+    for poll in $POLLS; do
+        "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens-file "$WORK/prompt-ids.txt" \
+            --threads "$THREADS" --gen-tokens "$GEN" --reps "$REPS" --poll $poll "${LLAMA_SPEED[@]}" \
+            > "$WORK/llama-$t-poll$poll.json"
     done
-    $PY -c "import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:3]); \
-print(json.dumps(dict(a, prefill_tps=max(a['prefill_tps'], b['prefill_tps']), decode_tps=max(a['decode_tps'], \
-b['decode_tps']), poll='best of 50 and 0', runs=[a, b])))" \
-        "$WORK/llama-$t-poll50.json" "$WORK/llama-$t-poll0.json" > "$WORK/llama-$t.json"
+    $PY -c "import json,sys; r=[json.load(open(f)) for f in sys.argv[1:]]; \
+print(json.dumps(dict(r[0], prefill_tps=max(x['prefill_tps'] for x in r), decode_tps=max(x['decode_tps'] for x in r), \
+poll='best of ' + ' and '.join(str(x['poll']) for x in r), runs=r)))" \
+        $(for poll in $POLLS; do echo "$WORK/llama-$t-poll$poll.json"; done) > "$WORK/llama-$t.json"
 done
 L2=$(load)
+T2=$(date +%s)
 
-$PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" <<'EOF'
+$PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" "$CONTEXT" "$((T1 - T0))" "$((T2 - T1))" "$CHECK_TOKENS" \
+    "$TOPK" <<'EOF'
 import json, sys
-work, l0, l1, l2, timed, check = sys.argv[1:7]
+work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, topk = sys.argv[1:12]
 m = json.load(open(f"{work}/mneme.json"))
 rows = {t: json.load(open(f"{work}/llama-{t}.json")) for t in timed.split()}
 logits = {t: json.load(open(f"{work}/logits-{t}.json")) for t in ("f32", "q8_0")} if check == "1" else {}
-print(f"model {m['model']}: {m['threads']} threads, prompt {m['prompt_tokens']} tokens, {m['gen_tokens']} decode steps")
+print(f"model {m['model']} ({m['architecture']}): {m['threads']} threads, prompt {m['prompt_tokens']} tokens, "
+      f"{m['gen_tokens']} decode steps")
+if context != "0":
+    r = next(iter(rows.values()))
+    print(f"long context: {context}-token prompt, then decode at that context; llama.cpp batches "
+          f"{r['runs'][0]['n_batch']}/{r['runs'][0]['n_ubatch']}, context {r['runs'][0]['n_ctx']} cells; "
+          f"{m['reps']} timed repetition(s); wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)")
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
       f"load average {l0} (start) / {l1} (after Mneme) / {l2} (after llama.cpp)")
 for t, c in logits.items():
     print(f"logits vs llama.cpp {t}: top-1 agreement {100 * c['top1_agreement']:.1f}% over {c['positions']} positions, "
           f"max relative error {c['max_rel_error']:.2e} (mean {c['mean_rel_error']:.2e})")
+    if c["first_beyond_1e-4"] > 0:
+        print(f"    agreement to {c['max_rel_error_before']:.2e} up to position {c['first_beyond_1e-4']}; "
+              f"{c['positions_beyond_1e-4']} positions beyond 1e-4 from there")
+    if "sparse" in c:
+        sp = c["sparse"]
+        print(f"    positions >= index_topk {topk} (sparse selection): top-1 {100 * sp['top1_agreement']:.1f}% over "
+              f"{sp['positions']}, max relative error {sp['max_rel_error']:.2e}")
 print(f"{'':24s} {'prefill tok/s':>14s} {'decode tok/s':>13s}")
 print(f"{'Mneme (FP8 weights)':24s} {m['prefill_tps']:14.1f} {m['decode_tps']:13.1f}   "
       f"decode {m['decode_roofline_pct']:.1f}% of roofline, prefill {m['prefill_peak_pct']:.1f}% of GEMM peak")
@@ -137,6 +192,7 @@ for t, r in rows.items():
 for t, r in rows.items():
     print(f"ratio Mneme / llama.cpp {t}: prefill {m['prefill_tps'] / r['prefill_tps']:.2f}x, "
           f"decode {m['decode_tps'] / r['decode_tps']:.2f}x")
-json.dump({"mneme": m, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2]},
+json.dump({"mneme": m, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2], "context": int(context),
+           "check_tokens": int(check_tokens), "wall_seconds": {"mneme": int(wall_m), "llama_cpp": int(wall_l)}},
           open(f"{work}/side-by-side.json", "w"), indent=1)
 EOF

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write a random DeepSeek-V3-shaped checkpoint large enough to leave the CPU caches.
 
-    make-bench-model.py --out DIR [--preset v3-0.5g|v3-1.5g|v3-mini] [--seed N]
+    make-bench-model.py --out DIR [--preset v3-0.5g|v3-1.5g|v3-mini|v32-0.5g|v32-mini] [--seed N]
 
 Speed does not need trained weights, so the tensors come from tools/reference's
 generator (the published layout: FP8 e4m3 linears with float32 128x128
@@ -16,6 +16,20 @@ Two deliberate choices keep the model comparable with llama.cpp:
   * one expert group (n_group = topk_group = 1) and no YaRN rope scaling, which
     both implementations then treat identically.
 The multi-token-prediction layer is left out (num_nextn_predict_layers = 0).
+
+The v32-* presets are DeepSeek-V3.2 checkpoints (model_type deepseek_v32, DSA):
+the same shapes plus a lightning indexer in every layer. v32-0.5g has 16 index
+heads of 64 dims (V3.2: 64 of 128): 1024 multiply-adds per cached key, about 22%
+of dense MLA's 4608 here against 6% in V3.2, so a comparison with dense attention
+is, if anything, conservative. Sixteen heads, not fewer: with random weights an
+index score is exactly 0 whenever every head's dot is negative (ReLU), which has
+probability 2^-heads, and with 8 heads such exact ties fell on the top-k boundary
+a few times in 512 tokens; tie order is unspecified (DeepSeek's torch.topk,
+llama.cpp's partial sort; Mneme takes the lower position), so the logits check
+against llama.cpp diverged there. 64 dims equal the rope width, so the whole index
+head is roped; v32-mini keeps a [rope | nope] split (32 | 32). index_topk is 256
+instead of 2048, so that a prompt of a few hundred tokens already exercises sparse
+selection.
 
 The result (~0.5 GB for v3-0.5g) goes to DIR, normally outside the source tree
 (e.g. build/bench-models/v3-0.5g); it is data, never committed.
@@ -47,18 +61,29 @@ PRESETS = {
                     q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=128, qk_rope_head_dim=64,
                     v_head_dim=128, n_routed_experts=192, n_shared_experts=1, num_experts_per_tok=8,
                     n_group=1, topk_group=1),
+    # DeepSeek-V3.2 (DSA): v3-0.5g plus the lightning indexer (16 heads x 64 dims, top-256).
+    "v32-0.5g": dict(vocab_size=16384, hidden_size=1024, intermediate_size=2816, moe_intermediate_size=512,
+                     num_hidden_layers=5, first_k_dense_replace=1, num_attention_heads=8,
+                     q_lora_rank=384, kv_lora_rank=256, qk_nope_head_dim=128, qk_rope_head_dim=64,
+                     v_head_dim=128, n_routed_experts=64, n_shared_experts=1, num_experts_per_tok=8,
+                     n_group=1, topk_group=1, index_n_heads=16, index_head_dim=64, index_topk=256),
     # A few MB, for trying the scripts quickly.
     "v3-mini": dict(vocab_size=512, hidden_size=256, intermediate_size=512, moe_intermediate_size=128,
                     num_hidden_layers=3, first_k_dense_replace=1, num_attention_heads=4,
                     q_lora_rank=128, kv_lora_rank=128, qk_nope_head_dim=64, qk_rope_head_dim=32,
                     v_head_dim=64, n_routed_experts=16, n_shared_experts=1, num_experts_per_tok=4,
                     n_group=1, topk_group=1),
+    "v32-mini": dict(vocab_size=512, hidden_size=256, intermediate_size=512, moe_intermediate_size=128,
+                     num_hidden_layers=3, first_k_dense_replace=1, num_attention_heads=4,
+                     q_lora_rank=128, kv_lora_rank=128, qk_nope_head_dim=64, qk_rope_head_dim=32,
+                     v_head_dim=64, n_routed_experts=16, n_shared_experts=1, num_experts_per_tok=4,
+                     n_group=1, topk_group=1, index_n_heads=16, index_head_dim=64, index_topk=32),
 }
 
 
 def bench_config(preset):
     tiny_configs.V3_SHAPES[preset] = PRESETS[preset]
-    cfg = tiny_configs.v3_config("v3", preset)
+    cfg = tiny_configs.v3_config("v32" if "index_topk" in PRESETS[preset] else "v3", preset)
     cfg.pop("rope_scaling")
     cfg["num_nextn_predict_layers"] = 0
     cfg["quantization_config"]["scale_fmt"] = "ue8m0"  # power-of-two block scales (see above)
