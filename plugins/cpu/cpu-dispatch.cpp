@@ -189,7 +189,7 @@ void run_quant(mneme_backend& be, const mneme_op& op) {
         (p.format != MNEME_DTYPE_F8_E4M3 && p.format != MNEME_DTYPE_FP4_E2M1)) {
         raise(MNEME_ERROR_UNSUPPORTED, "quant_roundtrip: unsupported format/scale/block");
     }
-    k::quant_roundtrip<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "quant src"),
+    k::fast::quant_roundtrip_any<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "quant src"),
                           p.format == MNEME_DTYPE_F8_E4M3 ? k::quant_format::e4m3 : k::quant_format::e2m1, p.block,
                           data_of<T>(y), row_stride(y, "quant dst"));
 }

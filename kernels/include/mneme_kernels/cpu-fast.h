@@ -32,6 +32,11 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
 void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
                     int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out);
 
+// FP8 e4m3 activation round trip (block-wise power-of-two scales), equal to the reference
+// quant_roundtrip bit for bit.
+void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride,
+                          int64_t block, float* y, int64_t y_stride);
+
 // Call-site helpers for code templated on the activation type: float goes to the fast kernels
 // (unless reference_only()), double to the reference kernels.
 template <class T>
@@ -61,6 +66,17 @@ void indexer_scores_any(const exec_ctx& ex, const T* q, const T* w, const T* k, 
         }
     }
     kernels::indexer_scores<T>(ex, q, w, k, d, heads, queries, n_keys, k_stride, start_pos, ratio, out);
+}
+
+template <class T>
+void quant_roundtrip_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t x_stride, quant_format fmt,
+                         int64_t block, T* y, int64_t y_stride) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only() && fmt == quant_format::e4m3) {
+            return quant_roundtrip_e4m3(ex, x, rows, n, x_stride, block, y, y_stride);
+        }
+    }
+    kernels::quant_roundtrip<T>(ex, x, rows, n, x_stride, fmt, block, y, y_stride);
 }
 
 }  // namespace mneme::kernels::fast
