@@ -13,12 +13,13 @@ namespace {
 
 constexpr int64_t k_tile_rows = 16;               // weight rows decoded together
 constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to stay in L2
-// Decode-sized products hand each thread at least this many weight bytes (~3-6 us of streaming).
+// Decode-sized products hand each thread at least this many weight bytes (~10-25 us of streaming).
 // The pool's idle workers spin between the ops of a pass, so a hand-off costs well under a
-// microsecond and even MLA's per-head products and one MoE expert (128-512 KiB) are worth splitting;
-// at 1 MiB, three quarters of a V3-shaped decode step ran on one core (v3-0.5g: 12.4 -> 7.5 ms/token
-// on 2 threads, docs/PERFORMANCE.md).
-constexpr int64_t k_min_bytes_per_thread = 64 * 1024;
+// microsecond and one MoE expert's matrix (512 KiB on the bench model) is worth splitting; at
+// 1 MiB, three quarters of a V3-shaped decode step ran on one core (v3-0.5g: 12.4 -> 7.5 ms/token
+// on 2 threads). 64 and 128 KiB measured the same on a quiet machine and up to 10 % slower than
+// 256 KiB when the host was busy (docs/PERFORMANCE.md).
+constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
 constexpr int64_t k_prefetch_rows = 4;  // decode-sized products: software prefetch distance in rows
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
 // (the register-decoding GEMV in groups of 4 rows, or the tiled path, chosen by the weight format
