@@ -135,13 +135,11 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
                 const int64_t valid = (start_pos + s + 1) / ratio;
                 float* row = out + s * n_keys + j0;
                 const int64_t live = std::clamp<int64_t>(valid - j0, 0, nj);
-                std::fill(row, row + live, 0.0f);
                 // Same order over heads as the reference: total = sum_h w_h * relu(dot_h). (No dots
                 // exist for a key block the query cannot see: not even a pointer into them is formed.)
-                for (int64_t h = 0; live > 0 && h < heads; ++h) {
-                    const float wh = w[s * heads + h];
-                    const float* dh = dots.data() + ((s - s0) * heads + h) * valid_max;
-                    for (int64_t j = 0; j < live; ++j) row[j] += wh * std::max(dh[j], 0.0f);
+                if (live > 0) {
+                    kt.relu_head_sum(dots.data() + (s - s0) * heads * valid_max, valid_max, w + s * heads, heads, live,
+                                     row);
                 }
                 std::fill(row + live, row + nj, -std::numeric_limits<float>::infinity());
             }

@@ -63,6 +63,10 @@ struct kernel_table {
     // which reproduces them. Null where the instruction set has no such kernel.
     bool (*dot)(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                 const float* scales, int64_t block_k, float* out);
+    // The lightning indexer's head sum: out[j] = sum over h = 0, 1, ... of w[h] * max(dots[h *
+    // dot_stride + j], 0) for j < n, summed in that order from 0 with separate multiply and add
+    // (the reference kernel's rounding, bit for bit).
+    void (*relu_head_sum)(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n, float* out);
     // The most activation rows one dot call takes. Each row's sum is computed in the same order
     // whatever the number of rows beside it, so a row's result never depends on its group.
     int64_t dot_max_rows;

@@ -3,6 +3,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "fast-kernels.h"
@@ -171,6 +172,26 @@ MNEME_AVX2 void axpy_rows(const float* c, const float* const* v, int count, int6
     }
 }
 
+// Eight keys at a time, every head in order; _mm256_max_ps(0, d) returns d when d is NaN, as
+// std::max(d, 0) does.
+MNEME_AVX2 void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n,
+                              float* out) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t h = 0; h < heads; ++h) {
+            const __m256 r = _mm256_max_ps(_mm256_setzero_ps(), _mm256_loadu_ps(dots + h * dot_stride + j));
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[h]), r));
+        }
+        _mm256_storeu_ps(out + j, acc);
+    }
+    for (; j < n; ++j) {
+        float acc = 0.0f;
+        for (int64_t h = 0; h < heads; ++h) acc += w[h] * std::max(dots[h * dot_stride + j], 0.0f);
+        out[j] = acc;
+    }
+}
+
 MNEME_AVX2 bool has_e4m3_nan(const uint8_t* row, int64_t len) {
     const __m256i m7f = _mm256_set1_epi8(0x7f);
     int64_t i = 0;
@@ -256,7 +277,7 @@ MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t
 }  // namespace
 
 const kernel_table& avx2_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, dot, 4};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, dot, relu_head_sum, 4};
     return table;
 }
 

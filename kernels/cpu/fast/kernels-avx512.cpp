@@ -203,6 +203,21 @@ MNEME_AVX512 void axpy_rows(const float* c, const float* const* v, int count, in
     }
 }
 
+// Sixteen keys at a time (a masked tail), every head in order; _mm512_max_ps(0, d) returns d when d
+// is NaN, as std::max(d, 0) does.
+MNEME_AVX512 void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n,
+                                float* out) {
+    for (int64_t j = 0; j < n; j += 16) {
+        const __mmask16 m = n - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1u);
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t h = 0; h < heads; ++h) {
+            const __m512 r = _mm512_max_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(m, dots + h * dot_stride + j));
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[h]), r));
+        }
+        _mm512_mask_storeu_ps(out + j, m, acc);
+    }
+}
+
 // MR activation rows × 32 weight rows: 2·MR accumulators (24 of 32 registers at MR = 12) stay in
 // registers over the whole length; per k two panel loads and MR broadcasts feed 2·MR FMAs.
 template <int MR>
@@ -474,7 +489,7 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, decode_panel, dot, 8};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, decode_panel, dot, relu_head_sum, 8};
     return table;
 }
 

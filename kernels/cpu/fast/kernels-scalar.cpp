@@ -1,5 +1,6 @@
 // Portable building blocks: the fallback on CPUs without AVX2 and the baseline every vector
 // variant is tested against besides the reference kernels.
+#include <algorithm>
 #include <cstring>
 
 #include "fast-kernels.h"
@@ -60,10 +61,18 @@ void axpy_rows(const float* c, const float* const* v, int count, int64_t len, fl
     }
 }
 
+void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n, float* out) {
+    for (int64_t j = 0; j < n; ++j) out[j] = 0.0f;
+    for (int64_t h = 0; h < heads; ++h) {
+        const float* d = dots + h * dot_stride;
+        for (int64_t j = 0; j < n; ++j) out[j] += w[h] * std::max(d[j], 0.0f);
+    }
+}
+
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr, 0};
+    static const kernel_table table{decode, gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr, relu_head_sum, 0};
     return table;
 }
 
