@@ -65,6 +65,12 @@ MNEME_AVX512 inline __m512i e4m3x32_as_f16(__m256i codes) {
     return _mm512_and_si512(shifted, _mm512_set1_epi16(static_cast<short>(0xbfff)));
 }
 
+// The same for 16 codes.
+MNEME_AVX512 inline __m256i e4m3x16_as_f16(__m128i codes) {
+    const __m256i shifted = _mm256_slli_epi16(_mm256_cvtepi8_epi16(codes), 7);
+    return _mm256_and_si256(shifted, _mm256_set1_epi16(static_cast<short>(0xbfff)));
+}
+
 MNEME_AVX512 void decode(weight_format fmt, const uint8_t* row, int64_t k0, int64_t len, float scale, float* out) {
     const __m512 s = _mm512_set1_ps(scale);
     int64_t i = 0;
@@ -313,10 +319,7 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
 template <weight_format F>
 MNEME_AVX512 inline __m512 load16(const uint8_t* row, int64_t k, __m512 e2m1_table) {
     if constexpr (F == weight_format::e4m3) {
-        const __m256i h = _mm256_and_si256(
-            _mm256_slli_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))), 7),
-            _mm256_set1_epi16(static_cast<short>(0xbfff)));
-        return _mm512_cvtph_ps(h);
+        return _mm512_cvtph_ps(e4m3x16_as_f16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))));
     } else if constexpr (F == weight_format::bf16) {
         const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
         return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));

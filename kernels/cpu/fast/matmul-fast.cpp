@@ -112,15 +112,16 @@ bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, in
     const auto tiles = static_cast<std::size_t>((w.n + k_panel_cols - 1) / k_panel_cols);
     const float a = static_cast<float>(alpha);
     parallel(ex, tiles, 1, [&](std::size_t t0, std::size_t t1) {
-        // Decoded rows (row-major, as decode writes them), then transposed 16 × 16 in registers.
-        std::vector<float> rowbuf(static_cast<std::size_t>(k_panel_cols * kc)),
-            panel(static_cast<std::size_t>(k_panel_cols * kc));
+        // Weights decoded into the panel directly; where decode_panel cannot (odd scale blocks),
+        // decoded rows (row-major, as decode writes them) transposed 16 × 16 in registers.
+        std::vector<float> rowbuf, panel(static_cast<std::size_t>(k_panel_cols * kc));
         for (int64_t k0 = 0; k0 < kdim; k0 += kc) {
             const int64_t len = std::min(kc, kdim - k0);
             for (std::size_t t = t0; t < t1; ++t) {
                 const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
                 const int64_t cnt = std::min(k_panel_cols, w.n - n0);
                 if (!kt.decode_panel || !kt.decode_panel(w, n0, cnt, k0, len, panel.data())) {
+                    rowbuf.resize(static_cast<std::size_t>(k_panel_cols * kc));
                     for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
                     kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
                 }

@@ -15,14 +15,21 @@ void transpose_rows(const uint8_t* src, int64_t cols, int64_t first, int64_t n, 
     }
 }
 
-std::vector<uint8_t> transposed(const uint8_t* src, std::size_t es, int64_t cols, int64_t first, int64_t n) {
-    std::vector<uint8_t> out(static_cast<std::size_t>(cols * n) * es);
-    switch (es) {
-        case 1: transpose_rows<1>(src, cols, first, n, out.data()); break;
-        case 2: transpose_rows<2>(src, cols, first, n, out.data()); break;
-        case 4: transpose_rows<4>(src, cols, first, n, out.data()); break;
-        case 8: transpose_rows<8>(src, cols, first, n, out.data()); break;
-        default: fail(MNEME_ERROR_INTERNAL, "transposed: ", es, "-byte elements");
+// The transposes of rows [f, f + n) of a [rows, cols] matrix of es-byte elements, one after the
+// other for each f in firsts.
+std::vector<uint8_t> transposed(const uint8_t* src, std::size_t es, int64_t cols, std::span<const int64_t> firsts,
+                                int64_t n) {
+    const std::size_t each = static_cast<std::size_t>(cols * n) * es;
+    std::vector<uint8_t> out(each * firsts.size());
+    for (std::size_t i = 0; i < firsts.size(); ++i) {
+        uint8_t* dst = out.data() + i * each;
+        switch (es) {
+            case 1: transpose_rows<1>(src, cols, firsts[i], n, dst); break;
+            case 2: transpose_rows<2>(src, cols, firsts[i], n, dst); break;
+            case 4: transpose_rows<4>(src, cols, firsts[i], n, dst); break;
+            case 8: transpose_rows<8>(src, cols, firsts[i], n, dst); break;
+            default: fail(MNEME_ERROR_INTERNAL, "transposed: ", es, "-byte elements");
+        }
     }
     return out;
 }
@@ -126,6 +133,13 @@ std::vector<double> weight_store::host_doubles(const std::string& name, int64_t 
     return out;
 }
 
+buffer_ptr weight_store::upload_owned(const std::vector<uint8_t>& bytes) {
+    buffer_ptr b = g_.dev().alloc(bytes.size());
+    owned_.push_back(b);
+    g_.dev().upload(b->raw(), 0, bytes.data(), bytes.size());
+    return b;
+}
+
 const tensor_info& weight_store::scale_info(const std::string& prefix) const {
     if (const tensor_info* s = ckpt_.find(prefix + ".weight_scale_inv")) return *s;
     return ckpt_.get(prefix + ".scale");
@@ -158,15 +172,7 @@ std::vector<linear_weight> weight_store::transposed_rows(const std::string& pref
         fail(MNEME_ERROR_INTERNAL, "transposed_rows: ", prefix, " has ", t.size_bytes, " bytes");
     }
     const std::size_t each = static_cast<std::size_t>(n * in) * es;
-    std::vector<uint8_t> wt;
-    wt.reserve(each * firsts.size());
-    for (int64_t f : firsts) {
-        const std::vector<uint8_t> one = transposed(t.data, es, in, f, n);
-        wt.insert(wt.end(), one.begin(), one.end());
-    }
-    buffer_ptr b = g_.dev().alloc(wt.size());
-    owned_.push_back(b);
-    g_.dev().upload(b->raw(), 0, wt.data(), wt.size());
+    const buffer_ptr b = upload_owned(transposed(t.data, es, in, firsts, n));
     for (std::size_t i = 0; i < firsts.size(); ++i) {
         linear_weight tw;
         tw.w = make_tensor(b->raw(), i * each, w.w.dtype, {n, in});
@@ -183,15 +189,9 @@ std::vector<linear_weight> weight_store::transposed_rows(const std::string& pref
         fail(MNEME_ERROR_INTERNAL, "transposed_rows: ", prefix, " scales have ", s.size_bytes, " bytes");
     }
     const std::size_t grid = static_cast<std::size_t>(gk * grid_rows) * ses;
-    std::vector<uint8_t> st;
-    st.reserve(grid * firsts.size());
-    for (int64_t f : firsts) {
-        const std::vector<uint8_t> one = transposed(s.data, ses, gk, f / bn, grid_rows);
-        st.insert(st.end(), one.begin(), one.end());
-    }
-    buffer_ptr sb = g_.dev().alloc(st.size());
-    owned_.push_back(sb);
-    g_.dev().upload(sb->raw(), 0, st.data(), st.size());
+    std::vector<int64_t> block_rows;
+    for (int64_t f : firsts) block_rows.push_back(f / bn);
+    const buffer_ptr sb = upload_owned(transposed(s.data, ses, gk, block_rows, grid_rows));
     for (std::size_t i = 0; i < out.size(); ++i) {
         out[i].scale = make_tensor(sb->raw(), i * grid, w.scale.dtype, {grid_rows, gk});
         out[i].block_n = static_cast<uint32_t>(bk);

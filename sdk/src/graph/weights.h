@@ -44,6 +44,8 @@ public:
     uint64_t bytes_mapped() const noexcept { return mapped_; }
 
 private:
+    // A device buffer holding `bytes`, kept alive with the store.
+    buffer_ptr upload_owned(const std::vector<uint8_t>& bytes);
     // The checkpoint's block scales of `prefix` (FP8 weights): weight_scale_inv, or the E8M0 scale.
     const tensor_info& scale_info(const std::string& prefix) const;
     mneme_tensor wrap(const tensor_info& t, mneme_dtype dtype, int64_t ne0, int64_t ne1);
