@@ -22,7 +22,7 @@ constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to s
 constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
 constexpr int64_t k_prefetch_rows = 4;  // decode-sized products: software prefetch distance in rows
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
-// (the register-decoding GEMV in groups of 4 rows, or the tiled path, chosen by the weight format
+// (the register-decoding GEMV in groups of dot_max_rows rows, or the tiled path, chosen by the weight format
 // only): a verify pass of n-gram drafting (at most k_exact_rows rows, see mneme_generate_desc)
 // must reproduce single-token decoding bit for bit. From the next row count on, the packed-panel
 // kernel is used (fewer rows cannot amortise decoding and transposing a panel); its summation
