@@ -96,6 +96,7 @@ const char* fmt_name(k::weight_format f) {
 int main(int argc, char** argv) {
     const unsigned threads = argc > 1 ? static_cast<unsigned>(std::atoi(argv[1])) : 2;
     const int reps = argc > 2 ? std::atoi(argv[2]) : 7;
+    const std::string only = argc > 3 ? argv[3] : "";  // "experts": only the cold expert chain
     mneme::thread_pool pool(threads);
     k::exec_ctx ex;
     ex.host = &pool;
@@ -147,6 +148,31 @@ int main(int argc, char** argv) {
         }
         k::fast::select_isa(k::fast::detect_isa());
     };
+    // A decode step's MoE products: many short FP8 GEMVs (512 x 1024 and 1024 x 512, 512 KiB each),
+    // each called once while cold, one after the other, as a token's experts are. Short products
+    // stream worse than one long one: each starts on a miss and ends in a hand-off between threads.
+    {
+        const int64_t n_experts = 64;  // x 3 matrices x 512 KiB = 96 MiB, beyond the LLC
+        std::vector<weights> mats;
+        for (int64_t e = 0; e < n_experts; ++e) {
+            mats.push_back(make_weights(k::weight_format::e4m3, 512, 1024));
+            mats.push_back(make_weights(k::weight_format::e4m3, 512, 1024));
+            mats.push_back(make_weights(k::weight_format::e4m3, 1024, 512));
+        }
+        std::vector<float> x(1024, 0.01f), y(1024);
+        double bytes = 0;
+        for (const auto& m : mats) bytes += static_cast<double>(m.data.size() + m.scale.size());
+        const stats s = time_it(reps, [&] {
+            for (const auto& m : mats) k::fast::matmul(ex, x.data(), 1, m.view.k, m.view, y.data(), m.view.n, 1.0);
+        });
+        std::printf(
+            "experts  fp8 GEMV chain, %zu products of 512 KiB: min %8.3f ms  median %8.3f ms  %6.1f us/product  "
+            "%6.1f GB/s (%5.1f%% of triad)\n",
+            mats.size(), s.min_s * 1e3, s.median_s * 1e3, s.min_s * 1e6 / static_cast<double>(mats.size()),
+            bytes / s.min_s / 1e9, 100.0 * bytes / s.min_s / 1e9 / bw);
+    }
+    if (only == "experts") return 0;
+
     // Decode-shaped GEMV (one token) over weights well beyond the LLC, every format.
     for (auto fmt : {k::weight_format::f32, k::weight_format::bf16, k::weight_format::e4m3, k::weight_format::e2m1}) {
         run_matmul("gemv", fmt, 1, 4096, 7168, true);

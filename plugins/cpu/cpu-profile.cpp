@@ -54,7 +54,9 @@ std::string kind_of(const mneme_op& op) {
     // src[0] = activations [K, rows...], src[1] = weight [K, N]; see cpu-dispatch.cpp.
     const int64_t rows = op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3];
     const char* size = rows <= 4 ? "rows 1-4" : rows <= 16 ? "rows 5-16" : "rows 17+";
-    return std::string("matmul ") + dtype_name(op.src[1].dtype) + " " + size;
+    const int64_t w = op.src[1].ne[0] * op.src[1].ne[1];
+    const char* wsz = w <= (64 << 10) ? " w<=64K" : w <= (256 << 10) ? " w<=256K" : w <= (1 << 20) ? " w<=1M" : " w>1M";
+    return std::string("matmul ") + dtype_name(op.src[1].dtype) + " " + size + wsz;
 }
 
 }  // namespace
@@ -71,10 +73,10 @@ op_profile::~op_profile() {
     uint64_t total = 0;
     for (const auto& r : rows) total += r.second.ns;
     std::fprintf(stderr, "cpu backend profile (MNEME_CPU_PROFILE): %.1f ms in ops\n", static_cast<double>(total) / 1e6);
-    std::fprintf(stderr, "  %-28s %10s %12s %7s %12s %9s\n", "op", "calls", "ms", "%", "us/call", "GFLOP/s");
+    std::fprintf(stderr, "  %-37s %10s %12s %7s %12s %9s\n", "op", "calls", "ms", "%", "us/call", "GFLOP/s");
     for (const auto& [kind, t] : rows) {
-        std::fprintf(stderr, "  %-28s %10llu %12.2f %6.1f%% %12.2f", kind.c_str(), static_cast<unsigned long long>(t.calls),
-                     static_cast<double>(t.ns) / 1e6,
+        std::fprintf(stderr, "  %-37s %10llu %12.2f %6.1f%% %12.2f", kind.c_str(),
+                     static_cast<unsigned long long>(t.calls), static_cast<double>(t.ns) / 1e6,
                      total ? 100.0 * static_cast<double>(t.ns) / static_cast<double>(total) : 0.0,
                      static_cast<double>(t.ns) / 1e3 / static_cast<double>(t.calls));
         if (t.flops > 0 && t.ns > 0) std::fprintf(stderr, " %9.1f", t.flops / static_cast<double>(t.ns));
@@ -84,12 +86,19 @@ op_profile::~op_profile() {
 
 void op_profile::record(const mneme_op& op, uint64_t ns) {
     std::string kind = kind_of(op);
+    std::lock_guard<std::mutex> lock(mu_);
+    // Which pass an op belongs to is not in the op itself; RMS norms run over every token of the
+    // pass (hidden state, latents), so the last one's row count tells a 1-token decode pass from
+    // prefill. Matmul row counts cannot: a prefill pass gives some experts a single row.
+    if (op.type == MNEME_OP_RMS_NORM && op.n_src >= 1) {
+        in_decode_ = op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3] == 1;
+    }
+    if (in_decode_) kind += " (decode)";
     double flops = 0;
     if (op.type == MNEME_OP_MATMUL && op.n_src >= 2) {
         const double rows = static_cast<double>(op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3]);
         flops = 2.0 * rows * static_cast<double>(op.src[1].ne[0]) * static_cast<double>(op.src[1].ne[1]);
     }
-    std::lock_guard<std::mutex> lock(mu_);
     tally& t = by_kind_[kind];
     ++t.calls;
     t.ns += ns;

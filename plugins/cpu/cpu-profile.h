@@ -1,7 +1,9 @@
 // Where a CPU pass spends its time, by kind of op: MNEME_CPU_PROFILE=1 times every op the backend
 // runs and prints one table to stderr when the backend is closed. Matmuls are split by weight
 // format and by activation rows (decode GEMV, drafting/small-expert products, packed-panel
-// prefill), the distinction that decides which kernel ran. Off by default: no clock is read.
+// prefill) and by size (w<=64K: at most 64Ki weights), which decide the kernel and how well it
+// streams; ops of 1-token decode passes are counted apart from prefill's. Off by default: no clock
+// is read.
 #pragma once
 
 #include <mneme/mneme_plugin.h>
@@ -32,6 +34,7 @@ private:
     bool enabled_ = false;
     std::mutex mu_;  // queues of several sessions may run at once
     std::map<std::string, tally> by_kind_;
+    bool in_decode_ = false;  // the pass in progress has one token (set by its RMS norms)
 };
 
 }  // namespace mneme::cpu

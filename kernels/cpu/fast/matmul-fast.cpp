@@ -20,7 +20,13 @@ constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to s
 // on 2 threads). 64 and 128 KiB measured the same on a quiet machine and up to 10 % slower than
 // 256 KiB when the host was busy (docs/PERFORMANCE.md).
 constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
-constexpr int64_t k_prefetch_rows = 4;  // decode-sized products: software prefetch distance in rows
+// Decode-sized products: each thread walks its rows as this many interleaved streams (contiguous
+// parts of its range, one row of each in turn). One core streaming one sequence of rows was
+// limited by its own outstanding misses to ~5-6 GB/s here, about half what a triad reaches; the
+// hardware prefetcher follows several streams at once (cold 512 KiB FP8 experts, 2 threads:
+// 10-12 -> 15-17 GB/s; v3-0.5g decode +15-25 %; docs/PERFORMANCE.md).
+constexpr int k_row_streams = 3;
+constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a stream, in rows
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
 // (the register-decoding GEMV in groups of dot_max_rows rows, or the tiled path, chosen by the weight format
 // only): a verify pass of n-gram drafting (at most k_exact_rows rows, see mneme_generate_desc)
@@ -45,6 +51,13 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
     }
 }
 
+// The block scales of weight row n, one per block of block_k columns.
+void load_scales(const weight_view& w, int64_t n, int64_t block_k, std::vector<float>& scales) {
+    for (std::size_t b = 0; b < scales.size(); ++b) {
+        scales[b] = weight_block_scale(w, n, static_cast<int64_t>(b) * block_k);
+    }
+}
+
 // Decode-sized products (a few activation rows): each weight row is decoded in registers and
 // multiplied at once, so it is read from memory once and never written back as floats. Returns
 // false when the instruction set has no such kernel for the format.
@@ -61,38 +74,54 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
     const float a = static_cast<float>(alpha);
     parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {
-        std::vector<float> scales(static_cast<std::size_t>(n_blocks), 1.0f), buf;
-        float out[k_exact_rows];
         const int64_t n_begin = static_cast<int64_t>(t0) * k_tile_rows;
         const int64_t n_end = std::min<int64_t>(w.n, static_cast<int64_t>(t1) * k_tile_rows);
-        for (int64_t n = n_begin; n < n_end; ++n) {
-            // The scale row changes only every block_n weight rows.
-            if (scaled && (n % w.block_n == 0 || n == n_begin)) {
-                for (int64_t b = 0; b < n_blocks; ++b) {
-                    scales[static_cast<std::size_t>(b)] = weight_block_scale(w, n, b * block_k);
+        struct stream {
+            int64_t next = 0, end = 0;
+            std::vector<float> scales;  // of the block row `next` is in
+        };
+        stream streams[k_row_streams];
+        const int64_t per_stream = (n_end - n_begin + k_row_streams - 1) / k_row_streams;
+        for (int i = 0; i < k_row_streams; ++i) {
+            stream& st = streams[i];
+            st.next = std::min(n_end, n_begin + i * per_stream);
+            st.end = std::min(n_end, st.next + per_stream);
+            st.scales.assign(static_cast<std::size_t>(n_blocks), 1.0f);
+            if (scaled && st.next < st.end) load_scales(w, st.next, block_k, st.scales);
+        }
+        std::vector<float> buf;
+        float out[k_exact_rows];
+        for (bool more = true; more;) {
+            more = false;
+            for (stream& st : streams) {
+                if (st.next >= st.end) continue;
+                more = true;
+                const int64_t n = st.next++;
+                // The scale row changes only every block_n weight rows.
+                if (scaled && n % w.block_n == 0) load_scales(w, n, block_k, st.scales);
+                // Rows ahead are requested now: each row is short (1-2 KiB for MoE experts) and
+                // the hardware prefetcher alone leaves the stream waiting on misses.
+                if (n + k_prefetch_rows < st.end) {
+                    const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
+                    for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
                 }
+                // Groups of at most dot_max_rows rows: the kernel keeps one accumulator per row,
+                // so a row's sum does not depend on the rows beside it.
+                bool decoded = true;
+                for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
+                    decoded =
+                        kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(kt.dot_max_rows, rows - r0),
+                               w.data + n * w.row_bytes, w.k, st.scales.data(), block_k, out + r0);
+                }
+                if (!decoded) {
+                    // NaN codes: decode the row as the reference does and multiply it plainly.
+                    buf.resize(static_cast<std::size_t>(w.k));
+                    decode_range(kt, w, n, 0, w.k, buf.data());
+                    const float* row_ptr = buf.data();
+                    kt.gemm_nt(x, x_stride, rows, &row_ptr, 1, w.k, out, 1, false);
+                }
+                for (int64_t r = 0; r < rows; ++r) y[r * y_stride + n] = alpha == 1.0 ? out[r] : out[r] * a;
             }
-            // Rows a few ahead are requested now: each row is short (1-2 KiB for MoE experts) and
-            // the hardware prefetcher alone leaves the stream waiting on misses.
-            if (n + k_prefetch_rows < n_end) {
-                const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
-                for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-            }
-            // Groups of at most dot_max_rows rows: the kernel keeps one accumulator per row, so a
-            // row's sum does not depend on the rows beside it.
-            bool decoded = true;
-            for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
-                decoded = kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(kt.dot_max_rows, rows - r0),
-                                 w.data + n * w.row_bytes, w.k, scales.data(), block_k, out + r0);
-            }
-            if (!decoded) {
-                // NaN codes: decode the row as the reference does and multiply it plainly.
-                buf.resize(static_cast<std::size_t>(w.k));
-                decode_range(kt, w, n, 0, w.k, buf.data());
-                const float* row_ptr = buf.data();
-                kt.gemm_nt(x, x_stride, rows, &row_ptr, 1, w.k, out, 1, false);
-            }
-            for (int64_t r = 0; r < rows; ++r) y[r * y_stride + n] = alpha == 1.0 ? out[r] : out[r] * a;
         }
     });
     return true;
