@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,15 +31,16 @@ struct speed {
     uint64_t decode_steps = 0;
 };
 
-// One fresh session: prefill `prompt` in a single chunk, then decode `gen` tokens greedily.
-speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen) {
+// One fresh session: prefill `prompt` in chunks of `chunk` tokens (0: one chunk), then decode `gen`
+// tokens greedily.
+speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
     mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
     sd.n_ctx = static_cast<uint32_t>(prompt.size() + gen + 1);
     mneme_session* s = nullptr;
     if (mneme_session_create(m, &sd, &s) != MNEME_OK) throw std::runtime_error(mneme_last_error_message());
     std::unique_ptr<mneme_session, void (*)(mneme_session*)> guard(s, mneme_session_destroy);
     mneme_feed_desc fd = MNEME_FEED_DESC_INIT;
-    fd.chunk_size = static_cast<uint32_t>(prompt.size());
+    fd.chunk_size = chunk ? chunk : static_cast<uint32_t>(prompt.size());
     const auto t0 = clock_type::now();
     if (mneme_session_feed_tokens(s, prompt.data(), prompt.size(), &fd) != MNEME_OK) {
         throw std::runtime_error(mneme_last_error_message());
@@ -74,12 +76,18 @@ double mib(uint64_t b) {
 
 int cmd_bench_speed(const args& a) {
     auto known = model_option_names();
-    for (const char* n : {"prompt-tokens", "gen-tokens", "reps", "json", "tokens"}) known.emplace_back(n);
+    for (const char* n :
+         {"prompt-tokens", "gen-tokens", "reps", "json", "tokens", "tokens-file", "prefill-chunk", "warmup-tokens"}) {
+        known.emplace_back(n);
+    }
     a.allow_only(known);
     uint32_t prompt_tokens = static_cast<uint32_t>(std::max<long long>(1, a.get_int("prompt-tokens", 128)));
     const uint32_t gen_tokens = static_cast<uint32_t>(std::max<long long>(2, a.get_int("gen-tokens", 32)));
     const int reps = static_cast<int>(std::max<long long>(1, a.get_int("reps", 2)));
     const bool json = a.has("json");
+    // Long prompts are prefilled in chunks as an application would feed them (V3.2's index scores
+    // for one chunk take chunk x context floats: ~4 GiB for a 32K prompt as a single chunk).
+    const auto prefill_chunk = static_cast<uint32_t>(std::max<long long>(0, a.get_int("prefill-chunk", 0)));
     const std::string path = a.require("model");
     const std::string load_before = load_average();
 
@@ -98,10 +106,18 @@ int cmd_bench_speed(const args& a) {
     const bench::bandwidth_result bw_before = bench::measure_bandwidth(pool);
     bench::gemm_peak peak = bench::measure_gemm_peak(pool);
 
-    // The prompt: --tokens (e.g. the same ids another engine is timed with), else random ids.
+    // The prompt: --tokens or --tokens-file (e.g. the same ids another engine is timed with; a
+    // command-line argument holds ~20K ids at most), else random ids.
     std::vector<int32_t> prompt;
     if (a.has("tokens")) {
         prompt = parse_token_list(*a.get("tokens"));
+    } else if (a.has("tokens-file")) {
+        const std::string file = *a.get("tokens-file");
+        std::ifstream in(file);
+        if (!in) throw usage_error{file + ": cannot open the token ids"};
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        prompt = parse_token_list(text);
+        if (prompt.empty()) throw usage_error{file + ": no token ids"};
     } else {
         std::mt19937 rng(1234);
         std::uniform_int_distribution<int32_t> tok(3, static_cast<int32_t>(info.vocab_size) - 1);
@@ -110,10 +126,14 @@ int cmd_bench_speed(const args& a) {
     }
     prompt_tokens = static_cast<uint32_t>(prompt.size());
     // Warm-up: faults in the mapped weights (a prompt routes through most experts) and grows caches.
-    run_once(m, prompt, 4);
+    // At long context a shorter one does that as well (--warmup-tokens; default the whole prompt).
+    const auto warmup_tokens = static_cast<std::size_t>(
+        std::clamp<long long>(a.get_int("warmup-tokens", prompt_tokens), 1, static_cast<long long>(prompt_tokens)));
+    run_once(m, std::vector<int32_t>(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(warmup_tokens)), 4,
+             prefill_chunk);
     speed best;
     for (int r = 0; r < reps; ++r) {
-        const speed s = run_once(m, prompt, gen_tokens);
+        const speed s = run_once(m, prompt, gen_tokens, prefill_chunk);
         best.prefill_tps = std::max(best.prefill_tps, s.prefill_tps);
         if (s.decode_tps > best.decode_tps) best = {best.prefill_tps, s.decode_tps, s.decode_steps};
     }
@@ -141,7 +161,7 @@ int cmd_bench_speed(const args& a) {
     if (json) {
         std::printf(
             "{\"model\": \"%s\", \"architecture\": \"%s\", \"threads\": %u, \"isa\": \"%s\", "
-            "\"prompt_tokens\": %u, \"gen_tokens\": %u, \"reps\": %d, "
+            "\"prompt_tokens\": %u, \"prefill_chunk\": %u, \"gen_tokens\": %u, \"reps\": %d, "
             "\"prefill_tps\": %.3f, \"decode_tps\": %.3f, \"decode_ms\": %.4f, "
             "\"bandwidth_gbs\": %.3f, \"copy_gbs\": %.3f, \"triad_gbs\": %.3f, \"read_gbs\": %.3f, "
             "\"bandwidth_before_gbs\": %.3f, \"bandwidth_after_gbs\": %.3f, \"bandwidth_array_mib\": %.0f, "
@@ -152,11 +172,11 @@ int cmd_bench_speed(const args& a) {
             "\"decode_roofline_tps\": %.3f, \"decode_roofline_pct\": %.2f, "
             "\"prefill_flops_per_token\": %.0f, \"prefill_gflops\": %.3f, \"gemm_peak_gflops\": %.3f, "
             "\"prefill_peak_pct\": %.2f, \"fma_peak_gflops\": %.3f, \"prefill_fma_pct\": %.2f, \"gemm_shapes\": [",
-            path.c_str(), info.architecture_name, threads, peak.isa.c_str(), prompt_tokens, gen_tokens, reps,
-            best.prefill_tps, best.decode_tps, 1000.0 / best.decode_tps, bandwidth,
-            std::max(bw_before.copy_gbs, bw_after.copy_gbs), std::max(bw_before.triad_gbs, bw_after.triad_gbs),
-            std::max(bw_before.read_gbs, bw_after.read_gbs), bw_before.best_gbs(), bw_after.best_gbs(),
-            static_cast<double>(bench::default_array_bytes()) / 1048576.0,
+            path.c_str(), info.architecture_name, threads, peak.isa.c_str(), prompt_tokens,
+            prefill_chunk ? prefill_chunk : prompt_tokens, gen_tokens, reps, best.prefill_tps, best.decode_tps,
+            1000.0 / best.decode_tps, bandwidth, std::max(bw_before.copy_gbs, bw_after.copy_gbs),
+            std::max(bw_before.triad_gbs, bw_after.triad_gbs), std::max(bw_before.read_gbs, bw_after.read_gbs),
+            bw_before.best_gbs(), bw_after.best_gbs(), static_cast<double>(bench::default_array_bytes()) / 1048576.0,
             static_cast<unsigned long long>(cost.total_bytes()), static_cast<unsigned long long>(cost.weight_bytes()),
             static_cast<unsigned long long>(cost.weight_bytes_stored),
             static_cast<unsigned long long>(cost.attention_dense_bytes),
@@ -198,8 +218,10 @@ int cmd_bench_speed(const args& a) {
         mib(cost.embedding_bytes), mib(cost.head_bytes), mib(cost.cache_bytes),
         static_cast<unsigned long long>(mean_context), mib(cost.weight_bytes_stored));
     std::printf(
-        "prefill            %.1f tokens/s (%u tokens), %.2f GFLOP/s = %.1f%% of the GEMM peak (%.1f MFLOP/token)\n",
-        best.prefill_tps, prompt_tokens, prefill_gflops, prefill_pct, flops_per_token / 1e6);
+        "prefill            %.1f tokens/s (%u tokens, chunks of %u), %.2f GFLOP/s = %.1f%% of the GEMM peak (%.1f "
+        "MFLOP/token)\n",
+        best.prefill_tps, prompt_tokens, prefill_chunk ? std::min(prefill_chunk, prompt_tokens) : prompt_tokens,
+        prefill_gflops, prefill_pct, flops_per_token / 1e6);
     std::printf("decode             %.1f tokens/s (%.2f ms/step), roofline %.1f tokens/s: %.1f%% of bandwidth\n",
                 best.decode_tps, 1000.0 / best.decode_tps, roofline_tps, decode_pct);
     std::printf("load average       %s before, %s after\n", load_before.c_str(), load_after.c_str());

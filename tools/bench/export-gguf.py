@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export a DeepSeek-V3 or V3.2 checkpoint directory to GGUF for llama.cpp.
 
-    export-gguf.py --model DIR --out FILE.gguf --type f32|bf16|q8_0 --gguf-py PATH
+    export-gguf.py --model DIR --out FILE.gguf --type f32|bf16|q8_0|stored --gguf-py PATH
 
 The architecture follows the checkpoint's config: model_type deepseek_v3 becomes
 GGUF `deepseek2`, deepseek_v32 (V3.2, DSA) becomes `deepseek32`.
@@ -18,7 +18,11 @@ bias in F32, the attention treated as MQA (head_count_kv = 1), and sigmoid
 gating with the correction bias, top-k normalisation and the routed scale.
 With power-of-two block scales (tools/bench/make-bench-model.py) `bf16` holds
 exactly the checkpoint's weights; `q8_0` is llama.cpp's usual 8-bit format (MLA's
-small attn_k_b/attn_v_b stay BF16, see below).
+small attn_k_b/attn_v_b stay BF16, see below). `stored` keeps each matrix at its
+width in the checkpoint: FP8 ones as Q8_0 (the 8-bit format nearest to FP8 with
+block scales), BF16 ones (the embedding and the LM head) as BF16, i.e. exactly;
+a decode step then reads about the bytes it reads in Mneme, whereas `q8_0`
+halves the LM head's.
 V3.2 adds, as llama.cpp's converter does (DeepseekV32Model), the keys
 `deepseek32.attention.indexer.{head_count,key_length,top_k}` and per layer the
 lightning indexer unchanged, no permutation (its heads are [rope | nope] and
@@ -48,7 +52,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--type", choices=["bf16", "q8_0", "f32"], default="q8_0")
+    ap.add_argument("--type", choices=["bf16", "q8_0", "f32", "stored"], default="q8_0")
     ap.add_argument("--gguf-py", required=True)
     a = ap.parse_args()
     sys.path.insert(0, a.gguf_py)
@@ -76,9 +80,9 @@ def main():
         return arr.astype(np.float32)
 
     qtype = {"bf16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0,
-             "f32": gguf.GGMLQuantizationType.F32}[a.type]
+             "stored": gguf.GGMLQuantizationType.Q8_0, "f32": gguf.GGMLQuantizationType.F32}[a.type]
     ftype = {"bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
-             "f32": gguf.LlamaFileType.ALL_F32}[a.type]
+             "stored": gguf.LlamaFileType.MOSTLY_Q8_0, "f32": gguf.LlamaFileType.ALL_F32}[a.type]
     w = gguf.GGUFWriter(a.out, arch)
 
     # This libllama build cannot schedule MLA's per-head attn_k_b/attn_v_b products when they are
@@ -86,11 +90,13 @@ def main():
     # those two small tensors stay BF16, which is exact for these weights anyway.
     keep_bf16 = ("attn_k_b", "attn_v_b")
 
-    def put(name, x, keep_f32=False):
+    def put(name, x, keep_f32=False, source=None):
+        """`source`: the checkpoint tensor x is, for `stored` (which keeps BF16 matrices BF16)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
+        stored_bf16 = a.type == "stored" and source is not None and ckpt[source][0] == "BF16"
         if keep_f32 or x.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:
             w.add_tensor(name, x)
-        elif qtype == gguf.GGMLQuantizationType.Q8_0 and any(p in name for p in keep_bf16):
+        elif stored_bf16 or (qtype == gguf.GGMLQuantizationType.Q8_0 and any(p in name for p in keep_bf16)):
             w.add_tensor(name, quantize(x, gguf.GGMLQuantizationType.BF16), raw_dtype=gguf.GGMLQuantizationType.BF16)
         else:
             w.add_tensor(name, quantize(x, qtype), raw_dtype=qtype)
@@ -131,9 +137,9 @@ def main():
     w.add_file_type(ftype)
     w.add_tokenizer_model("none")  # token ids only: llama.cpp adds vocab_size placeholder tokens
 
-    put("token_embd.weight", value("model.embed_tokens.weight"))
+    put("token_embd.weight", value("model.embed_tokens.weight"), source="model.embed_tokens.weight")
     put("output_norm.weight", value("model.norm.weight"))
-    put("output.weight", value("lm_head.weight"))
+    put("output.weight", value("lm_head.weight"), source="lm_head.weight")
     for i in range(n_layers):
         p, b = f"model.layers.{i}.", f"blk.{i}."
         put(b + "attn_norm.weight", value(p + "input_layernorm.weight"))

@@ -3,15 +3,17 @@
 #
 #   tools/bench/llama-side-by-side.sh --cli build/release/bin/mneme-cli [--model DIR | --preset NAME]
 #       [--threads N] [--prompt-tokens P | --context N] [--gen-tokens G] [--reps R] [--work DIR]
-#       [--check-tokens C] [--poll "50 0"] [--speed-only]
+#       [--check-tokens C] [--poll "50 0"] [--timed "q8_0 stored bf16"] [--speed-only]
 #
 # 1. llama.cpp: the node-llama-cpp npm package (prebuilt CPU libllama, and its own source bundle
 #    for the headers and gguf-py) is installed into WORK, and tools/bench/llama-run.c is compiled
 #    against it. Nothing fetched is copied into the source tree.
 # 2. The model: DIR, or a random checkpoint from make-bench-model.py (--preset, default v3-0.5g;
 #    v32-0.5g is the DeepSeek-V3.2 one, with DSA's lightning indexer). It is exported to GGUF
-#    three times: F32 and BF16 (exactly the checkpoint's weights) and Q8_0 (llama.cpp's usual
-#    8-bit format, about as many bytes as FP8); V3 as `deepseek2`, V3.2 as `deepseek32`.
+#    four times: F32 and BF16 (exactly the checkpoint's weights), Q8_0 (llama.cpp's usual 8-bit
+#    format, about as many bytes as FP8, and half the BF16 LM head's) and "stored" (each matrix at
+#    its stored width: FP8 ones as Q8_0, the BF16 embedding and LM head as BF16, so a decode step
+#    reads about the bytes Mneme's does); V3 as `deepseek2`, V3.2 as `deepseek32`.
 # 3. Logits first: Mneme's logits for C random ids (--check-tokens; default 16, for V3.2 twice
 #    index_topk, so that sparse selection decides what the later positions see) against
 #    llama.cpp's on the F32 export with a float32 KV cache and flash attention off (llama.cpp's
@@ -21,7 +23,8 @@
 #    rounds no activation through FP8 (DeepSeek's reference rounds the linears' inputs, the cached
 #    latent and the indexer's q/k), so only then do both compute the same function. (Mneme is
 #    timed with its default, act-quant on.)
-# 4. Speed: `mneme-cli bench --json` and llama-run on the Q8_0 and BF16 GGUFs (each with spinning
+# 4. Speed: `mneme-cli bench --json` and llama-run on the Q8_0, stored and BF16 GGUFs (--timed
+#    chooses; each with spinning
 #    and with sleeping pool workers, the better kept; --poll "50" runs only the first), same
 #    prompt ids, threads, prompt length and decode steps; then the ratios Mneme / llama.cpp.
 # --context N: the long-context mode. The prompt is N tokens (prefill), then G decode steps at
@@ -29,6 +32,7 @@
 #    default batching (llama_decode calls of 2048 tokens, ubatch 512: a single N-token ubatch would
 #    need an N x N x heads score matrix) and a context of N + G tokens; only Q8_0 is timed, one
 #    repetition unless --reps says otherwise, and llama.cpp's untimed warm-up decodes 512 tokens.
+#    Only Q8_0 is timed there unless --timed says otherwise.
 #    Each engine's wall time is printed, to size longer runs.
 # --speed-only skips step 3 and exports Q8_0 only (for models too large for an F32 copy).
 # Load averages are printed with the figures: on a shared machine they explain a lot.
@@ -37,7 +41,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 CLI="" MODEL="" PRESET=v3-0.5g THREADS=2 PROMPT=128 GEN=32 REPS="" WORK="$ROOT/build/llama-side-by-side" CHECK=1
-CONTEXT=0 CHECK_TOKENS="" POLLS="50 0"
+CONTEXT=0 CHECK_TOKENS="" POLLS="50 0" TIMED_ARG=""
 NLC_VERSION=3.22.1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
         --context) CONTEXT=$2; shift 2 ;;
         --check-tokens) CHECK_TOKENS=$2; shift 2 ;;
         --poll) POLLS=$2; shift 2 ;;
+        --timed) TIMED_ARG=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
         --prompt-tokens) PROMPT=$2; shift 2 ;;
         --gen-tokens) GEN=$2; shift 2 ;;
@@ -89,9 +94,12 @@ if [ -z "$MODEL" ]; then
     [ -f "$MODEL/config.json" ] || $PY "$ROOT/tools/bench/make-bench-model.py" --preset "$PRESET" --out "$MODEL" >&2
 fi
 NAME=$(basename "$MODEL")
-EXPORTS="f32 bf16 q8_0" TIMED="q8_0 bf16"
-[ "$CONTEXT" -gt 0 ] && EXPORTS="f32 q8_0" TIMED=q8_0
-[ $CHECK = 1 ] || EXPORTS=q8_0 TIMED=q8_0
+TIMED="q8_0 stored bf16"
+[ "$CONTEXT" -gt 0 ] && TIMED=q8_0
+[ $CHECK = 1 ] || TIMED=q8_0
+[ -n "$TIMED_ARG" ] && TIMED=$TIMED_ARG
+# The logits check needs F32 and Q8_0 whatever is timed.
+EXPORTS=$(echo $([ $CHECK = 1 ] && echo f32 q8_0) $TIMED | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 for t in $EXPORTS; do
     g=$WORK/models/$NAME-$t.gguf
     if [ ! -f "$g" ] || [ "$MODEL/config.json" -nt "$g" ]; then
@@ -126,13 +134,10 @@ done
 # -- 4. speed, same prompt ids, threads, lengths --------------------------------------------------
 PROMPT_IDS=$(ids "$PROMPT" 11)
 echo "$PROMPT_IDS" > "$WORK/prompt-ids.txt"
-# One command-line argument holds at most 128 KiB (~20K ids): beyond that Mneme draws its own random
-# ids (--prompt-tokens; the same count, uniform over the vocabulary like ours).
-MNEME_PROMPT=(--tokens "$PROMPT_IDS")
-if [ ${#PROMPT_IDS} -gt 120000 ]; then
-    MNEME_PROMPT=(--prompt-tokens "$PROMPT")
-    say "prompt ids too long for one argument: Mneme draws its own $PROMPT random ids"
-fi
+# Both engines read the ids from the file (one command-line argument holds ~20K ids at most).
+MNEME_PROMPT=(--tokens-file "$WORK/prompt-ids.txt")
+# Long context: Mneme prefills in chunks of llama.cpp's batch (2048), as an application would.
+[ "$CONTEXT" -gt 0 ] && MNEME_PROMPT+=(--prefill-chunk 2048)
 LLAMA_SPEED=()
 [ "$CONTEXT" -gt 0 ] && LLAMA_SPEED=(--batch 2048 --ubatch 512 --warmup-tokens 512)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
