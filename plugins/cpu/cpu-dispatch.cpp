@@ -466,7 +466,8 @@ void run_topk(mneme_backend& be, const mneme_op& op) {
         raise(MNEME_ERROR_INVALID_ARGUMENT, "topk: dst must be I32 [k, rows] with 1 <= k <= n");
     }
     require_contiguous(y, "topk dst");
-    k::topk<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "topk src"), kk, data_of<int32_t>(y));
+    k::fast::topk_any<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "topk src"), kk,
+                         data_of<int32_t>(y));
 }
 
 template <class T>

@@ -31,7 +31,8 @@
 #    that context; both engines report prefill and decode tok/s there. llama.cpp gets its own
 #    default batching (llama_decode calls of 2048 tokens, ubatch 512: a single N-token ubatch would
 #    need an N x N x heads score matrix) and a context of N + G tokens; only Q8_0 is timed, one
-#    repetition unless --reps says otherwise, and llama.cpp's untimed warm-up decodes 512 tokens.
+#    repetition unless --reps says otherwise; Mneme prefills in chunks of 2048; each engine's
+#    untimed warm-up prefills 512 tokens.
 #    Only Q8_0 is timed there unless --timed says otherwise.
 #    Each engine's wall time is printed, to size longer runs.
 # --speed-only skips step 3 and exports Q8_0 only (for models too large for an F32 copy).
@@ -136,8 +137,9 @@ PROMPT_IDS=$(ids "$PROMPT" 11)
 echo "$PROMPT_IDS" > "$WORK/prompt-ids.txt"
 # Both engines read the ids from the file (one command-line argument holds ~20K ids at most).
 MNEME_PROMPT=(--tokens-file "$WORK/prompt-ids.txt")
-# Long context: Mneme prefills in chunks of llama.cpp's batch (2048), as an application would.
-[ "$CONTEXT" -gt 0 ] && MNEME_PROMPT+=(--prefill-chunk 2048)
+# Long context: Mneme prefills in chunks of llama.cpp's batch (2048), as an application would, and
+# warms up on the first 512 ids, as llama.cpp does.
+[ "$CONTEXT" -gt 0 ] && MNEME_PROMPT+=(--prefill-chunk 2048 --warmup-tokens 512)
 LLAMA_SPEED=()
 [ "$CONTEXT" -gt 0 ] && LLAMA_SPEED=(--batch 2048 --ubatch 512 --warmup-tokens 512)
 load() { cut -d' ' -f1-3 /proc/loadavg; }

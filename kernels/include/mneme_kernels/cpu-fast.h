@@ -37,6 +37,10 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
 void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride,
                           int64_t block, float* y, int64_t y_stride);
 
+// Top-k positions of each row, the same list in the same order as the reference topk (larger
+// first, NaN last, ties to the lower position), found by selection rather than a partial sort.
+void topk(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t stride, int64_t k, int32_t* out);
+
 // Call-site helpers for code templated on the activation type: float goes to the fast kernels
 // (unless reference_only()), double to the reference kernels.
 template <class T>
@@ -77,6 +81,14 @@ void quant_roundtrip_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n
         }
     }
     kernels::quant_roundtrip<T>(ex, x, rows, n, x_stride, fmt, block, y, y_stride);
+}
+
+template <class T>
+void topk_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t stride, int64_t k, int32_t* out) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return topk(ex, x, rows, n, stride, k, out);
+    }
+    kernels::topk<T>(ex, x, rows, n, stride, k, out);
 }
 
 }  // namespace mneme::kernels::fast
