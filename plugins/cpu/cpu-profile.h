@@ -2,8 +2,9 @@
 // runs and prints one table to stderr when the backend is closed. Matmuls are split by weight
 // format and by activation rows (decode GEMV, drafting/small-expert products, packed-panel
 // prefill) and by size (w<=64K: at most 64Ki weights), which decide the kernel and how well it
-// streams; ops of 1-token decode passes are counted apart from prefill's. Off by default: no clock
-// is read.
+// streams; ops of 1-token decode passes are counted apart from prefill's (a pass is told by its
+// RMS norms, so what runs before a pass's first norm, the embedding lookup and cache growth, is
+// counted with the pass before). Off by default: no clock is read.
 #pragma once
 
 #include <mneme/mneme_plugin.h>

@@ -116,8 +116,12 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
     const kernel_table& kt = active_kernels();
     const int64_t qgroups = (queries + k_query_group - 1) / k_query_group;
     const int64_t kblocks = (n_keys + k_key_block - 1) / k_key_block;
+    // Where the instruction set has packed panels, keys are packed k_panel_cols at a time, column
+    // by column, and every query element is broadcast against them: no horizontal sums. gemm_nt's
+    // 4 x 4 tiles end in 16 reductions, which at index_head_dim 64-128 cost more than the products.
+    const bool panels = kt.gemm_panel && kt.pack_panel;
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
-        std::vector<float> dots;
+        std::vector<float> dots, panel;
         const float* key_rows[k_key_block];
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
@@ -126,7 +130,16 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
             const int64_t nj = std::min(k_key_block, n_keys - j0);
             // Keys no query of the group may see are masked without computing them.
             const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
-            if (valid_max > 0) {
+            if (valid_max > 0 && panels) {
+                dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
+                panel.resize(static_cast<std::size_t>(d * k_panel_cols));
+                for (int64_t p0 = 0; p0 < valid_max; p0 += k_panel_cols) {
+                    const int64_t np = std::min(k_panel_cols, valid_max - p0);
+                    kt.pack_panel(k + (j0 + p0) * k_stride, k_stride, np, d, panel.data());
+                    kt.gemm_panel(q + s0 * heads * d, d, ns * heads, panel.data(), np, d, dots.data() + p0, valid_max,
+                                  false);
+                }
+            } else if (valid_max > 0) {
                 for (int64_t j = 0; j < valid_max; ++j) key_rows[j] = k + (j0 + j) * k_stride;
                 dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
                 kt.gemm_nt(q + s0 * heads * d, d, ns * heads, key_rows, valid_max, d, dots.data(), valid_max, false);
