@@ -25,12 +25,18 @@ void check(mneme::test::pooled_exec& ex, const std::vector<float>& x, int64_t ro
 
 // Values drawn from a small set, so that ties decide much of the order, plus the special values.
 std::vector<float> awkward_row_values(std::mt19937_64& rng, std::size_t count, int distinct) {
-    const float specials[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
-                              std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                              0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -1e-38f};
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                              -std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(),
+                              0.0f,
+                              -0.0f,
+                              std::numeric_limits<float>::denorm_min(),
+                              -1e-38f};
     std::uniform_int_distribution<int> pick(0, distinct - 1), special(0, 7), coin(0, 9);
     std::vector<float> x(count);
-    for (auto& v : x) v = coin(rng) == 0 ? specials[special(rng)] : static_cast<float>(pick(rng) - distinct / 2) * 0.25f;
+    for (auto& v : x)
+        v = coin(rng) == 0 ? specials[special(rng)] : static_cast<float>(pick(rng) - distinct / 2) * 0.25f;
     return x;
 }
 
