@@ -24,7 +24,7 @@ constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
 // parts of its range, one row of each in turn). One core streaming one sequence of rows was
 // limited by its own outstanding misses to ~5-6 GB/s here, about half what a triad reaches; the
 // hardware prefetcher follows several streams at once (cold 512 KiB FP8 experts, 2 threads:
-// 10-12 -> 15-17 GB/s; v3-0.5g decode +15-25 %; docs/PERFORMANCE.md).
+// 10-12 -> 15-17 GB/s; v3-0.5g decode +10-28 %; docs/PERFORMANCE.md).
 constexpr int k_row_streams = 3;
 constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a stream, in rows
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
