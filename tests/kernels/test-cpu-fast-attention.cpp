@@ -135,3 +135,49 @@ TEST_CASE("fast indexer scores equal the reference", "[fast][indexer]") {
         }
     });
 }
+
+TEST_CASE("fast attention gives a query the same output alone as in a batch, bit for bit", "[fast][attention]") {
+    // A decode step (one query) splits its heads into smaller work items than a batch does; each
+    // head's result must not depend on that (drafting's verify passes must reproduce decoding).
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(7);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 5, 8, 17, 40}) {
+            const int64_t queries = 4, dk = 70, dv = 64, n_keys = 300, n_indices = 33;
+            k::attention_args a;
+            a.heads = heads;
+            a.queries = queries;
+            a.dk = dk;
+            a.dv = dv;
+            a.q_head_stride = dk;
+            a.q_stride = dk * heads;
+            a.k_stride = dk;
+            a.v_stride = dv;
+            a.n_keys = n_keys;
+            a.out_head_stride = dv;
+            a.out_stride = dv * heads;
+            a.scale = 0.1;
+            a.start_pos = n_keys - queries;
+            a.n_indices = n_indices;
+            std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(n_keys - 1));
+            std::vector<int32_t> idx(static_cast<std::size_t>(n_indices * queries));
+            for (auto& i : idx) i = pick(rng);
+            a.indices = idx.data();
+            const auto q = random_floats(rng, static_cast<std::size_t>(a.q_stride * queries));
+            const auto kk = random_floats(rng, static_cast<std::size_t>(a.k_stride * n_keys));
+            const auto v = random_floats(rng, static_cast<std::size_t>(a.v_stride * n_keys));
+            std::vector<float> batch(static_cast<std::size_t>(a.out_stride * queries));
+            k::fast::attention(ex.ctx, a, q.data(), kk.data(), v.data(), nullptr, batch.data());
+            for (int64_t s = 0; s < queries; ++s) {
+                k::attention_args one = a;
+                one.queries = 1;
+                one.start_pos = a.start_pos + s;
+                one.indices = idx.data() + s * n_indices;
+                std::vector<float> alone(static_cast<std::size_t>(a.out_stride));
+                k::fast::attention(ex.ctx, one, q.data() + s * a.q_stride, kk.data(), v.data(), nullptr, alone.data());
+                INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " query " << s);
+                REQUIRE(std::equal(alone.begin(), alone.end(), batch.begin() + s * a.out_stride));
+            }
+        }
+    });
+}

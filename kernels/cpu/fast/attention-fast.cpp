@@ -12,6 +12,7 @@ namespace mneme::kernels::fast {
 namespace {
 
 constexpr int64_t k_head_group = 16;     // heads of one query per work item
+constexpr int64_t k_min_items = 4;       // attention work items wanted before head groups shrink
 constexpr int64_t k_key_block = 256;     // keys per indexer work item
 constexpr int64_t k_query_group = 4;     // queries per indexer work item
 
@@ -63,15 +64,22 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
                const float* sink, float* out) {
     const kernel_table& kt = active_kernels();
     const float* comp = static_cast<const float*>(a.comp);
-    const int64_t groups = (a.heads + k_head_group - 1) / k_head_group;
+    // A decode step has one query: with few heads that is one work item, and one thread would do all
+    // the work. Smaller head groups then give every thread a share; a head's scores and output do
+    // not depend on the heads computed beside it, so results are the same bit for bit.
+    int64_t head_group = k_head_group;
+    if (a.queries * ((a.heads + k_head_group - 1) / k_head_group) < k_min_items) {
+        head_group = std::max<int64_t>(1, (a.heads + k_min_items - 1) / k_min_items);
+    }
+    const int64_t groups = (a.heads + head_group - 1) / head_group;
     const float scale = static_cast<float>(a.scale);
     parallel(ex, static_cast<std::size_t>(a.queries * groups), 1, [&](std::size_t i0, std::size_t i1) {
         std::vector<const float*> krows, vrows;
         std::vector<int64_t> scratch;
         std::vector<float> scores;
         for (std::size_t i = i0; i < i1; ++i) {
-            const int64_t s = static_cast<int64_t>(i) / groups, h0 = static_cast<int64_t>(i) % groups * k_head_group;
-            const int64_t nh = std::min(k_head_group, a.heads - h0);
+            const int64_t s = static_cast<int64_t>(i) / groups, h0 = static_cast<int64_t>(i) % groups * head_group;
+            const int64_t nh = std::min(head_group, a.heads - h0);
             for (int64_t h = h0; h < h0 + nh; ++h) {
                 float* o = out + s * a.out_stride + h * a.out_head_stride;
                 std::fill(o, o + a.dv, 0.0f);
