@@ -27,8 +27,16 @@ struct attention_case {
     int64_t window, key_start;
 };
 
-void check_attention(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const attention_case& c) {
+// Random inputs for one case; `a` points into the vectors (moving the struct keeps them valid).
+struct attention_inputs {
     k::attention_args a;
+    std::vector<float> q, kk, v, sink, comp;
+    std::vector<int32_t> idx;
+};
+
+attention_inputs make_inputs(std::mt19937_64& rng, const attention_case& c) {
+    attention_inputs in;
+    k::attention_args& a = in.a;
     a.heads = c.heads;
     a.queries = c.queries;
     a.dk = c.dk;
@@ -44,27 +52,32 @@ void check_attention(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const a
     a.start_pos = c.key_start + c.n_keys - c.queries;
     a.window = c.window;
     a.key_start = c.key_start;
-    auto q = random_floats(rng, static_cast<std::size_t>(a.q_stride * c.queries));
-    auto kk = random_floats(rng, static_cast<std::size_t>(a.k_stride * c.n_keys));
-    auto v = random_floats(rng, static_cast<std::size_t>(a.v_stride * c.n_keys));
-    auto sink = random_floats(rng, static_cast<std::size_t>(c.heads));
-    std::vector<float> comp;
-    std::vector<int32_t> idx;
+    in.q = random_floats(rng, static_cast<std::size_t>(a.q_stride * c.queries));
+    in.kk = random_floats(rng, static_cast<std::size_t>(a.k_stride * c.n_keys));
+    in.v = random_floats(rng, static_cast<std::size_t>(a.v_stride * c.n_keys));
+    in.sink = random_floats(rng, static_cast<std::size_t>(c.heads));
     if (c.with_comp) {
         a.ratio = 4;
         a.n_comp = (a.start_pos + c.queries) / 4 + 1;
         a.comp_stride = std::max(c.dk, c.dv) + 1;
-        comp = random_floats(rng, static_cast<std::size_t>(a.comp_stride * a.n_comp));
-        a.comp = comp.data();
+        in.comp = random_floats(rng, static_cast<std::size_t>(a.comp_stride * a.n_comp));
+        a.comp = in.comp.data();
     }
     if (c.indexed) {
         a.n_indices = 9;
         const int64_t range = c.with_comp ? a.n_comp : c.n_keys;
         std::uniform_int_distribution<int32_t> pick(-1, static_cast<int32_t>(range + 1));  // invalid ones too
-        idx.resize(static_cast<std::size_t>(a.n_indices * c.queries));
-        for (auto& i : idx) i = pick(rng);
-        a.indices = idx.data();
+        in.idx.resize(static_cast<std::size_t>(a.n_indices * c.queries));
+        for (auto& i : in.idx) i = pick(rng);
+        a.indices = in.idx.data();
     }
+    return in;
+}
+
+void check_attention(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const attention_case& c) {
+    const attention_inputs in = make_inputs(rng, c);
+    const k::attention_args& a = in.a;
+    const std::vector<float>&q = in.q, &kk = in.kk, &v = in.v, &sink = in.sink;
     const std::size_t out_n = static_cast<std::size_t>(a.out_stride * c.queries);
     std::vector<float> ref(out_n, 5.0f), got(out_n, 5.0f);
     const float* s = c.with_sink ? sink.data() : nullptr;
@@ -143,36 +156,18 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
     std::mt19937_64 rng(7);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         for (int64_t heads : {1, 5, 8, 17, 40}) {
-            const int64_t queries = 4, dk = 70, dv = 64, n_keys = 300, n_indices = 33;
-            k::attention_args a;
-            a.heads = heads;
-            a.queries = queries;
-            a.dk = dk;
-            a.dv = dv;
-            a.q_head_stride = dk;
-            a.q_stride = dk * heads;
-            a.k_stride = dk;
-            a.v_stride = dv;
-            a.n_keys = n_keys;
-            a.out_head_stride = dv;
-            a.out_stride = dv * heads;
-            a.scale = 0.1;
-            a.start_pos = n_keys - queries;
-            a.n_indices = n_indices;
-            std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(n_keys - 1));
-            std::vector<int32_t> idx(static_cast<std::size_t>(n_indices * queries));
-            for (auto& i : idx) i = pick(rng);
-            a.indices = idx.data();
-            const auto q = random_floats(rng, static_cast<std::size_t>(a.q_stride * queries));
-            const auto kk = random_floats(rng, static_cast<std::size_t>(a.k_stride * n_keys));
-            const auto v = random_floats(rng, static_cast<std::size_t>(a.v_stride * n_keys));
+            const int64_t queries = 4;
+            const attention_inputs in = make_inputs(rng, {heads, queries, 70, 64, 300, true, false, false, 0, 0});
+            const k::attention_args& a = in.a;
+            const std::vector<float>&q = in.q, &kk = in.kk, &v = in.v;
+            const std::vector<int32_t>& idx = in.idx;
             std::vector<float> batch(static_cast<std::size_t>(a.out_stride * queries));
             k::fast::attention(ex.ctx, a, q.data(), kk.data(), v.data(), nullptr, batch.data());
             for (int64_t s = 0; s < queries; ++s) {
                 k::attention_args one = a;
                 one.queries = 1;
                 one.start_pos = a.start_pos + s;
-                one.indices = idx.data() + s * n_indices;
+                one.indices = idx.data() + s * a.n_indices;
                 std::vector<float> alone(static_cast<std::size_t>(a.out_stride));
                 k::fast::attention(ex.ctx, one, q.data() + s * a.q_stride, kk.data(), v.data(), nullptr, alone.data());
                 INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " query " << s);

@@ -52,10 +52,8 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
 }
 
 // The block scales of weight row n, one per block of block_k columns.
-void load_scales(const weight_view& w, int64_t n, int64_t block_k, std::vector<float>& scales) {
-    for (std::size_t b = 0; b < scales.size(); ++b) {
-        scales[b] = weight_block_scale(w, n, static_cast<int64_t>(b) * block_k);
-    }
+void load_scales(const weight_view& w, int64_t n, int64_t n_blocks, int64_t block_k, float* scales) {
+    for (int64_t b = 0; b < n_blocks; ++b) scales[b] = weight_block_scale(w, n, b * block_k);
 }
 
 // Decode-sized products (a few activation rows): each weight row is decoded in registers and
@@ -78,16 +76,17 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         const int64_t n_end = std::min<int64_t>(w.n, static_cast<int64_t>(t1) * k_tile_rows);
         struct stream {
             int64_t next = 0, end = 0;
-            std::vector<float> scales;  // of the block row `next` is in
+            float* scales = nullptr;  // of the block row `next` is in: n_blocks of scale_store
         };
+        std::vector<float> scale_store(static_cast<std::size_t>(k_row_streams * n_blocks), 1.0f);
         stream streams[k_row_streams];
         const int64_t per_stream = (n_end - n_begin + k_row_streams - 1) / k_row_streams;
         for (int i = 0; i < k_row_streams; ++i) {
             stream& st = streams[i];
             st.next = std::min(n_end, n_begin + i * per_stream);
             st.end = std::min(n_end, st.next + per_stream);
-            st.scales.assign(static_cast<std::size_t>(n_blocks), 1.0f);
-            if (scaled && st.next < st.end) load_scales(w, st.next, block_k, st.scales);
+            st.scales = scale_store.data() + i * n_blocks;
+            if (scaled && st.next < st.end) load_scales(w, st.next, n_blocks, block_k, st.scales);
         }
         std::vector<float> buf;
         float out[k_exact_rows];
@@ -98,7 +97,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 more = true;
                 const int64_t n = st.next++;
                 // The scale row changes only every block_n weight rows.
-                if (scaled && n % w.block_n == 0) load_scales(w, n, block_k, st.scales);
+                if (scaled && n % w.block_n == 0) load_scales(w, n, n_blocks, block_k, st.scales);
                 // Rows ahead are requested now: each row is short (1-2 KiB for MoE experts) and
                 // the hardware prefetcher alone leaves the stream waiting on misses.
                 if (n + k_prefetch_rows < st.end) {
@@ -111,7 +110,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
                     decoded =
                         kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(kt.dot_max_rows, rows - r0),
-                               w.data + n * w.row_bytes, w.k, st.scales.data(), block_k, out + r0);
+                               w.data + n * w.row_bytes, w.k, st.scales, block_k, out + r0);
                 }
                 if (!decoded) {
                     // NaN codes: decode the row as the reference does and multiply it plainly.

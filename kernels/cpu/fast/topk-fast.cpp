@@ -9,6 +9,7 @@
 // is the same list in the same order.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "mneme_kernels/cpu-fast.h"
