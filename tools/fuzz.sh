@@ -18,20 +18,35 @@ if [ $# -eq 0 ] && grep -q '^fuzz-chat-db:' <(cmake --build "$build" --target he
 fi
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 
+# One target per core at a time: the same fuzzing time per target in a fraction of the wall time.
+run_one() {
+  local t=$1
+  local work="$build/corpus/$t" findings="$build/findings/$t" log="$build/$t.log"
+  mkdir -p "$work" "$findings"
+  if "$build"/bin/"$t" "$work" "tests/fuzz/corpus/${t#fuzz-}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=1024 \
+       -max_len=65536 -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
+    echo ok >"$build/$t.result"
+  else
+    echo FOUND >"$build/$t.result"
+  fi
+}
+running=0
+for t in "${targets[@]}"; do
+  rm -f "$build/$t.result"
+  run_one "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$(nproc)" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
 status=0
 for t in "${targets[@]}"; do
-  corpus_seed="tests/fuzz/corpus/${t#fuzz-}"
-  work="$build/corpus/$t"
-  findings="$build/findings/$t"
-  mkdir -p "$work" "$findings"
   log="$build/$t.log"
-  if "$build"/bin/"$t" "$work" "$corpus_seed" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=1024 -max_len=65536 \
-       -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
-    result=ok
-  else
-    result=FOUND
-    status=1
-  fi
+  result=$(cat "$build/$t.result" 2>/dev/null || echo FOUND)
+  [ "$result" = ok ] || status=1
   runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
   echo "$t: ${runs:-?} executions in ${seconds}s: $result"
   [ "$result" = ok ] || tail -n 30 "$log"
