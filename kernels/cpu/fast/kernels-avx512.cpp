@@ -437,8 +437,20 @@ MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64
         __m512 lo_acc[R], hi_acc[R];
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm512_setzero_ps();
-        for (int64_t k = b0; k < b1; k += 32) {
-            const uint32_t m = b1 - k >= 32 ? ~0u : static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
+        int64_t k = b0;
+        // Whole steps without masks (the mask's computation and the masked loads cost port time
+        // that one-row products, bound by the conversions, do not have to spare), then the tail.
+        for (; k + 32 <= b1; k += 32) {
+            __m512 lo, hi;
+            L::load(row, k, ~0u, lo, hi);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(x + r * xs + k), lo_acc[r]);
+                hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + r * xs + k + 16), hi_acc[r]);
+            }
+        }
+        if (k < b1) {
+            const uint32_t m = static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
             __m512 lo, hi;
             L::load(row, k, m, lo, hi);
             const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
