@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "cpu-backend.h"
 #include "mneme_kernels/cpu-fast.h"
@@ -301,8 +303,28 @@ void run_indexer(mneme_backend& be, const mneme_op& op) {
     require_contiguous(q, "indexer q");
     require_contiguous(w, "indexer w");
     require_contiguous(y, "indexer dst");
-    k::fast::indexer_scores_any<T>(be.exec, data_of<T>(q), data_of<T>(w), data_of<T>(kk), d, heads, queries, n_keys,
-                                   row_stride(kk, "indexer keys"), p.start_pos, p.ratio, data_of<T>(y));
+    const int64_t ks = row_stride(kk, "indexer keys");
+    if (kk.dtype == MNEME_DTYPE_BF16) {
+        if constexpr (std::is_same_v<T, float>) {
+            const auto* keys = data_of<uint16_t>(kk);
+            if (!k::fast::reference_only()) {
+                return k::fast::indexer_scores_bf16(be.exec, data_of<T>(q), data_of<T>(w), keys, d, heads, queries,
+                                                    n_keys, ks, p.start_pos, p.ratio, data_of<T>(y));
+            }
+            // The oracle: the keys widened (exactly) to float32, then the reference kernel.
+            std::vector<float> wide(static_cast<std::size_t>(n_keys * d));
+            for (int64_t j = 0; j < n_keys; ++j) {
+                for (int64_t c = 0; c < d; ++c)
+                    wide[static_cast<std::size_t>(j * d + c)] = k::bf16_to_f32(keys[j * ks + c]);
+            }
+            return k::indexer_scores<T>(be.exec, data_of<T>(q), data_of<T>(w), wide.data(), d, heads, queries, n_keys,
+                                        d, p.start_pos, p.ratio, data_of<T>(y));
+        }
+    }
+    if (kk.dtype != y.dtype)
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "indexer: keys must have dst's dtype or BF16 (dst F32)");
+    k::fast::indexer_scores_any<T>(be.exec, data_of<T>(q), data_of<T>(w), data_of<T>(kk), d, heads, queries, n_keys, ks,
+                                   p.start_pos, p.ratio, data_of<T>(y));
 }
 
 template <class T>
@@ -535,6 +557,27 @@ void run_rows(mneme_backend&, const mneme_op& op) {
     }
 }
 
+// COPY into a BF16 tensor: from float32 rounding to nearest even (as f32_to_bf16), from BF16 as
+// is. How caches that BF16 holds exactly are written and grown.
+void run_copy_to_bf16(const mneme_op& op) {
+    const mneme_tensor &src = op.src[0], &y = op.dst;
+    const int64_t rows = row_count(y), n = y.ne[0];
+    if (src.ne[0] != n || row_count(src) != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy: shapes differ");
+    const int64_t ss = row_stride(src, "copy src"), ys = row_stride(y, "copy dst");
+    uint16_t* out = data_of<uint16_t>(y);
+    if (src.dtype == MNEME_DTYPE_BF16) {
+        const uint16_t* in = data_of<uint16_t>(src);
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * ys, in + r * ss, static_cast<std::size_t>(n) * 2);
+        return;
+    }
+    if (src.dtype != MNEME_DTYPE_F32)
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "copy to BF16: the source must be F32 or BF16");
+    const float* in = data_of<float>(src);
+    for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < n; ++c) out[r * ys + c] = k::f32_to_bf16(in[r * ss + c]);
+    }
+}
+
 template <class T>
 void run_typed(mneme_backend& be, const mneme_op& op) {
     switch (op.type) {
@@ -577,12 +620,17 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_MUL:
         case MNEME_OP_SCALE:
         case MNEME_OP_COPY:
+            return is_float(op.dst.dtype) ||
+                   (op.dst.dtype == MNEME_DTYPE_BF16 &&
+                    (op.src[0].dtype == MNEME_DTYPE_F32 || op.src[0].dtype == MNEME_DTYPE_BF16));
+        case MNEME_OP_INDEXER_SCORES:
+            return is_float(op.dst.dtype) && (op.n_src < 3 || op.src[2].dtype == op.dst.dtype ||
+                                              (op.src[2].dtype == MNEME_DTYPE_BF16 && op.dst.dtype == MNEME_DTYPE_F32));
         case MNEME_OP_GET_ROWS:
         case MNEME_OP_QUANT_ROUNDTRIP:
         case MNEME_OP_LAYER_NORM:
         case MNEME_OP_HADAMARD:
         case MNEME_OP_ATTENTION:
-        case MNEME_OP_INDEXER_SCORES:
         case MNEME_OP_ADD_ROWS_SCALED:
         case MNEME_OP_HC_COEFFS:
         case MNEME_OP_STREAM_MIX:
@@ -602,6 +650,7 @@ void execute(mneme_backend& be, const mneme_op& op) {
         if (op.src[i].buffer) check_tensor(op.src[i], "src");
     }
     if (!supports(op)) raise(MNEME_ERROR_UNSUPPORTED, "CPU backend does not support op ", op.type, " with these types");
+    if (op.type == MNEME_OP_COPY && op.dst.dtype == MNEME_DTYPE_BF16) return run_copy_to_bf16(op);
     const mneme_dtype t = op.type == MNEME_OP_TOPK ? op.src[0].dtype : op.dst.dtype;
     if (op.type != MNEME_OP_COPY && op.type != MNEME_OP_GET_ROWS && op.type != MNEME_OP_MATMUL &&
         op.type != MNEME_OP_ADD_ROWS_SCALED) {

@@ -518,7 +518,6 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_SCALE:
         case MNEME_OP_QUANT_ROUNDTRIP:
         case MNEME_OP_LAYER_NORM:
-        case MNEME_OP_INDEXER_SCORES:
         case MNEME_OP_ADD_ROWS_SCALED:
         case MNEME_OP_HC_COEFFS:
         case MNEME_OP_STREAM_MIX:
@@ -526,6 +525,8 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_ENGRAM_GATE:
         case MNEME_OP_CAUSAL_CONV:
             return op.dst.dtype == MNEME_DTYPE_F32;
+        case MNEME_OP_INDEXER_SCORES:  // float32 keys only
+            return op.dst.dtype == MNEME_DTYPE_F32 && (op.n_src < 3 || op.src[2].dtype == MNEME_DTYPE_F32);
         case MNEME_OP_HADAMARD:
             return op.dst.dtype == MNEME_DTYPE_F32 && op.dst.ne[0] <= kernels::cuda::k_hadamard_max;
         case MNEME_OP_ATTENTION:

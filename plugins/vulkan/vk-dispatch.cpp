@@ -681,8 +681,10 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_QUANT_ROUNDTRIP:
         case MNEME_OP_LAYER_NORM:
         case MNEME_OP_HADAMARD:
+        case MNEME_OP_INDEXER_SCORES:  // float32 keys only
+            return f32_dst && op.src[0].dtype == MNEME_DTYPE_F32 &&
+                   (op.n_src < 3 || op.src[2].dtype == MNEME_DTYPE_F32);
         case MNEME_OP_ATTENTION:
-        case MNEME_OP_INDEXER_SCORES:
         case MNEME_OP_COMPRESS_POOL:
         case MNEME_OP_ENGRAM_GATE:
         case MNEME_OP_CAUSAL_CONV:

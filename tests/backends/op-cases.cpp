@@ -3,6 +3,7 @@
 // a relative tolerance (summation order may differ between backends); data movement, decoding and
 // the FP8/FP4 round trips must match bit for bit.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -413,6 +414,39 @@ std::vector<op_case> large_weight_cases() {
         b.dst(MNEME_DTYPE_F32, {k, 6});
         const int table = b.weight(MNEME_DTYPE_BF16, k, n);
         b.sources({table, b.i32({6}, {0, static_cast<int32_t>(n - 1), 16256, 16255, 7, 8000})});
+        out.push_back(b.done(0));
+    }
+    return out;
+}
+
+std::vector<op_case> optional_op_cases() {
+    std::vector<op_case> out;
+    {
+        case_builder b("indexer_scores/bf16-keys", MNEME_OP_INDEXER_SCORES, 1400);
+        const int64_t d = 33, heads = 3, queries = 2, keys = 37;
+        b.dst(MNEME_DTYPE_F32, {keys, queries});
+        b.sources({b.f32({d, heads, queries}), b.f32({heads, queries}), b.weight(MNEME_DTYPE_BF16, d, keys, {3, 0})});
+        b.params(mneme_op_indexer{keys - queries, 1});
+        out.push_back(b.done(k_tol));
+    }
+    {
+        case_builder b("copy/f32-to-bf16", MNEME_OP_COPY, 1401);
+        b.dst(MNEME_DTYPE_BF16, {19, 5}, {1, 4});
+        // Values at BF16's rounding boundaries too: ties go to even, as f32_to_bf16 does.
+        std::vector<float> v;
+        for (int i = 0; i < 19 * 5; ++i) {
+            const uint32_t bits = 0x3f800000u + static_cast<uint32_t>(i) * 0x4000u + (i % 3 == 0 ? 0x8000u : 0u);
+            float f;
+            std::memcpy(&f, &bits, 4);
+            v.push_back(i % 2 ? -f : f);
+        }
+        b.sources({b.f32_values({19, 5}, v, {2, 8})});
+        out.push_back(b.done(0));
+    }
+    {
+        case_builder b("copy/bf16-to-bf16", MNEME_OP_COPY, 1402);
+        b.dst(MNEME_DTYPE_BF16, {23, 3}, {3, 4});
+        b.sources({b.weight(MNEME_DTYPE_BF16, 23, 3, {1, 0})});
         out.push_back(b.done(0));
     }
     return out;

@@ -34,6 +34,9 @@ struct op_case {
 
 // Every case, grouped by op family (the family is the case name up to the first '/').
 std::vector<op_case> all_op_cases();
+// Forms a backend may decline (supports_op says no, and the host keeps float32): BF16 index keys
+// and COPY into BF16. Where a backend accepts one, it must match the reference.
+std::vector<op_case> optional_op_cases();
 // Weights larger than 128 MiB (one storage binding on lavapipe): separate because they are slow.
 std::vector<op_case> large_weight_cases();
 

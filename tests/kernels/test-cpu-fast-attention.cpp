@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "fast-test-support.h"
 #include "mneme_kernels/cpu-ops.h"
+#include "mneme_kernels/number-formats.h"
 
 namespace {
 
@@ -105,6 +108,43 @@ TEST_CASE("fast attention equals the reference", "[fast][attention]") {
                         INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " dk " << dk << " queries "
                                     << queries << " variant " << variant);
                         check_attention(ex, rng, c);
+                    }
+                }
+            }
+        }
+    });
+}
+
+TEST_CASE("indexer scores over BF16 keys equal those over the keys widened", "[fast][indexer]") {
+    // Widening BF16 is exact, so the BF16 scan must give the float32 scan's scores bit for bit (and
+    // therefore the reference's within its tolerance, checked above): both the panel path, which
+    // decodes straight into packed panels, and the row path of instruction sets without panels.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(6);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 5}) {
+            for (int64_t d : {1, 17, 64, 128}) {
+                for (int64_t queries : {1, 3}) {
+                    for (int64_t ratio : {1, 4}) {
+                        const int64_t n_keys = 299, k_stride = d + 3;
+                        const int64_t start_pos = ratio * n_keys - queries - 3;
+                        auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
+                        auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+                        const auto raw = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
+                        std::vector<uint16_t> half(raw.size());
+                        std::vector<float> wide(raw.size());
+                        for (std::size_t i = 0; i < raw.size(); ++i) {
+                            half[i] = k::f32_to_bf16(raw[i]);
+                            wide[i] = k::bf16_to_f32(half[i]);
+                        }
+                        std::vector<float> want(static_cast<std::size_t>(queries * n_keys)), got(want.size(), 3.0f);
+                        k::fast::indexer_scores(ex.ctx, q.data(), w.data(), wide.data(), d, heads, queries, n_keys,
+                                                k_stride, start_pos, ratio, want.data());
+                        k::fast::indexer_scores_bf16(ex.ctx, q.data(), w.data(), half.data(), d, heads, queries, n_keys,
+                                                     k_stride, start_pos, ratio, got.data());
+                        INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " d " << d << " queries "
+                                    << queries << " ratio " << ratio);
+                        REQUIRE(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
                     }
                 }
             }

@@ -34,7 +34,8 @@ std::unique_ptr<mneme::arch_model> open_arch(const mneme::checkpoint& ckpt, cons
 
 TEST_CASE("cache bytes per token follow the documented formula of each family", "[planner]") {
     // docs/MEMORY.md: V3 keeps kv_lora_rank + qk_rope_head_dim values per layer and token, V3.2 adds
-    // index_head_dim; V4 keeps head_dim / ratio per compressed layer, + index_head_dim / 4 at ratio 4.
+    // index_head_dim (BF16 where exact); V4 keeps head_dim / ratio per compressed layer, + index_head_dim / 4 at
+    // ratio 4.
     for (const char* fixture : {"v3-tiny", "v32-tiny", "v4-tiny", "v4e-tiny"}) {
         CAPTURE(fixture);
         const std::string dir = k_golden + fixture;
@@ -54,8 +55,11 @@ TEST_CASE("cache bytes per token follow the documented formula of each family", 
                 want = std::ceil(want * es);
             } else {
                 const bool v32 = cfg.arch == mneme::model_arch::deepseek_v32;
-                want = static_cast<double>(cfg.kv_lora_rank + cfg.qk_rope_head_dim + (v32 ? cfg.index_head_dim : 0)) *
-                       es * static_cast<double>(cfg.num_hidden_layers);
+                // With the FP8 round trip on, a float32 CPU device keeps index keys in BF16 (exact).
+                const double key_es = act == MNEME_DTYPE_F32 ? 2.0 : es;
+                want = (static_cast<double>(cfg.kv_lora_rank + cfg.qk_rope_head_dim) * es +
+                        (v32 ? static_cast<double>(cfg.index_head_dim) * key_es : 0.0)) *
+                       static_cast<double>(cfg.num_hidden_layers);
             }
             CHECK(arch->cache_bytes_per_token(act) == static_cast<uint64_t>(want));
         }

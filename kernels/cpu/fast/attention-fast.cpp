@@ -119,8 +119,14 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
     });
 }
 
-void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
-                    int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out) {
+namespace {
+
+// The indexer scan over keys that `keys` hands out: pack(j, n, rowbuf, panel) writes keys j .. j+n
+// (n <= k_panel_cols) in gemm_panel's layout; rows(j, n, rowbuf, out) sets out[i] to key j + i as
+// float32. Both give exactly the float32 values of the keys, so every key format sums alike.
+template <class Keys>
+void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys& keys, int64_t d, int64_t heads,
+                  int64_t queries, int64_t n_keys, int64_t start_pos, int64_t ratio, float* out) {
     const kernel_table& kt = active_kernels();
     const int64_t qgroups = (queries + k_query_group - 1) / k_query_group;
     const int64_t kblocks = (n_keys + k_key_block - 1) / k_key_block;
@@ -129,7 +135,7 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
     // 4 x 4 tiles end in 16 reductions, which at index_head_dim 64-128 cost more than the products.
     const bool panels = kt.gemm_panel && kt.pack_panel;
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
-        std::vector<float> dots, panel;
+        std::vector<float> dots, panel, rowbuf;
         const float* key_rows[k_key_block];
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
@@ -143,12 +149,12 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
                 panel.resize(static_cast<std::size_t>(d * k_panel_cols));
                 for (int64_t p0 = 0; p0 < valid_max; p0 += k_panel_cols) {
                     const int64_t np = std::min(k_panel_cols, valid_max - p0);
-                    kt.pack_panel(k + (j0 + p0) * k_stride, k_stride, np, d, panel.data());
+                    keys.pack(j0 + p0, np, rowbuf, panel.data());
                     kt.gemm_panel(q + s0 * heads * d, d, ns * heads, panel.data(), np, d, dots.data() + p0, valid_max,
                                   false);
                 }
             } else if (valid_max > 0) {
-                for (int64_t j = 0; j < valid_max; ++j) key_rows[j] = k + (j0 + j) * k_stride;
+                keys.rows(j0, valid_max, rowbuf, key_rows);
                 dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
                 kt.gemm_nt(q + s0 * heads * d, d, ns * heads, key_rows, valid_max, d, dots.data(), valid_max, false);
             }
@@ -166,6 +172,57 @@ void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const fl
             }
         }
     });
+}
+
+struct f32_keys {
+    const float* k;
+    int64_t stride, d;
+    void pack(int64_t j, int64_t n, std::vector<float>&, float* panel) const {
+        active_kernels().pack_panel(k + j * stride, stride, n, d, panel);
+    }
+    void rows(int64_t j, int64_t n, std::vector<float>&, const float** out) const {
+        for (int64_t i = 0; i < n; ++i) out[i] = k + (j + i) * stride;
+    }
+};
+
+// BF16 keys widen exactly; decode_panel does so straight into the panel where it can.
+struct bf16_keys {
+    weight_view view;
+    void pack(int64_t j, int64_t n, std::vector<float>& rowbuf, float* panel) const {
+        const kernel_table& kt = active_kernels();
+        if (kt.decode_panel && kt.decode_panel(view, j, n, 0, view.k, panel)) return;
+        const float* rows[k_panel_cols];
+        widen(j, n, rowbuf, rows);
+        kt.pack_panel(rowbuf.data(), view.k, n, view.k, panel);
+    }
+    void rows(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const { widen(j, n, rowbuf, out); }
+    void widen(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const {
+        rowbuf.resize(static_cast<std::size_t>(n * view.k));
+        for (int64_t i = 0; i < n; ++i) {
+            float* r = rowbuf.data() + i * view.k;
+            active_kernels().decode(weight_format::bf16, view.data + (j + i) * view.row_bytes, 0, view.k, 1.0f, r);
+            out[i] = r;
+        }
+    }
+};
+
+}  // namespace
+
+void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
+                    int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out) {
+    indexer_scan(ex, q, w, f32_keys{k, k_stride, d}, d, heads, queries, n_keys, start_pos, ratio, out);
+}
+
+void indexer_scores_bf16(const exec_ctx& ex, const float* q, const float* w, const uint16_t* k, int64_t d,
+                         int64_t heads, int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos,
+                         int64_t ratio, float* out) {
+    weight_view v;
+    v.data = reinterpret_cast<const uint8_t*>(k);
+    v.format = weight_format::bf16;
+    v.n = n_keys;
+    v.k = d;
+    v.row_bytes = 2 * k_stride;
+    indexer_scan(ex, q, w, bf16_keys{v}, d, heads, queries, n_keys, start_pos, ratio, out);
 }
 
 }  // namespace mneme::kernels::fast

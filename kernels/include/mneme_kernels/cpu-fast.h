@@ -31,6 +31,12 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
                const float* sink, float* out);
 void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
                     int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out);
+// The same scan over BF16 keys (k_stride in elements). Widening BF16 is exact, so the scores equal
+// indexer_scores over the widened keys bit for bit. V3.2's index keys leave the FP8 round trip as
+// e4m3 values times a power of two, which BF16 holds exactly: half the bytes a long context reads.
+void indexer_scores_bf16(const exec_ctx& ex, const float* q, const float* w, const uint16_t* k, int64_t d,
+                         int64_t heads, int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos,
+                         int64_t ratio, float* out);
 
 // FP8 e4m3 activation round trip (block-wise power-of-two scales), equal to the reference
 // quant_roundtrip bit for bit.

@@ -174,7 +174,9 @@ typedef enum mneme_op_type {
     MNEME_OP_ATTENTION = 15,
     /** Lightning-indexer scores: dst[j, s] = sum_h src1[h, s] * relu(src0[:, h, s] . src2[:, j]) for
      *  causal j (j < (start_pos + s + 1) / ratio), else -inf. src0 q [D, Hi, S]; src1 head weights
-     *  [Hi, S]; src2 keys [D, T]; dst [T, S]. Params: mneme_op_indexer. */
+     *  [Hi, S]; src2 keys [D, T]; dst [T, S]. Keys have dst's dtype, or BF16 with an F32 dst where
+     *  supports_op accepts it (widened exactly; the host then writes them with COPY to BF16).
+     *  Params: mneme_op_indexer. */
     MNEME_OP_INDEXER_SCORES = 16,
     /** dst[:, src1[r]] += src2[r] * src0[:, r] for every r, in order (MoE combine). src1 I32 [n]; src2 [n]. */
     MNEME_OP_ADD_ROWS_SCALED = 17,

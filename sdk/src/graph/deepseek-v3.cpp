@@ -36,9 +36,34 @@ struct v3_layer {
     std::vector<double> router_bias;
 };
 
-// Caches grow in pages of k_page_tokens as tokens arrive (by 1.5x, so growth costs amortised
-// O(1) copies per token), never beyond n_ctx: a session costs what its tokens need.
+// Caches grow in pages of k_page_tokens as tokens arrive (grown_capacity), never beyond n_ctx: a
+// session costs what its tokens need.
 constexpr int64_t k_page_tokens = 256;
+
+// Index keys leave the FP8 round trip as e4m3 values times a power of two, which BF16 holds
+// exactly: where the device can score BF16 keys and write them, the cache keeps them so (half
+// the bytes each decoding step scans at long context). Saved states hold them as float32 either
+// way, so a state moves between devices and builds unchanged.
+bool device_takes_bf16_keys(device& dev) {
+    auto probe = [&](mneme_op_type type, std::initializer_list<mneme_dtype> srcs, mneme_dtype dst) {
+        mneme_op op{};
+        op.struct_size = sizeof(op);
+        op.type = type;
+        op.dst = make_tensor(nullptr, 0, dst, {1});
+        for (const mneme_dtype t : srcs) op.src[op.n_src++] = make_tensor(nullptr, 0, t, {1});
+        return dev.supports(op);
+    };
+    return probe(MNEME_OP_INDEXER_SCORES, {MNEME_DTYPE_F32, MNEME_DTYPE_F32, MNEME_DTYPE_BF16}, MNEME_DTYPE_F32) &&
+           probe(MNEME_OP_COPY, {MNEME_DTYPE_F32}, MNEME_DTYPE_BF16) &&
+           probe(MNEME_OP_COPY, {MNEME_DTYPE_BF16}, MNEME_DTYPE_BF16) &&
+           probe(MNEME_OP_COPY, {MNEME_DTYPE_BF16}, MNEME_DTYPE_F32) &&
+           probe(MNEME_OP_GET_ROWS, {MNEME_DTYPE_BF16, MNEME_DTYPE_I32}, MNEME_DTYPE_F32);
+}
+
+// Bytes of one cached row as saved: BF16 rows widen to float32.
+int64_t saved_row_bytes(const mneme_tensor& t) {
+    return t.dtype == MNEME_DTYPE_BF16 ? t.ne[0] * 4 : t.nb[1];
+}
 
 class v3_state final : public arch_state {
 public:
@@ -55,8 +80,7 @@ public:
     // Makes room for `needed` tokens, keeping the first n_past.
     void reserve(graph_builder& g, int64_t needed) {
         if (needed <= capacity) return;
-        int64_t cap = std::max(needed, capacity + capacity / 2);
-        cap = std::min(n_ctx, (cap + k_page_tokens - 1) / k_page_tokens * k_page_tokens);
+        const int64_t cap = grown_capacity(needed, capacity, n_ctx, k_page_tokens);
         auto grow = [&](std::vector<mneme_tensor>& ts) {
             for (auto& t : ts) {
                 auto b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * cap));
@@ -83,8 +107,18 @@ public:
         auto put = [&](const mneme_tensor& t) {
             const uint64_t bytes = static_cast<uint64_t>(t.nb[1] * n_past);
             const std::size_t at = out.size();
-            out.resize(at + bytes);
-            if (bytes) g.dev().download(t.buffer, t.offset, out.data() + at, bytes);
+            if (t.dtype != MNEME_DTYPE_BF16) {
+                out.resize(at + bytes);
+                if (bytes) g.dev().download(t.buffer, t.offset, out.data() + at, bytes);
+                return;
+            }
+            std::vector<uint16_t> half(bytes / 2);
+            if (bytes) g.dev().download(t.buffer, t.offset, half.data(), bytes);
+            out.resize(at + half.size() * 4);
+            for (std::size_t i = 0; i < half.size(); ++i) {
+                const uint32_t bits = static_cast<uint32_t>(half[i]) << 16;  // exact
+                std::memcpy(out.data() + at + 4 * i, &bits, 4);
+            }
         };
         for (const auto& t : latent) put(t);
         for (const auto& t : index_keys) put(t);
@@ -92,8 +126,8 @@ public:
 
     void load(graph_builder& g, const unsigned char* data, std::size_t size) override {
         std::size_t expected = 0;
-        for (const auto& t : latent) expected += static_cast<std::size_t>(t.nb[1] * n_past);
-        for (const auto& t : index_keys) expected += static_cast<std::size_t>(t.nb[1] * n_past);
+        for (const auto& t : latent) expected += static_cast<std::size_t>(saved_row_bytes(t) * n_past);
+        for (const auto& t : index_keys) expected += static_cast<std::size_t>(saved_row_bytes(t) * n_past);
         if (expected != size) fail(MNEME_ERROR_INVALID_MODEL, "saved caches have ", size, " bytes, expected ", expected);
         const int64_t keep = n_past;
         n_past = 0;  // nothing of the old context is worth copying
@@ -101,9 +135,20 @@ public:
         n_past = keep;
         std::size_t at = 0;
         auto get = [&](const mneme_tensor& t) {
-            const uint64_t bytes = static_cast<uint64_t>(t.nb[1] * n_past);
+            const uint64_t bytes = static_cast<uint64_t>(saved_row_bytes(t) * n_past);
             if (at + bytes > size) fail(MNEME_ERROR_INVALID_MODEL, "saved state is shorter than its caches");
-            if (bytes) g.dev().upload(t.buffer, t.offset, data + at, bytes);
+            if (t.dtype != MNEME_DTYPE_BF16) {
+                if (bytes) g.dev().upload(t.buffer, t.offset, data + at, bytes);
+            } else if (bytes) {
+                // Saved from float32 keys that went through the same round trip: exact in BF16.
+                std::vector<uint16_t> half(bytes / 4);
+                for (std::size_t i = 0; i < half.size(); ++i) {
+                    uint32_t bits;
+                    std::memcpy(&bits, data + at + 4 * i, 4);
+                    half[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+                }
+                g.dev().upload(t.buffer, t.offset, half.data(), half.size() * 2);
+            }
             at += bytes;
         };
         for (const auto& t : latent) get(t);
@@ -118,6 +163,9 @@ public:
         : cfg_(cfg), ws_(ckpt, cfg, g) {
         v32_ = cfg.arch == model_arch::deepseek_v32;
         act_quant_ = v32_ && opts.act_quant;
+        key_dtype_ = opts.bf16_index_keys && act_quant_ && g.act() == MNEME_DTYPE_F32 && device_takes_bf16_keys(g.dev())
+                         ? MNEME_DTYPE_BF16
+                         : g.act();
         coarse_block_ = v32_ ? opts.coarse_block : 0;
         coarse_recall_ = opts.recall;
         d_ = cfg.hidden_size;
@@ -158,7 +206,7 @@ public:
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             // Shapes only: reserve() allocates the first pages.
             st->latent.push_back(make_tensor(nullptr, 0, g.act(), {kv_lora_ + rope_, 0}));
-            if (v32_) st->index_keys.push_back(make_tensor(nullptr, 0, g.act(), {di_, 0}));
+            if (v32_) st->index_keys.push_back(make_tensor(nullptr, 0, key_dtype_, {di_, 0}));
             if (v32_ && coarse_block_ > 0) st->block_keys.push_back(make_tensor(nullptr, 0, g.act(), {di_, 0}));
         }
         if (v32_) st->coarse_block = coarse_block_;
@@ -167,8 +215,8 @@ public:
     }
 
     uint64_t cache_bytes_per_token(mneme_dtype act) const override {
-        const int64_t per_layer = kv_lora_ + rope_ + (v32_ ? di_ : 0);
-        return static_cast<uint64_t>(per_layer * dtype_bytes(act)) * layers_.size();
+        const int64_t keys = v32_ ? di_ * dtype_bytes(act == MNEME_DTYPE_F32 ? key_dtype_ : act) : 0;
+        return static_cast<uint64_t>((kv_lora_ + rope_) * dtype_bytes(act) + keys) * layers_.size();
     }
 
     uint64_t scratch_bytes(int64_t chunk, int64_t context, mneme_dtype act) const override {
@@ -195,7 +243,11 @@ public:
             if (v32_) {
                 lin(L.idx_wq_b, L.q_a.out_features());
                 l.add(hi_ * s).add(context * s).i32(std::min<int64_t>(cfg_.index_topk, context) * s);
-                if (coarse_block_ > 0) l.add(di_ * (s + coarse_block_)).add(di_ * coarse_block_);  // block pooling
+                if (narrow_keys()) l.add(di_ * s);  // new keys before they are narrowed into the cache
+                if (coarse_block_ > 0) {
+                    l.add(di_ * (s + coarse_block_)).add(di_ * coarse_block_);  // block pooling
+                    if (narrow_keys()) l.add(di_ * (s + coarse_block_));        // the pooled keys widened
+                }
             }
             l.add(kv_lora_ * h_ * s).add(vdim_ * h_ * s);  // attention output, value up-projection
             lin(L.o, vdim_ * h_);
@@ -436,13 +488,14 @@ private:
         g.hadamard(q3, q3);
         if (act_quant_) g.quant_roundtrip(q3, q3, MNEME_DTYPE_F8_E4M3, static_cast<uint32_t>(di_));
 
-        const mneme_tensor k_new = rows_of(st.index_keys[li], p, s);
+        const mneme_tensor k_new = narrow_keys() ? g.tensor({di_, s}) : rows_of(st.index_keys[li], p, s);
         g.matmul(k_new, xq, L.idx_wk);
         g.layer_norm(k_new, k_new, &L.idx_k_norm_w, &L.idx_k_norm_b, 1e-6);
         g.rope(as_3d(k_new, di_, 1, s), as_3d(k_new, di_, 1, s), cos_t, sin_t, MNEME_ROPE_HALF_SPLIT, 0,
                static_cast<uint32_t>(rope_));
         g.hadamard(k_new, k_new);
         if (act_quant_) g.quant_roundtrip(k_new, k_new, MNEME_DTYPE_F8_E4M3, static_cast<uint32_t>(di_));
+        if (narrow_keys()) g.copy(rows_of(st.index_keys[li], p, s), k_new);
 
         const mneme_tensor w = g.tensor({hi_, s});
         g.matmul(w, x, L.idx_weights, 1.0 / std::sqrt(static_cast<double>(hi_)) / std::sqrt(static_cast<double>(di_)));
@@ -467,7 +520,12 @@ private:
     void pool_blocks(graph_builder& g, v3_state& st, std::size_t li, int64_t total) {
         const int64_t b = st.coarse_block, first = st.blocks_done, n = total / b - first;
         if (n > 0) {
-            const mneme_tensor a = rows_of(st.index_keys[li], first * b, n * b);
+            mneme_tensor a = rows_of(st.index_keys[li], first * b, n * b);
+            if (narrow_keys()) {
+                const mneme_tensor wide = g.tensor({di_, n * b});
+                g.copy(wide, a);
+                a = wide;
+            }
             // Gated pooling with all-zero scores and position terms is the plain mean.
             const mneme_tensor zeros = g.tensor({di_, n * b}), ape = g.tensor({di_, b});
             g.scale(zeros, a, 0.0, 0.0);
@@ -666,6 +724,8 @@ private:
     weight_store ws_;
     std::vector<buffer_ptr> owned_;
     bool v32_ = false, act_quant_ = false;
+    mneme_dtype key_dtype_ = MNEME_DTYPE_F32;  // of the index-key cache (device_takes_bf16_keys)
+    bool narrow_keys() const noexcept { return v32_ && key_dtype_ == MNEME_DTYPE_BF16; }
     int64_t coarse_block_ = 0;
     coarse_recall* coarse_recall_ = nullptr;
     int64_t d_ = 0, h_ = 0, nope_ = 0, rope_ = 0, vdim_ = 0, kv_lora_ = 0, vocab_ = 0, hi_ = 0, di_ = 0;

@@ -21,6 +21,9 @@ struct v3_options {
     // with blocks of this many tokens. An approximation of DSA's exact top-k: off by default.
     int64_t coarse_block = 0;
     coarse_recall* recall = nullptr;  // measurement: also run the exact selection and compare
+    // V3.2 with act_quant on a float32 device that takes them: index keys cached in BF16 (exact).
+    // Off only to check that claim (the same logits bit for bit).
+    bool bf16_index_keys = true;
 };
 
 std::unique_ptr<arch_model> make_deepseek_v3(const checkpoint& ckpt, const model_config& cfg, graph_builder& g,

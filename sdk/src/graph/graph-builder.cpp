@@ -176,6 +176,11 @@ void replace_buffer(graph_builder& g, std::vector<buffer_ptr>& owned, mneme_tens
     owned.push_back(std::move(b));
 }
 
+int64_t grown_capacity(int64_t needed, int64_t capacity, int64_t n_ctx, int64_t page_tokens) {
+    const int64_t cap = std::max(needed + page_tokens, capacity + capacity / 2);
+    return std::min(n_ctx, (cap + page_tokens - 1) / page_tokens * page_tokens);
+}
+
 // Uploads need no wait for the queue: a backend orders buffer_upload after the ops submitted
 // before it (mneme_plugin.h), so submitting what was recorded is enough even when the bytes
 // reuse scratch memory an earlier op still reads. Not waiting lets an asynchronous backend keep

@@ -150,4 +150,10 @@ private:
 void replace_buffer(graph_builder& g, std::vector<buffer_ptr>& owned, mneme_tensor& t, const mneme_tensor& bigger,
                     buffer_ptr b);
 
+// The capacity a growing cache moves to when it must hold `needed` tokens: whole pages of
+// `page_tokens`, at least 1.5x the old capacity (amortised O(1) copies per token), never beyond
+// n_ctx. One page more than `needed` is asked for, so that the first token decoded after a prompt
+// does not copy the whole cache (at 32K tokens that copy cost more than the step itself).
+int64_t grown_capacity(int64_t needed, int64_t capacity, int64_t n_ctx, int64_t page_tokens);
+
 }  // namespace mneme

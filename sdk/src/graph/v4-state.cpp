@@ -19,8 +19,7 @@ mneme_tensor v4_state::alloc(graph_builder& g, int64_t ne0, int64_t ne1) {
 void v4_state::reserve(graph_builder& g, int64_t needed) {
     constexpr int64_t page_tokens = 256;
     if (needed <= capacity) return;
-    int64_t cap = std::max(needed, capacity + capacity / 2);
-    cap = std::min(n_ctx, (cap + page_tokens - 1) / page_tokens * page_tokens);
+    const int64_t cap = grown_capacity(needed, capacity, n_ctx, page_tokens);
     auto grow = [&](mneme_tensor& t, int64_t ratio) {
         const int64_t rows = std::max<int64_t>(1, cap / ratio), keep = n_past / ratio;
         buffer_ptr b = g.dev().alloc(static_cast<uint64_t>(t.nb[1] * rows));

@@ -33,7 +33,7 @@ public:
     mneme_tensor alloc(graph_builder& g, int64_t ne0, int64_t ne1);
 
     // Makes room for `needed` tokens in the caches that grow with the context (in pages of 256
-    // tokens, by at least 1.5x, never beyond n_ctx), keeping what the first n_past tokens wrote.
+    // tokens, see grown_capacity), keeping what the first n_past tokens wrote.
     void reserve(graph_builder& g, int64_t needed);
 
     void save(graph_builder& g, std::vector<unsigned char>& out) override;
