@@ -149,7 +149,16 @@ int cmd_bench_speed(const args& a) {
 
     // Decode steps attend to prompt + 1 .. prompt + gen tokens; cost at the mean.
     const uint64_t mean_context = prompt_tokens + (gen_tokens + 1) / 2;
-    const bench::step_cost cost = bench::decode_step_cost(ckpt, mean_context, 4, info.cache_bytes_per_token);
+    // What the runtime keeps per index key element (BF16 on the CPU), from its own per-token size:
+    // per layer, the latent's float32 values and then the key.
+    const bench::model_shape& shape = ckpt.shape;
+    uint64_t key_bytes = 4;
+    if (shape.index_dim > 0 && shape.layers > 0) {
+        const uint64_t per_layer = info.cache_bytes_per_token / static_cast<uint64_t>(shape.layers);
+        const uint64_t latent = 4 * static_cast<uint64_t>(shape.kv_lora + shape.rope);
+        if (per_layer > latent) key_bytes = (per_layer - latent) / static_cast<uint64_t>(shape.index_dim);
+    }
+    const bench::step_cost cost = bench::decode_step_cost(ckpt, mean_context, 4, info.cache_bytes_per_token, key_bytes);
     const double step_bytes = static_cast<double>(cost.total_bytes());
     const double roofline_tps = bandwidth * 1e9 / step_bytes;
     const double decode_pct = 100.0 * best.decode_tps / roofline_tps;

@@ -149,7 +149,7 @@ checkpoint_summary read_checkpoint_summary(const std::string& dir) {
 }
 
 step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uint64_t act_bytes,
-                           uint64_t fallback_cache_bytes_per_token) {
+                           uint64_t fallback_cache_bytes_per_token, uint64_t index_key_bytes) {
     const model_shape& s = ckpt.shape;
     step_cost c;
     // Routed experts are summed per layer, then scaled by top-k / n_routed: one token selects
@@ -214,9 +214,9 @@ step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uin
         c.attended = s.index_topk > 0 ? std::min<uint64_t>(context, static_cast<uint64_t>(s.index_topk)) : context;
         // Latent rows [kv_lora + rope] for the attended tokens; V3.2 also scans every cached
         // indexer key [index_dim] to choose them.
-        c.cache_bytes = layers * act_bytes *
-                        (static_cast<uint64_t>(s.kv_lora + s.rope) * c.attended +
-                         static_cast<uint64_t>(s.index_dim) * (s.index_topk > 0 ? context : 0));
+        const uint64_t key_bytes = index_key_bytes ? index_key_bytes : act_bytes;
+        c.cache_bytes = layers * (act_bytes * static_cast<uint64_t>(s.kv_lora + s.rope) * c.attended +
+                                  key_bytes * static_cast<uint64_t>(s.index_dim) * (s.index_topk > 0 ? context : 0));
         // Absorbed MLA: scores over kv_lora + rope dims, values over kv_lora, for every head.
         c.attention_flops_per_key = 2.0 * static_cast<double>(layers * s.heads * (2 * s.kv_lora + s.rope));
         c.indexer_flops_per_key =

@@ -72,8 +72,10 @@ struct step_cost {
 // The cost of decoding one token with `context` tokens already cached. `act_bytes` is the size of
 // the runtime's activation type (4 for float32). For layouts other than the V3 family the cache
 // figure is `fallback_cache_bytes_per_token` × context (the runtime's own per-token size).
+// `index_key_bytes` is the size of one cached V3.2 index-key element (0: act_bytes; 2 where the
+// runtime keeps them in BF16).
 step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uint64_t act_bytes = 4,
-                           uint64_t fallback_cache_bytes_per_token = 0);
+                           uint64_t fallback_cache_bytes_per_token = 0, uint64_t index_key_bytes = 0);
 
 // FLOPs per prompt token of a P-token prefill from an empty cache: 2 per weight multiply-add, the
 // LM head once per prompt (for its last token), attention over (P+1)/2 keys on average.

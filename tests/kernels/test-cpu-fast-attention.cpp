@@ -152,6 +152,34 @@ TEST_CASE("indexer scores over BF16 keys equal those over the keys widened", "[f
     });
 }
 
+TEST_CASE("a lone query's indexer scores equal its scores within a batch, bit for bit", "[fast][indexer]") {
+    // A decoding step's single query takes head_dots (heads in the vector lanes) where the
+    // instruction set has it; a batch of queries takes the packed-panel product. Both sum each
+    // dot in the same order with fused multiply-adds, so a query scores alike either way.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(7);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 13, 16, 17, 40, 64, 100}) {
+            for (int64_t d : {1, 7, 64, 128}) {
+                const int64_t queries = 4, n_keys = 283, k_stride = d + 1, start_pos = n_keys - queries;
+                auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
+                auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+                auto kk = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
+                std::vector<float> batch(static_cast<std::size_t>(queries * n_keys)),
+                    lone(static_cast<std::size_t>(n_keys));
+                k::fast::indexer_scores(ex.ctx, q.data(), w.data(), kk.data(), d, heads, queries, n_keys, k_stride,
+                                        start_pos, 1, batch.data());
+                for (int64_t s = 0; s < queries; ++s) {
+                    k::fast::indexer_scores(ex.ctx, q.data() + s * heads * d, w.data() + s * heads, kk.data(), d, heads,
+                                            1, n_keys, k_stride, start_pos + s, 1, lone.data());
+                    INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " d " << d << " query " << s);
+                    REQUIRE(std::memcmp(lone.data(), batch.data() + s * n_keys, lone.size() * sizeof(float)) == 0);
+                }
+            }
+        }
+    });
+}
+
 TEST_CASE("fast indexer scores equal the reference", "[fast][indexer]") {
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(5);

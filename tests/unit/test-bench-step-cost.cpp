@@ -127,6 +127,9 @@ TEST_CASE("V3.2 reads the indexer keys of every token but latents only of the se
     CHECK(long_ctx.attended == 20);
     CHECK(long_ctx.cache_bytes == 2 * 4 * ((136 + 64) * 20 + 128 * 1000));
     CHECK(long_ctx.weight_bytes() == short_ctx.weight_bytes());
+    // Index keys cached in BF16: two bytes per key element, latents unchanged.
+    const auto bf16_keys = bench::decode_step_cost(ckpt, 1000, 4, 0, 2);
+    CHECK(bf16_keys.cache_bytes == 2 * (4 * (136 + 64) * 20 + 2 * 128 * 1000));
 }
 
 TEST_CASE("prefill FLOPs per token: weights, the LM head once, causal attention", "[bench]") {

@@ -134,9 +134,13 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
     // by column, and every query element is broadcast against them: no horizontal sums. gemm_nt's
     // 4 x 4 tiles end in 16 reductions, which at index_head_dim 64-128 cost more than the products.
     const bool panels = kt.gemm_panel && kt.pack_panel;
+    // A single query (a decoding step) has too few rows to pay for packing its keys: its heads go
+    // into the vector lanes instead (head_dots), the same sums bit for bit.
+    const bool lanes = kt.head_dots && heads <= 128;
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
-        std::vector<float> dots, panel, rowbuf;
+        std::vector<float> dots, panel, rowbuf, qt;
         const float* key_rows[k_key_block];
+        int64_t packed_query = -1;
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
             const int64_t j0 = static_cast<int64_t>(i) % kblocks * k_key_block;
@@ -144,7 +148,20 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
             const int64_t nj = std::min(k_key_block, n_keys - j0);
             // Keys no query of the group may see are masked without computing them.
             const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
-            if (valid_max > 0 && panels) {
+            if (valid_max > 0 && ns == 1 && lanes) {
+                if (packed_query != s0) {
+                    qt.resize(static_cast<std::size_t>(d * head_vectors(heads) * 16));
+                    pack_heads(q + s0 * heads * d, heads, d, qt.data());
+                    packed_query = s0;
+                }
+                dots.resize(static_cast<std::size_t>(heads * valid_max));
+                // k_panel_cols keys at a time: BF16 keys widen into a buffer that stays in L1.
+                for (int64_t p0 = 0; p0 < valid_max; p0 += k_panel_cols) {
+                    const int64_t np = std::min(k_panel_cols, valid_max - p0);
+                    keys.rows(j0 + p0, np, rowbuf, key_rows);
+                    kt.head_dots(qt.data(), heads, key_rows, np, d, dots.data() + p0, valid_max);
+                }
+            } else if (valid_max > 0 && panels) {
                 dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
                 panel.resize(static_cast<std::size_t>(d * k_panel_cols));
                 for (int64_t p0 = 0; p0 < valid_max; p0 += k_panel_cols) {

@@ -67,10 +67,31 @@ struct kernel_table {
     // dot_stride + j], 0) for j < n, summed in that order from 0 with separate multiply and add
     // (the reference kernel's rounding, bit for bit).
     void (*relu_head_sum)(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n, float* out);
+    // One query's indexer dots without packing the keys: dots[h * dot_stride + j] = sum over c = 0,
+    // 1, ... of q[h * d + c] * keys[j][c] for h < heads, j < n, each a chain of fused multiply-adds
+    // from zero in that order (gemm_panel's arithmetic, so the same values bit for bit). The heads
+    // ride in the vector lanes and each key element is broadcast, so only the 16 dots of a key are
+    // transposed, not its d elements. qt is q as pack_heads lays it out. Returns false, computing
+    // nothing, for more than 128 heads. Null where the instruction set has no such kernel.
+    bool (*head_dots)(const float* qt, int64_t heads, const float* const* keys, int64_t n, int64_t d, float* dots,
+                      int64_t dot_stride);
     // The most activation rows one dot call takes. Each row's sum is computed in the same order
     // whatever the number of rows beside it, so a row's result never depends on its group.
     int64_t dot_max_rows;
 };
+
+// head_dots' query layout: vectors of 16 heads, head_vectors(heads) of them (1, 2, 4 or 8) per
+// element c: qt[(c * w + v) * 16 + i] = q[(16 v + i) * d + c], zero beyond the last head.
+inline int64_t head_vectors(int64_t heads) {
+    const int64_t v = (heads + 15) / 16;
+    return v <= 1 ? 1 : v <= 2 ? 2 : v <= 4 ? 4 : 8;
+}
+inline void pack_heads(const float* q, int64_t heads, int64_t d, float* qt) {
+    const int64_t lanes = head_vectors(heads) * 16;
+    for (int64_t c = 0; c < d; ++c) {
+        for (int64_t h = 0; h < lanes; ++h) qt[c * lanes + h] = h < heads ? q[h * d + c] : 0.0f;
+    }
+}
 
 const kernel_table& scalar_kernels();
 const kernel_table& avx2_kernels();

@@ -313,6 +313,75 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
     }
 }
 
+// head_dots with HV vectors of 16 heads: KB keys at a time keep KB * HV accumulators (16; 8 for one
+// vector, where 16 keys cost more in pointer and broadcast traffic than they hide latency) in
+// flight; every 16 keys, each head vector's results are transposed into 16 rows of 16 keys.
+template <int HV>
+MNEME_AVX512 void head_dots_hv(const float* qt, int64_t heads, const float* const* keys, int64_t n, int64_t d,
+                               float* dots, int64_t ds) {
+    constexpr int KB = HV == 1 ? 8 : 16 / HV;
+    alignas(64) float res[HV][16][16];  // [head vector][key of the group][head lane]
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        const int64_t nk = n - j0 < 16 ? n - j0 : 16;
+        for (int64_t g = 0; g < nk; g += KB) {
+            const float* kp[KB];
+            for (int b = 0; b < KB; ++b) kp[b] = keys[j0 + (g + b < nk ? g + b : nk - 1)];  // a real row: no overread
+            // Fully unrolled, so that the accumulators live in registers.
+            __m512 acc[KB][HV];
+#pragma GCC unroll 8
+            for (int b = 0; b < KB; ++b) {
+#pragma GCC unroll 8
+                for (int v = 0; v < HV; ++v) acc[b][v] = _mm512_setzero_ps();
+            }
+            for (int64_t c = 0; c < d; ++c) {
+                __m512 qv[HV];
+#pragma GCC unroll 8
+                for (int v = 0; v < HV; ++v) qv[v] = _mm512_loadu_ps(qt + (c * HV + v) * 16);
+#pragma GCC unroll 8
+                for (int b = 0; b < KB; ++b) {
+                    const __m512 kb = _mm512_set1_ps(kp[b][c]);
+#pragma GCC unroll 8
+                    for (int v = 0; v < HV; ++v) acc[b][v] = _mm512_fmadd_ps(qv[v], kb, acc[b][v]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int b = 0; b < KB; ++b) {
+                if (g + b >= 16) break;
+#pragma GCC unroll 8
+                for (int v = 0; v < HV; ++v) _mm512_store_ps(res[v][g + b], acc[b][v]);
+            }
+        }
+        const auto mask = static_cast<__mmask16>((1u << nk) - 1);
+        for (int v = 0; v < HV; ++v) {
+            __m512 r[16];
+            for (int i = 0; i < 16; ++i) r[i] = i < nk ? _mm512_load_ps(res[v][i]) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16 && v * 16 + i < heads; ++i)
+                _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds + j0, mask, r[i]);
+        }
+    }
+}
+
+MNEME_AVX512 bool head_dots(const float* qt, int64_t heads, const float* const* keys, int64_t n, int64_t d, float* dots,
+                            int64_t dot_stride) {
+    if (heads < 1 || heads > 128) return false;
+    switch (head_vectors(heads)) {
+        case 1:
+            head_dots_hv<1>(qt, heads, keys, n, d, dots, dot_stride);
+            break;
+        case 2:
+            head_dots_hv<2>(qt, heads, keys, n, d, dots, dot_stride);
+            break;
+        case 4:
+            head_dots_hv<4>(qt, heads, keys, n, d, dots, dot_stride);
+            break;
+        default:
+            head_dots_hv<8>(qt, heads, keys, n, d, dots, dot_stride);
+            break;
+    }
+    return true;
+}
+
 // 16 consecutive weights of one row (element k on), unscaled but in the unit `scale_unit<F>`
 // (e4m3 through the float16 view comes out times 2^-8), so that one multiplication by the block
 // scale times that unit gives exactly decode's value x scale.
@@ -504,7 +573,8 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode, gemm_nt, axpy_rows, gemm_panel, pack_panel, decode_panel, dot, relu_head_sum, 8};
+    static const kernel_table table{decode,       gemm_nt, axpy_rows,     gemm_panel, pack_panel,
+                                    decode_panel, dot,     relu_head_sum, head_dots,  8};
     return table;
 }
 
