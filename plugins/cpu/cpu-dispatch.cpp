@@ -619,13 +619,6 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_ADD:
         case MNEME_OP_MUL:
         case MNEME_OP_SCALE:
-        case MNEME_OP_COPY:
-            return is_float(op.dst.dtype) ||
-                   (op.dst.dtype == MNEME_DTYPE_BF16 &&
-                    (op.src[0].dtype == MNEME_DTYPE_F32 || op.src[0].dtype == MNEME_DTYPE_BF16));
-        case MNEME_OP_INDEXER_SCORES:
-            return is_float(op.dst.dtype) && (op.n_src < 3 || op.src[2].dtype == op.dst.dtype ||
-                                              (op.src[2].dtype == MNEME_DTYPE_BF16 && op.dst.dtype == MNEME_DTYPE_F32));
         case MNEME_OP_GET_ROWS:
         case MNEME_OP_QUANT_ROUNDTRIP:
         case MNEME_OP_LAYER_NORM:
@@ -637,6 +630,13 @@ bool supports(const mneme_op& op) {
         case MNEME_OP_COMPRESS_POOL:
         case MNEME_OP_ENGRAM_GATE:
         case MNEME_OP_CAUSAL_CONV: return is_float(op.dst.dtype);
+        case MNEME_OP_COPY:  // also into BF16 (run_copy_to_bf16)
+            return is_float(op.dst.dtype) ||
+                   (op.dst.dtype == MNEME_DTYPE_BF16 &&
+                    (op.src[0].dtype == MNEME_DTYPE_F32 || op.src[0].dtype == MNEME_DTYPE_BF16));
+        case MNEME_OP_INDEXER_SCORES:
+            return is_float(op.dst.dtype) && (op.n_src < 3 || op.src[2].dtype == op.dst.dtype ||
+                                              (op.src[2].dtype == MNEME_DTYPE_BF16 && op.dst.dtype == MNEME_DTYPE_F32));
         case MNEME_OP_TOPK: return is_float(op.src[0].dtype) && op.dst.dtype == MNEME_DTYPE_I32;
         default: return false;
     }

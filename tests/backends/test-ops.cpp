@@ -82,6 +82,24 @@ TEST_CASE("supports_op refuses op types it does not know", "[ops]") {
     CHECK_FALSE(dev.supports(op));
 }
 
+TEST_CASE("supports_op refuses a BF16 destination for every op but COPY", "[ops]") {
+    // Only COPY may write BF16 (caches narrowed on purpose); any other op asked for it would write
+    // float32 results into half the bytes.
+    auto& dev = device_under_test();
+    REQUIRE(dev.usable());
+    for (mneme_op_type t : {MNEME_OP_MATMUL, MNEME_OP_RMS_NORM, MNEME_OP_ROPE, MNEME_OP_SOFTMAX, MNEME_OP_SWIGLU,
+                            MNEME_OP_ADD, MNEME_OP_MUL, MNEME_OP_SCALE, MNEME_OP_GET_ROWS, MNEME_OP_INDEXER_SCORES}) {
+        mneme_op op{};
+        op.struct_size = sizeof(op);
+        op.type = t;
+        op.dst.dtype = MNEME_DTYPE_BF16;
+        op.src[0].dtype = op.src[1].dtype = op.src[2].dtype = MNEME_DTYPE_F32;
+        op.n_src = 3;
+        CAPTURE(t);
+        CHECK_FALSE(dev.supports(op));
+    }
+}
+
 TEST_CASE("an allocation larger than the device is an error, not a crash", "[ops]") {
     auto& dev = device_under_test();
     REQUIRE(dev.usable());
