@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
 
     const std::vector<k::fast::isa> isas = [] {
         std::vector<k::fast::isa> v;
-        for (auto i : {k::fast::isa::scalar, k::fast::isa::avx2, k::fast::isa::avx512})
+        for (auto i : {k::fast::isa::scalar, k::fast::isa::avx2, k::fast::isa::avx512, k::fast::isa::amx})
             if (k::fast::isa_supported(i)) v.push_back(i);
         return v;
     }();

@@ -143,10 +143,7 @@ gemm_peak measure_gemm_peak(mneme::thread_pool& pool, int reps) {
     };
     // The same narrowing as the CPU plugin's MNEME_CPU_ISA, so the peak is that of the kernels the
     // model runs with.
-    const char* env = std::getenv("MNEME_CPU_ISA");
-    const std::string want = env ? env : "";
-    if (want == "scalar") k::fast::select_isa(k::fast::isa::scalar);
-    if (want == "avx2") k::fast::select_isa(k::fast::isa::avx2);
+    k::fast::select_isa(k::fast::isa_at_most(std::getenv("MNEME_CPU_ISA")));
     gemm_peak out;
     out.isa = k::fast::isa_name(k::fast::active_isa());
     struct shape {

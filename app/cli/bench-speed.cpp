@@ -216,8 +216,10 @@ int cmd_bench_speed(const args& a) {
     std::printf("GEMM peak          %.1f GFLOP/s (fast float32 matmul:", peak.best_gflops());
     for (const auto& s : peak.shapes)
         std::printf(" %s %lldx%lldx%lld %.1f;", s.weights.c_str(), s.rows, s.n, s.k, s.gflops);
-    std::printf(")\nFMA peak           %.1f GFLOP/s (registers only; the kernel's GEMM peak is %.1f%% of it)\n",
-                peak.fma_gflops, peak.fma_gflops > 0 ? 100.0 * peak.best_gflops() / peak.fma_gflops : 0.0);
+    std::printf(
+        ")\nFMA peak           %.1f GFLOP/s (float32 FMAs in registers; the kernel's GEMM peak is %.1f%% of it%s)\n",
+        peak.fma_gflops, peak.fma_gflops > 0 ? 100.0 * peak.best_gflops() / peak.fma_gflops : 0.0,
+        peak.isa.find("amx") != std::string::npos ? ": its BF16 tile products pass the vector units' rate" : "");
     std::printf(
         "decode step reads  %.2f MiB: attention+dense %.2f, shared experts %.2f, routed experts %.2f (%llu per "
         "token), embedding row %.3f, LM head %.2f, cache %.3f at %llu tokens (stored formats: %.2f MiB of "

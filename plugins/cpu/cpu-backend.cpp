@@ -34,7 +34,7 @@ uint64_t pages_to_bytes(long pages) {
     return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
-// MNEME_CPU_ISA (reference | scalar | avx2 | avx512) narrows the float32 kernels for measurements;
+// MNEME_CPU_ISA (reference | scalar | avx2 | avx512 | amx) narrows the float32 kernels for measurements;
 // by default the best instruction set the CPU supports is used. Returns the choice in words.
 const char* kernel_choice() {
     namespace fast = mneme::kernels::fast;
@@ -43,10 +43,7 @@ const char* kernel_choice() {
         const std::string want = env ? env : "";
         fast::set_reference_only(want == "reference");
         if (want == "reference") return "reference";
-        fast::isa pick = fast::detect_isa();
-        if (want == "scalar") pick = fast::isa::scalar;
-        if (want == "avx2" && pick == fast::isa::avx512) pick = fast::isa::avx2;
-        return fast::isa_name(fast::select_isa(pick));
+        return fast::isa_name(fast::select_isa(fast::isa_at_most(want.c_str())));
     }();
     return choice;
 }

@@ -29,7 +29,7 @@ struct pooled_exec {
 // Runs body once per supported instruction set with that set forced, then restores the best one.
 inline void for_each_isa(const std::function<void(kernels::fast::isa)>& body) {
     using kernels::fast::isa;
-    for (isa i : {isa::scalar, isa::avx2, isa::avx512}) {
+    for (isa i : {isa::scalar, isa::avx2, isa::avx512, isa::amx}) {
         if (!kernels::fast::isa_supported(i)) continue;
         kernels::fast::select_isa(i);
         body(i);

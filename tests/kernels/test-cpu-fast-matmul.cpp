@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -305,10 +306,13 @@ TEST_CASE("fast matmul of prefill-sized products (packed panels) for every forma
 
 TEST_CASE("prefill products decode each weight exactly as decode_row does", "[fast][matmul]") {
     // The packed-panel path decodes weights straight into the panel where it can; multiplying the
-    // stored weight must then give the same bits as multiplying its decoded float32 copy.
+    // stored weight must then give the same bits as multiplying its decoded float32 copy. (With
+    // AMX the stored formats go to the tiles and float32 weights to the panels, so the two sums
+    // differ in order; the tile path has its own tests below.)
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(31);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
+        if (isa == k::fast::isa::amx) return;
         std::vector<mneme::test::stored_weight> weights;
         weights.push_back(random_weight(rng, k::weight_format::e4m3, 70, 1100, k::scale_format::f32, 128, 128, 3));
         weights.back().data[static_cast<std::size_t>(5 * weights.back().view.row_bytes + 700)] = 0xff;  // a NaN code
@@ -339,4 +343,75 @@ TEST_CASE("prefill products decode each weight exactly as decode_row does", "[fa
             }
         }
     });
+}
+
+TEST_CASE("prefill products on AMX tiles equal the reference for every exact format, scale and tail",
+          "[fast][matmul][amx]") {
+    // BF16, FP8 and FP4 weights go to the tiles from 17 rows on: row counts leave 16-row and
+    // partial blocks, N partial 32-column panels, K partial 32-element steps and several chunks;
+    // e8m0 scales are folded into the weights unless too small or large, float32 scales multiply
+    // each block's sums; a row count past one row group (the activation parts kept in L2).
+    if (!k::fast::isa_supported(k::fast::isa::amx)) {
+        WARN("this CPU has no AMX tiles: the tile path is not run here");
+        return;
+    }
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(37);
+    k::fast::select_isa(k::fast::isa::amx);
+    struct shape {
+        k::weight_format fmt;
+        k::scale_format sfmt;
+        int64_t block_n, block_k;
+    };
+    const shape shapes[] = {
+        {k::weight_format::bf16, k::scale_format::none, 1, 1},
+        {k::weight_format::e4m3, k::scale_format::none, 1, 1},
+        {k::weight_format::e4m3, k::scale_format::f32, 128, 128},   // V3
+        {k::weight_format::e4m3, k::scale_format::e8m0, 128, 128},  // V3.2 / V4, folded
+        {k::weight_format::e2m1, k::scale_format::e8m0, 1, 32},     // V4 experts, folded
+        {k::weight_format::e4m3, k::scale_format::f32, 16, 64},     // blocks inside a panel
+        {k::weight_format::bf16, k::scale_format::f32, 5, 96},
+    };
+    for (const auto& sh : shapes) {
+        for (int64_t rows : {17, 31, 48, 70}) {
+            for (int64_t kdim : {1, 33, 300, 1100}) {
+                for (int64_t n : {1, 32, 45}) {
+                    INFO("format " << format_name(sh.fmt) << " blocks " << sh.block_n << "x" << sh.block_k << " rows "
+                                   << rows << " K " << kdim << " N " << n);
+                    auto w = random_weight(rng, sh.fmt, n, kdim, sh.sfmt, sh.block_n, sh.block_k, 3);
+                    check_matmul(ex, rng, w.view, rows, rows == 31 ? 0.37 : 1.0);
+                }
+            }
+        }
+    }
+    SECTION("e8m0 scales too small to fold take per-block sums") {
+        auto w = random_weight(rng, k::weight_format::e4m3, 40, 400, k::scale_format::e8m0, 128, 128);
+        w.scale[0] = 3;    // 2^-124
+        w.scale[1] = 200;  // 2^73
+        check_matmul(ex, rng, w.view, 20, 1.0);
+    }
+    SECTION("more rows than one group of activation parts") {
+        auto w = random_weight(rng, k::weight_format::e4m3, 40, 600, k::scale_format::f32, 128, 128);
+        check_matmul(ex, rng, w.view, 333, 0.5);
+    }
+    SECTION("NaN codes and non-finite activations reach the outputs they touch") {
+        auto w = random_weight(rng, k::weight_format::e4m3, 35, 300, k::scale_format::e8m0, 128, 128);
+        w.data[static_cast<std::size_t>(3 * w.view.row_bytes + 31)] = 0x7f;  // column 3
+        const int64_t rows = 19;
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        std::vector<float> x(static_cast<std::size_t>(rows * w.view.k));
+        for (auto& v : x) v = u(rng);
+        x[static_cast<std::size_t>(5 * w.view.k + 7)] = std::numeric_limits<float>::infinity();  // row 5
+        std::vector<float> ref(static_cast<std::size_t>(rows * w.view.n)), got(ref.size());
+        k::matmul<float>(ex.ctx, x.data(), rows, w.view.k, w.view, ref.data(), w.view.n, 1.0);
+        k::fast::matmul(ex.ctx, x.data(), rows, w.view.k, w.view, got.data(), w.view.n, 1.0);
+        for (std::size_t i = 0; i < ref.size(); ++i) {
+            INFO("output " << i << " ref " << ref[i] << " got " << got[i]);
+            REQUIRE(std::isnan(ref[i]) == std::isnan(got[i]));
+            REQUIRE(std::isinf(ref[i]) == std::isinf(got[i]));
+            if (std::isinf(ref[i])) REQUIRE(ref[i] == got[i]);
+        }
+        REQUIRE(std::isnan(got[3]));
+    }
+    k::fast::select_isa(k::fast::detect_isa());
 }

@@ -78,6 +78,10 @@ struct kernel_table {
     // The most activation rows one dot call takes. Each row's sum is computed in the same order
     // whatever the number of rows beside it, so a row's result never depends on its group.
     int64_t dot_max_rows;
+    // A whole prefill-sized matmul (y = alpha * x · Wᵀ, rows > 16) on matrix tiles, or false,
+    // computing nothing, for weights it cannot take exactly. Null where the CPU has no tiles.
+    bool (*matmul_tiles)(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w,
+                         float* y, int64_t y_stride, double alpha);
 };
 
 // head_dots' query layout: vectors of 16 heads, head_vectors(heads) of them (1, 2, 4 or 8) per
@@ -96,6 +100,7 @@ inline void pack_heads(const float* q, int64_t heads, int64_t d, float* qt) {
 const kernel_table& scalar_kernels();
 const kernel_table& avx2_kernels();
 const kernel_table& avx512_kernels();
+const kernel_table& amx_kernels();  // avx512_kernels() plus matmul_tiles
 
 // The table of the active instruction set.
 const kernel_table& active_kernels();

@@ -2,9 +2,14 @@
 // attributes, so the library runs on any x86-64 (or non-x86) CPU and only calls code the CPU has.
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "fast-kernels.h"
@@ -25,6 +30,31 @@ bool has_f16c() {
 }
 #endif
 
+#if defined(__x86_64__)
+// AMX tiles with BF16 and AVX512-BF16 (CPUID leaf 7), tile state enabled in XCR0 (bits 17 and 18),
+// and on Linux the process's permission to use tile data (ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA), which the kernel grants once for all threads. Asked once.
+bool has_amx() {
+    static const bool ok = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+        const bool tiles = (d & (1u << 24)) != 0 && (d & (1u << 22)) != 0;
+        if (!tiles || !__get_cpuid_count(7, 1, &a, &b, &c, &d) || (a & (1u << 5)) == 0) return false;
+        if (!__get_cpuid(1, &a, &b, &c, &d) || (c & (1u << 27)) == 0) return false;  // OSXSAVE
+        unsigned lo = 0, hi = 0;
+        asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__)
+        constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+        return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+#else
+        return false;
+#endif
+    }();
+    return ok;
+}
+#endif
+
 }  // namespace
 
 void set_reference_only(bool on) { g_reference_only.store(on, std::memory_order_relaxed); }
@@ -40,6 +70,12 @@ bool isa_supported(isa i) {
         case isa::avx512:
             return isa_supported(isa::avx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+        case isa::amx:
+#if defined(__x86_64__)
+            return isa_supported(isa::avx512) && has_amx();
+#else
+            return false;
+#endif
     }
     return false;
 #else
@@ -48,6 +84,7 @@ bool isa_supported(isa i) {
 }
 
 isa detect_isa() {
+    if (isa_supported(isa::amx)) return isa::amx;
     if (isa_supported(isa::avx512)) return isa::avx512;
     if (isa_supported(isa::avx2)) return isa::avx2;
     return isa::scalar;
@@ -67,11 +104,25 @@ isa select_isa(isa wanted) {
     return wanted;
 }
 
+isa isa_at_most(const char* name) {
+    const std::string_view n = name ? name : "";
+    isa cap = isa::amx;
+    if (n == "scalar") cap = isa::scalar;
+    if (n == "avx2") cap = isa::avx2;
+    if (n == "avx512") cap = isa::avx512;
+    isa best = detect_isa();
+    if (static_cast<uint32_t>(best) > static_cast<uint32_t>(cap)) best = cap;
+    while (best != isa::scalar && !isa_supported(best)) best = static_cast<isa>(static_cast<uint32_t>(best) - 1);
+    return best;
+}
+
 const char* isa_name(isa i) {
     switch (i) {
         case isa::scalar: return "scalar";
         case isa::avx2: return "avx2+fma+f16c";
         case isa::avx512: return "avx512f+bw+vl";
+        case isa::amx:
+            return "avx512+amx-bf16";
     }
     return "?";
 }
@@ -79,6 +130,13 @@ const char* isa_name(isa i) {
 const kernel_table& active_kernels() {
 #if defined(__x86_64__) || defined(__i386__)
     switch (active_isa()) {
+#if defined(__x86_64__)
+        case isa::amx:
+            return amx_kernels();
+#else
+        case isa::amx:
+            break;
+#endif
         case isa::avx512: return avx512_kernels();
         case isa::avx2: return avx2_kernels();
         case isa::scalar: break;

@@ -15,61 +15,12 @@
 #include <cmath>
 #include <limits>
 
+#include "avx512-inline.h"
 #include "fast-kernels.h"
 #include "mneme_kernels/number-formats.h"
 
-#define MNEME_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
-
 namespace mneme::kernels::fast {
 namespace {
-
-MNEME_AVX512 inline __m512 e4m3x16(const uint8_t* p) {
-    // e4m3 shares float16's layout shifted by 7 bits with an exponent bias 8 lower: the shifted bits
-    // read as float16 are the value times 2^-8 exactly (subnormals included).
-    const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    const __m256i mag = _mm256_and_si256(b, _mm256_set1_epi16(0x7f));
-    const __m256i sign = _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8);
-    const __m256i h = _mm256_or_si256(sign, _mm256_slli_epi16(mag, 7));
-    const __m512 v = _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
-    const __mmask16 nan = _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f));  // 0x7f / 0xff are NaN
-    return _mm512_mask_mov_ps(v, nan, _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN()));
-}
-
-MNEME_AVX512 inline __m512 e2m1x16(const uint8_t* p, __m512 table) {
-    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-    const __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
-    return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), table);  // element 2k = low nibble
-}
-
-// True when any byte of row[0..len) is an e4m3 NaN code (magnitude bits all ones).
-MNEME_AVX512 bool has_e4m3_nan(const uint8_t* row, int64_t len) {
-    const __m512i m7f = _mm512_set1_epi8(0x7f);
-    __mmask64 bad = 0;
-    int64_t i = 0;
-    for (; i + 64 <= len; i += 64) {
-        bad |= _mm512_cmpeq_epi8_mask(_mm512_and_si512(_mm512_loadu_si512(row + i), m7f), m7f);
-    }
-    if (i < len) {
-        const __mmask64 m = (uint64_t{1} << (len - i)) - 1;
-        bad |= _mm512_mask_cmpeq_epi8_mask(m, _mm512_and_si512(_mm512_maskz_loadu_epi8(m, row + i), m7f), m7f);
-    }
-    return bad != 0;
-}
-
-// 32 e4m3 codes as float16 bit patterns worth value * 2^-8: sign-extending each byte to 16 bits
-// and shifting left by 7 puts the sign at bit 15 and the magnitude at bits 7..13; bit 14 (a copy
-// of the sign) is cleared. Three integer operations per 32 weights.
-MNEME_AVX512 inline __m512i e4m3x32_as_f16(__m256i codes) {
-    const __m512i shifted = _mm512_slli_epi16(_mm512_cvtepi8_epi16(codes), 7);
-    return _mm512_and_si512(shifted, _mm512_set1_epi16(static_cast<short>(0xbfff)));
-}
-
-// The same for 16 codes.
-MNEME_AVX512 inline __m256i e4m3x16_as_f16(__m128i codes) {
-    const __m256i shifted = _mm256_slli_epi16(_mm256_cvtepi8_epi16(codes), 7);
-    return _mm256_and_si256(shifted, _mm256_set1_epi16(static_cast<short>(0xbfff)));
-}
 
 MNEME_AVX512 void decode(weight_format fmt, const uint8_t* row, int64_t k0, int64_t len, float scale, float* out) {
     const __m512 s = _mm512_set1_ps(scale);
@@ -267,32 +218,6 @@ MNEME_AVX512 void gemm_panel(const float* x, int64_t x_stride, int64_t rows, con
     for (int64_t r = 0; r < rows; r += k_panel_mr) {
         const int mr = static_cast<int>(rows - r < k_panel_mr ? rows - r : k_panel_mr);
         panel_table[mr - 1](x + r * x_stride, x_stride, panel, len, y + r * y_stride, y_stride, m0, m1, accumulate);
-    }
-}
-
-// In-register transpose of a 16 × 16 block: r[i] holds row i on entry and column i on exit
-// (unpack pairs of rows, then interleave 64-bit, 128-bit and 256-bit groups).
-MNEME_AVX512 inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int i = 0; i < 4; ++i) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-    }
-    for (int i = 0; i < 8; ++i) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
     }
 }
 
@@ -573,8 +498,8 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,       gemm_nt, axpy_rows,     gemm_panel, pack_panel,
-                                    decode_panel, dot,     relu_head_sum, head_dots,  8};
+    static const kernel_table table{decode, gemm_nt,       axpy_rows, gemm_panel, pack_panel, decode_panel,
+                                    dot,    relu_head_sum, head_dots, 8,          nullptr};
     return table;
 }
 

@@ -175,6 +175,9 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
     if (rows <= 0 || w.n <= 0) return;
     const kernel_table& kt = active_kernels();
     if (matmul_few_rows(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
+    if (rows >= k_panel_min_rows && kt.matmul_tiles && kt.matmul_tiles(ex, x, rows, x_stride, w, y, y_stride, alpha)) {
+        return;
+    }
     if (matmul_panel(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
     const int64_t kdim = w.k;
     // Split K only when the activation rows would not fit in L2 together.

@@ -10,9 +10,10 @@
 
 namespace mneme::kernels::fast {
 
-enum class isa : uint32_t { scalar = 0, avx2 = 1, avx512 = 2 };
+enum class isa : uint32_t { scalar = 0, avx2 = 1, avx512 = 2, amx = 3 };
 
-// The best instruction set this CPU supports (AVX2 needs FMA and F16C; AVX-512 needs F, BW and VL).
+// The best instruction set this CPU supports (AVX2 needs FMA and F16C; AVX-512 needs F, BW and VL;
+// amx is AVX-512 plus AVX512-BF16 and AMX tiles with BF16, which the OS must let the process use).
 isa detect_isa();
 bool isa_supported(isa i);
 // The instruction set the fast kernels use; starts as detect_isa(). Selecting one the CPU lacks
@@ -20,6 +21,9 @@ bool isa_supported(isa i);
 isa active_isa();
 isa select_isa(isa wanted);
 const char* isa_name(isa i);
+// The best supported instruction set no wider than the one named "scalar", "avx2", "avx512" or
+// "amx" (MNEME_CPU_ISA's values); detect_isa() for any other name.
+isa isa_at_most(const char* name);
 
 // When set, the float32 path runs the reference kernels instead (for before/after measurements).
 void set_reference_only(bool on);
