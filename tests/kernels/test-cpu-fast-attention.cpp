@@ -244,3 +244,72 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
         }
     });
 }
+
+TEST_CASE("prefill-sized indexer batches on AMX tiles equal the reference, and BF16 keys their widened copies",
+          "[fast][indexer][amx]") {
+    // From 17 queries on, key blocks that BF16 holds exactly (BF16 keys, or float32 keys whose low
+    // halves are zero) take the tiles; other float32 keys keep the panels. Query and key counts
+    // leave partial 32-row and 32-key tiles, d partial 32-element steps.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(8);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (int64_t heads : {1, 5, 16}) {
+            for (int64_t d : {1, 17, 64, 128}) {
+                for (int64_t queries : {17, 40}) {
+                    for (int64_t ratio : {1, 4}) {
+                        const int64_t n_keys = 301, k_stride = d + 3;
+                        const int64_t start_pos = ratio * n_keys - queries - 3;
+                        auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
+                        auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+                        const auto raw = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
+                        std::vector<uint16_t> half(raw.size());
+                        std::vector<float> wide(raw.size());
+                        for (std::size_t i = 0; i < raw.size(); ++i) {
+                            half[i] = k::f32_to_bf16(raw[i]);
+                            wide[i] = k::bf16_to_f32(half[i]);
+                        }
+                        const auto size = static_cast<std::size_t>(queries * n_keys);
+                        std::vector<float> ref(size), got_wide(size, 3.0f), got_half(size, 3.0f), got_raw(size, 3.0f),
+                            ref_raw(size);
+                        k::indexer_scores<float>(ex.ctx, q.data(), w.data(), wide.data(), d, heads, queries, n_keys,
+                                                 k_stride, start_pos, ratio, ref.data());
+                        k::fast::indexer_scores(ex.ctx, q.data(), w.data(), wide.data(), d, heads, queries, n_keys,
+                                                k_stride, start_pos, ratio, got_wide.data());
+                        k::fast::indexer_scores_bf16(ex.ctx, q.data(), w.data(), half.data(), d, heads, queries, n_keys,
+                                                     k_stride, start_pos, ratio, got_half.data());
+                        k::indexer_scores<float>(ex.ctx, q.data(), w.data(), raw.data(), d, heads, queries, n_keys,
+                                                 k_stride, start_pos, ratio, ref_raw.data());
+                        k::fast::indexer_scores(ex.ctx, q.data(), w.data(), raw.data(), d, heads, queries, n_keys,
+                                                k_stride, start_pos, ratio, got_raw.data());
+                        INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " d " << d << " queries "
+                                    << queries << " ratio " << ratio);
+                        REQUIRE(std::memcmp(got_half.data(), got_wide.data(), size * sizeof(float)) == 0);
+                        // Tolerance relative to the magnitude of the terms summed: float32 rounding in
+                        // another order, far below what a lost BF16 part would leave (2^-16 of it).
+                        for (std::size_t i = 0; i < size; ++i) {
+                            const int64_t s = static_cast<int64_t>(i) / n_keys, j = static_cast<int64_t>(i) % n_keys;
+                            double mag = 0;
+                            for (int64_t h = 0; h < heads; ++h) {
+                                double dot = 0;
+                                for (int64_t c = 0; c < d; ++c) {
+                                    dot += std::fabs(double(q[static_cast<std::size_t>((s * heads + h) * d + c)]) *
+                                                     raw[static_cast<std::size_t>(j * k_stride + c)]);
+                                }
+                                mag += std::fabs(double(w[static_cast<std::size_t>(s * heads + h)])) * dot;
+                            }
+                            INFO("element " << i);
+                            for (const auto& [want, got] :
+                                 {std::pair{ref[i], got_wide[i]}, std::pair{ref_raw[i], got_raw[i]}}) {
+                                if (std::isinf(want)) {
+                                    REQUIRE(got == want);
+                                } else {
+                                    REQUIRE(std::fabs(double(want) - got) <= 2e-6 * mag + 1e-30);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

@@ -16,7 +16,7 @@ namespace k = mneme::kernels;
 using mneme::test::random_weight;
 
 void check_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const k::weight_view& w, int64_t rows,
-                  double alpha) {
+                  double alpha, double rel = 1e-5) {
     const int64_t x_stride = w.k + 3, y_stride = w.n + 2;
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     std::vector<float> x(static_cast<std::size_t>(rows * x_stride));
@@ -31,7 +31,7 @@ void check_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const k::w
         for (int64_t r = 0; r < rows; ++r) {
             double mag = 0;
             for (int64_t i = 0; i < w.k; ++i) mag += std::fabs(double(x[r * x_stride + i]) * wrow[i]);
-            const double tol = 1e-5 * (1.0 + mag * std::fabs(alpha));
+            const double tol = rel * (1.0 + mag * std::fabs(alpha));
             const float a = ref[r * y_stride + n], b = got[r * y_stride + n];
             INFO("row " << r << " col " << n << " ref " << a << " got " << b << " K " << w.k);
             REQUIRE(std::fabs(double(a) - b) <= tol);
@@ -379,7 +379,8 @@ TEST_CASE("prefill products on AMX tiles equal the reference for every exact for
                     INFO("format " << format_name(sh.fmt) << " blocks " << sh.block_n << "x" << sh.block_k << " rows "
                                    << rows << " K " << kdim << " N " << n);
                     auto w = random_weight(rng, sh.fmt, n, kdim, sh.sfmt, sh.block_n, sh.block_k, 3);
-                    check_matmul(ex, rng, w.view, rows, rows == 31 ? 0.37 : 1.0);
+                    // Tighter than float32 kernels need elsewhere: a lost BF16 part (2^-16) would show.
+                    check_matmul(ex, rng, w.view, rows, rows == 31 ? 0.37 : 1.0, 2e-6);
                 }
             }
         }

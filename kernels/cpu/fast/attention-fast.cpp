@@ -3,6 +3,7 @@
 // are accumulated four at a time. Softmax and the masks follow the reference kernel exactly.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -15,6 +16,10 @@ constexpr int64_t k_head_group = 16;     // heads of one query per work item
 constexpr int64_t k_min_items = 4;       // attention work items wanted before head groups shrink
 constexpr int64_t k_key_block = 256;     // keys per indexer work item
 constexpr int64_t k_query_group = 4;     // queries per indexer work item
+// Batches of more queries than a drafting verify pass holds (16, see mneme_generate_desc) may take
+// the matrix tiles, whose sums differ from the panels' in rounding; verify passes keep the panels,
+// whose sums equal a lone decoding query's bit for bit.
+constexpr int64_t k_tile_min_queries = 17;
 
 // The rows a query attends to, in the reference order: window/index keys, then compressed entries.
 void select_rows(const attention_args& a, const float* k, const float* v, const float* comp, int64_t s,
@@ -137,10 +142,13 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
     // A single query (a decoding step) has too few rows to pay for packing its keys: its heads go
     // into the vector lanes instead (head_dots), the same sums bit for bit.
     const bool lanes = kt.head_dots && heads <= 128;
+    // Prefill-sized batches on matrix tiles, for key blocks that BF16 holds exactly.
+    const bool tiles = kt.tile_dots && kt.tile_query_parts && queries >= k_tile_min_queries;
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
         std::vector<float> dots, panel, rowbuf, qt;
+        std::vector<uint16_t> qparts, keybuf;
         const float* key_rows[k_key_block];
-        int64_t packed_query = -1;
+        int64_t packed_query = -1, parted_group = -1;
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
             const int64_t j0 = static_cast<int64_t>(i) % kblocks * k_key_block;
@@ -148,7 +156,18 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
             const int64_t nj = std::min(k_key_block, n_keys - j0);
             // Keys no query of the group may see are masked without computing them.
             const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
-            if (valid_max > 0 && ns == 1 && lanes) {
+            const uint16_t* tile_keys = nullptr;
+            int64_t tile_key_stride = 0;
+            if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, keybuf, tile_keys, tile_key_stride)) {
+                if (parted_group != s0) {
+                    qparts.resize(static_cast<std::size_t>(tile_parts_size(ns * heads, d)));
+                    kt.tile_query_parts(q + s0 * heads * d, ns * heads, d, qparts.data());
+                    parted_group = s0;
+                }
+                dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
+                kt.tile_dots(qparts.data(), ns * heads, d, tile_keys, tile_key_stride, valid_max, dots.data(),
+                             valid_max);
+            } else if (valid_max > 0 && ns == 1 && lanes) {
                 if (packed_query != s0) {
                     qt.resize(static_cast<std::size_t>(d * head_vectors(heads) * 16));
                     pack_heads(q + s0 * heads * d, heads, d, qt.data());
@@ -200,6 +219,25 @@ struct f32_keys {
     void rows(int64_t j, int64_t n, std::vector<float>&, const float** out) const {
         for (int64_t i = 0; i < n; ++i) out[i] = k + (j + i) * stride;
     }
+    // Keys j .. j+n as BF16 when every element is a BF16 value (V3.2's keys after the FP8 round
+    // trip are), so that they score exactly as the same keys cached in BF16; false otherwise.
+    bool bf16_rows(int64_t j, int64_t n, std::vector<uint16_t>& buf, const uint16_t*& out, int64_t& out_stride) const {
+        buf.resize(static_cast<std::size_t>(n * d));
+        for (int64_t i = 0; i < n; ++i) {
+            const float* row = k + (j + i) * stride;
+            uint32_t low = 0;
+            for (int64_t c = 0; c < d; ++c) {
+                uint32_t bits;
+                std::memcpy(&bits, row + c, 4);
+                low |= bits & 0xffffu;
+                buf[static_cast<std::size_t>(i * d + c)] = static_cast<uint16_t>(bits >> 16);
+            }
+            if (low != 0) return false;
+        }
+        out = buf.data();
+        out_stride = d;
+        return true;
+    }
 };
 
 // BF16 keys widen exactly; decode_panel does so straight into the panel where it can.
@@ -213,6 +251,11 @@ struct bf16_keys {
         kt.pack_panel(rowbuf.data(), view.k, n, view.k, panel);
     }
     void rows(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const { widen(j, n, rowbuf, out); }
+    bool bf16_rows(int64_t j, int64_t, std::vector<uint16_t>&, const uint16_t*& out, int64_t& out_stride) const {
+        out = reinterpret_cast<const uint16_t*>(view.data + j * view.row_bytes);
+        out_stride = view.row_bytes / 2;
+        return true;
+    }
     void widen(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const {
         rowbuf.resize(static_cast<std::size_t>(n * view.k));
         for (int64_t i = 0; i < n; ++i) {

@@ -82,7 +82,19 @@ struct kernel_table {
     // computing nothing, for weights it cannot take exactly. Null where the CPU has no tiles.
     bool (*matmul_tiles)(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w,
                          float* y, int64_t y_stride, double alpha);
+    // The indexer's dots of a prefill-sized batch on matrix tiles. tile_query_parts splits the
+    // query rows (rows × d float32) into three BF16 parts that sum to them exactly, in
+    // tile_parts_size(rows, d) elements; tile_dots then sets dots[r · dot_stride + j] = sum over
+    // c of q[r, c] · key_j[c] for r < rows, j < n, keys being BF16 rows (keys[j · key_stride + c]):
+    // the exact products summed in float32 in another order than gemm_panel. Null where absent.
+    void (*tile_query_parts)(const float* q, int64_t rows, int64_t d, uint16_t* parts);
+    void (*tile_dots)(const uint16_t* parts, int64_t rows, int64_t d, const uint16_t* keys, int64_t key_stride,
+                      int64_t n, float* dots, int64_t dot_stride);
 };
+
+inline int64_t tile_parts_size(int64_t rows, int64_t d) {
+    return 3 * ((rows + 31) / 32 * 32) * ((d + 31) / 32 * 32);
+}
 
 // head_dots' query layout: vectors of 16 heads, head_vectors(heads) of them (1, 2, 4 or 8) per
 // element c: qt[(c * w + v) * 16 + i] = q[(16 v + i) * d + c], zero beyond the last head.

@@ -85,9 +85,25 @@ inline int64_t part_tile(int64_t block, int64_t step, int64_t steps, int p) {
     return ((block * steps + step) * 3 + p) * k_tile;
 }
 
+// 32 floats from x (zeros past `left`) as three BF16 parts hi = bf16(x), mid = bf16(x - hi),
+// lo = x - hi - mid: each difference is exact in float32 and lo exact in BF16, so hi + mid + lo
+// = x. A non-finite x keeps its value in hi.
+MNEME_AMX inline void split32(const float* x, int64_t left, uint16_t* hi, uint16_t* mid, uint16_t* lo) {
+    const __m512 a = _mm512_maskz_loadu_ps(first_lanes(left), x);
+    const __m512 c = _mm512_maskz_loadu_ps(first_lanes(left - 16), x + 16);
+    const __m512i h = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(c, a));
+    const __m512 ra = finite_rest(_mm512_sub_ps(a, widen_bf16(_mm512_castsi512_si256(h))));
+    const __m512 rc = finite_rest(_mm512_sub_ps(c, widen_bf16(_mm512_extracti64x4_epi64(h, 1))));
+    const __m512i m = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(rc, ra));
+    const __m512 la = _mm512_sub_ps(ra, widen_bf16(_mm512_castsi512_si256(m)));
+    const __m512 lc = _mm512_sub_ps(rc, widen_bf16(_mm512_extracti64x4_epi64(m, 1)));
+    _mm512_storeu_si512(hi, h);
+    _mm512_storeu_si512(mid, m);
+    _mm512_storeu_si512(lo, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(lc, la)));
+}
+
 // Rows [16·b0, 16·b1) of x (rows past `rows` are zero), columns [k0, k0 + len) (zero past len up
-// to `steps` K steps), split into hi = bf16(x), mid = bf16(x - hi), lo = x - hi - mid: each
-// difference is exact in float32 and lo exact in BF16. A non-finite x keeps its value in hi.
+// to `steps` K steps), split by split32 into B tiles.
 MNEME_AMX void split_rows(const float* x, int64_t x_stride, int64_t rows, int64_t b0, int64_t b1, int64_t k0,
                           int64_t len, int64_t steps, uint16_t* parts) {
     alignas(64) uint16_t row_parts[3][16][k_step];
@@ -96,19 +112,9 @@ MNEME_AMX void split_rows(const float* x, int64_t x_stride, int64_t rows, int64_
             const int64_t k = s * k_step;
             for (int64_t i = 0; i < 16; ++i) {
                 const int64_t r = b * 16 + i;
-                const float* xr = x + r * x_stride + k0 + k;
                 const bool live = r < rows;
-                const __m512 a = _mm512_maskz_loadu_ps(live ? first_lanes(len - k) : 0, xr);
-                const __m512 c = _mm512_maskz_loadu_ps(live ? first_lanes(len - k - 16) : 0, xr + 16);
-                const __m512i h = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(c, a));
-                const __m512 ra = finite_rest(_mm512_sub_ps(a, widen_bf16(_mm512_castsi512_si256(h))));
-                const __m512 rc = finite_rest(_mm512_sub_ps(c, widen_bf16(_mm512_extracti64x4_epi64(h, 1))));
-                const __m512i m = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(rc, ra));
-                const __m512 la = _mm512_sub_ps(ra, widen_bf16(_mm512_castsi512_si256(m)));
-                const __m512 lc = _mm512_sub_ps(rc, widen_bf16(_mm512_extracti64x4_epi64(m, 1)));
-                _mm512_store_si512(row_parts[0][i], h);
-                _mm512_store_si512(row_parts[1][i], m);
-                _mm512_store_si512(row_parts[2][i], reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(lc, la)));
+                split32(live ? x + r * x_stride + k0 + k : x, live ? len - k : 0, row_parts[0][i], row_parts[1][i],
+                        row_parts[2][i]);
             }
             for (int p = 0; p < 3; ++p) {
                 __m512 t[16];
@@ -365,12 +371,90 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
     return true;
 }
 
+// The indexer's query rows as A tiles: part p of row r, elements c < d (zero up to dp, d rounded up
+// to 32), at parts[(p · rows_pad + r) · dp + c], rows_pad = rows rounded up to 32 (zero rows).
+MNEME_AMX void tile_query_parts(const float* q, int64_t rows, int64_t d, uint16_t* parts) {
+    const int64_t dp = (d + k_step - 1) / k_step * k_step, rows_pad = (rows + k_rows - 1) / k_rows * k_rows;
+    for (int64_t r = 0; r < rows_pad; ++r) {
+        for (int64_t c = 0; c < dp; c += k_step) {
+            const bool live = r < rows;
+            uint16_t* hi = parts + r * dp + c;
+            split32(live ? q + r * d + c : q, live ? d - c : 0, hi, hi + rows_pad * dp, hi + 2 * rows_pad * dp);
+        }
+    }
+}
+
+// dots[r · dot_stride + j] = sum over c of q[r, c] · key_j[c] for r < rows, j < n, from the query
+// parts above and BF16 keys (keys[j · key_stride + c]). Each 32 keys are packed as B tiles (pairs
+// × keys, one 16 × 16 transpose per 16 keys and 32 elements) and met by every 32 query rows.
+MNEME_AMX void tile_dots(const uint16_t* parts, int64_t rows, int64_t d, const uint16_t* keys, int64_t key_stride,
+                         int64_t n, float* dots, int64_t dot_stride) {
+    const int64_t dp = (d + k_step - 1) / k_step * k_step, steps = dp / k_step;
+    const int64_t rows_pad = (rows + k_rows - 1) / k_rows * k_rows;
+    tile_scope tiles;
+    thread_local std::vector<uint16_t> packed_store;
+    packed_store.resize(static_cast<std::size_t>(2 * steps * k_tile));
+    uint16_t* packed = packed_store.data();
+    alignas(64) float tmp[k_rows * k_rows];
+    for (int64_t j0 = 0; j0 < n; j0 += 32) {
+        // Keys j0 .. j0+31 (zero past n): tile (h, s) holds keys 16h .. 16h+15, elements 32s .. 32s+31.
+        for (int64_t h = 0; h < 2; ++h) {
+            for (int64_t s = 0; s < steps; ++s) {
+                __m512 t[16];
+                for (int64_t i = 0; i < 16; ++i) {
+                    const int64_t j = j0 + 16 * h + i;
+                    const __mmask32 m =
+                        j < n ? static_cast<__mmask32>((uint64_t{1} << std::min<int64_t>(32, d - 32 * s)) - 1) : 0;
+                    t[i] =
+                        _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, keys + (j < n ? j : 0) * key_stride + 32 * s));
+                }
+                transpose16(t);  // t[q] = element pair q of each key
+                uint16_t* dst = packed + (h * steps + s) * k_tile;
+                for (int q = 0; q < 16; ++q) _mm512_storeu_ps(dst + q * k_step, t[q]);
+            }
+        }
+        const int64_t j_cnt = std::min<int64_t>(32, n - j0);
+        for (int64_t r0 = 0; r0 < rows_pad; r0 += k_rows) {
+            MNEME_TILE_ZERO(0);
+            MNEME_TILE_ZERO(1);
+            MNEME_TILE_ZERO(2);
+            MNEME_TILE_ZERO(3);
+            for (int64_t s = 0; s < steps; ++s) {
+                MNEME_TILE_LOAD(6, packed + s * k_tile, 64);
+                MNEME_TILE_LOAD(7, packed + (steps + s) * k_tile, 64);
+                for (int p = 2; p >= 0; --p) {  // the smallest part first
+                    const uint16_t* a = parts + (p * rows_pad + r0) * dp + s * k_step;
+                    MNEME_TILE_LOAD(4, a, dp * 2);
+                    MNEME_TILE_DP(0, 4, 6);
+                    MNEME_TILE_DP(1, 4, 7);
+                    MNEME_TILE_LOAD(5, a + 16 * dp, dp * 2);
+                    MNEME_TILE_DP(2, 5, 6);
+                    MNEME_TILE_DP(3, 5, 7);
+                }
+            }
+            MNEME_TILE_STORE(0, tmp, k_rows * 4);
+            MNEME_TILE_STORE(1, tmp + 16, k_rows * 4);
+            MNEME_TILE_STORE(2, tmp + 16 * k_rows, k_rows * 4);
+            MNEME_TILE_STORE(3, tmp + 16 * k_rows + 16, k_rows * 4);
+            const int64_t r_cnt = std::min(k_rows, rows - r0);
+            for (int64_t r = 0; r < r_cnt; ++r) {
+                float* out = dots + (r0 + r) * dot_stride + j0;
+                _mm512_mask_storeu_ps(out, first_lanes(j_cnt), _mm512_load_ps(tmp + r * k_rows));
+                if (j_cnt > 16)
+                    _mm512_mask_storeu_ps(out + 16, first_lanes(j_cnt - 16), _mm512_load_ps(tmp + r * k_rows + 16));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 const kernel_table& amx_kernels() {
     static const kernel_table table = [] {
         kernel_table t = avx512_kernels();
         t.matmul_tiles = matmul_tiles;
+        t.tile_query_parts = tile_query_parts;
+        t.tile_dots = tile_dots;
         return t;
     }();
     return table;

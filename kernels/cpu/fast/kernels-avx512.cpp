@@ -498,8 +498,8 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode, gemm_nt,       axpy_rows, gemm_panel, pack_panel, decode_panel,
-                                    dot,    relu_head_sum, head_dots, 8,          nullptr};
+    static const kernel_table table{decode,        gemm_nt,   axpy_rows, gemm_panel, pack_panel, decode_panel, dot,
+                                    relu_head_sum, head_dots, 8,         nullptr,    nullptr,    nullptr};
     return table;
 }
 

@@ -72,8 +72,8 @@ void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode,  gemm_nt,       axpy_rows, nullptr, nullptr, nullptr,
-                                    nullptr, relu_head_sum, nullptr,   0,       nullptr};
+    static const kernel_table table{decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr,
+                                    relu_head_sum, nullptr, 0,         nullptr, nullptr, nullptr};
     return table;
 }
 
