@@ -9,10 +9,9 @@
 
 namespace mneme::kernels::fast {
 
-// The block scale of weight element (n, k) in float32 (1 when the weight has none).
-inline float weight_block_scale(const weight_view& w, int64_t n, int64_t k) {
+// Block scale number idx (block row · scale_row_elems + block column) in float32.
+inline float block_scale_at(const weight_view& w, int64_t idx) {
     if (w.scale_fmt == scale_format::none) return 1.0f;
-    const int64_t idx = (n / w.block_n) * w.scale_row_elems + (k / w.block_k);
     if (w.scale_fmt == scale_format::f32) {
         float s;
         std::memcpy(&s, w.scale + idx * 4, 4);
@@ -25,6 +24,12 @@ inline float weight_block_scale(const weight_view& w, int64_t n, int64_t k) {
     float s;
     std::memcpy(&s, &bits, 4);
     return s;
+}
+
+// The block scale of weight element (n, k) in float32 (1 when the weight has none).
+inline float weight_block_scale(const weight_view& w, int64_t n, int64_t k) {
+    if (w.scale_fmt == scale_format::none) return 1.0f;
+    return block_scale_at(w, (n / w.block_n) * w.scale_row_elems + (k / w.block_k));
 }
 
 // Weight rows per packed panel (two AVX-512 vectors).

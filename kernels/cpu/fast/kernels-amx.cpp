@@ -171,47 +171,81 @@ MNEME_AMX inline __m512i e2m1x32_bf16(__m128i packed, int delta) {
     return bits;
 }
 
-// The power of two an e8m0 block scale stands for.
-inline int e8m0_exponent(const weight_view& w, int64_t n, int64_t k) {
-    return static_cast<int>(w.scale[(n / w.block_n) * w.scale_row_elems + k / w.block_k]) - 127;
-}
-
-// 32 weights of row n from element k (zeros past `left`) as BF16, times the folded scale.
-MNEME_AMX __m512i weight_row32(const weight_view& w, scaling sc, int64_t n, int64_t k, int64_t left) {
-    const uint8_t* row = w.data + n * w.row_bytes;
-    const int delta = sc == scaling::folded ? e8m0_exponent(w, n, k) : 0;
-    switch (w.format) {
-        case weight_format::bf16:
-            if (left >= 32) return _mm512_loadu_si512(row + 2 * k);
-            return _mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << left) - 1), row + 2 * k);
-        case weight_format::e4m3: {
-            if (left >= 32) return e4m3x32_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + k)), delta);
-            const __m256i codes = _mm256_maskz_loadu_epi8(static_cast<__mmask32>((uint64_t{1} << left) - 1), row + k);
-            return e4m3x32_bf16(codes, delta);
-        }
-        case weight_format::e2m1: {
-            if (left >= 32) return e2m1x32_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)), delta);
-            alignas(16) uint8_t codes[16] = {};
-            std::memcpy(codes, row + k / 2, static_cast<std::size_t>((left + 1) / 2));
-            if (left % 2) codes[left / 2] &= 0x0f;  // the high nibble is past the row's last element
-            return e2m1x32_bf16(_mm_load_si128(reinterpret_cast<const __m128i*>(codes)), delta);
-        }
-        default:
-            return _mm512_setzero_si512();
+// 32 weights of a row from element k (zeros past `left`) as BF16 times 2^delta.
+template <weight_format F>
+MNEME_AMX inline __m512i row32(const uint8_t* row, int64_t k, int64_t left, int delta) {
+    const auto mask = static_cast<__mmask32>(left >= 32 ? ~0u : (1u << left) - 1u);
+    if constexpr (F == weight_format::bf16) {
+        return _mm512_maskz_loadu_epi16(mask, row + 2 * k);
+    } else if constexpr (F == weight_format::e4m3) {
+        return e4m3x32_bf16(_mm256_maskz_loadu_epi8(mask, row + k), delta);
+    } else {
+        if (left >= 32) return e2m1x32_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)), delta);
+        alignas(16) uint8_t codes[16] = {};
+        std::memcpy(codes, row + k / 2, static_cast<std::size_t>((left + 1) / 2));
+        if (left % 2) codes[left / 2] &= 0x0f;  // the high nibble is past the row's last element
+        return e2m1x32_bf16(_mm_load_si128(reinterpret_cast<const __m128i*>(codes)), delta);
     }
 }
 
 // Weight rows n0 .. n0+cnt (cnt <= 32), columns k0 .. k0+len, as A tiles: for K step s and half h
 // (rows 16h .. 16h+15), 16 rows of 32 BF16 at panel + (2s + h)·k_tile. Zero past cnt and len.
+// Folded e8m0 scales are added to the exponents; each row is walked once, front to back.
+template <weight_format F, bool Folded>
+MNEME_AMX void pack_rows(const weight_view& w, int64_t n0, int64_t cnt, int64_t k0, int64_t len, int64_t steps,
+                         uint16_t* panel) {
+    for (int64_t j = 0; j < k_cols; ++j) {
+        uint16_t* dst = panel + (j / 16) * k_tile + (j % 16) * k_step;
+        if (j >= cnt) {
+            for (int64_t s = 0; s < steps; ++s) _mm512_storeu_si512(dst + 2 * s * k_tile, _mm512_setzero_si512());
+            continue;
+        }
+        const uint8_t* row = w.data + (n0 + j) * w.row_bytes;
+        const uint8_t* scales = nullptr;
+        int64_t block = 0, offset = 0;  // the scale block of element k0 + k, and k's place in it
+        if constexpr (Folded) {
+            scales = w.scale + ((n0 + j) / w.block_n) * w.scale_row_elems;
+            block = k0 / w.block_k;
+            offset = k0 % w.block_k;
+        }
+        for (int64_t s = 0; s < steps; ++s, dst += 2 * k_tile) {
+            const int64_t k = s * k_step;
+            if (k >= len) {
+                _mm512_storeu_si512(dst, _mm512_setzero_si512());
+                continue;
+            }
+            int delta = 0;
+            if constexpr (Folded) {
+                delta = static_cast<int>(scales[block]) - 127;
+                offset += k_step;
+                if (offset >= w.block_k) {
+                    offset -= w.block_k;
+                    ++block;
+                }
+            }
+            _mm512_storeu_si512(dst, row32<F>(row, k0 + k, len - k, delta));
+        }
+    }
+}
+
+template <weight_format F>
+MNEME_AMX void pack_as(const weight_view& w, scaling sc, int64_t n0, int64_t cnt, int64_t k0, int64_t len,
+                       int64_t steps, uint16_t* panel) {
+    if (sc == scaling::folded) return pack_rows<F, true>(w, n0, cnt, k0, len, steps, panel);
+    pack_rows<F, false>(w, n0, cnt, k0, len, steps, panel);
+}
+
 MNEME_AMX void pack_weights(const weight_view& w, scaling sc, int64_t n0, int64_t cnt, int64_t k0, int64_t len,
                             int64_t steps, uint16_t* panel) {
-    for (int64_t s = 0; s < steps; ++s) {
-        const int64_t k = s * k_step;
-        for (int64_t j = 0; j < k_cols; ++j) {
-            const __m512i v =
-                j < cnt && k < len ? weight_row32(w, sc, n0 + j, k0 + k, len - k) : _mm512_setzero_si512();
-            _mm512_storeu_si512(panel + (2 * s + j / 16) * k_tile + (j % 16) * k_step, v);
-        }
+    switch (w.format) {
+        case weight_format::bf16:
+            return pack_as<weight_format::bf16>(w, sc, n0, cnt, k0, len, steps, panel);
+        case weight_format::e4m3:
+            return pack_as<weight_format::e4m3>(w, sc, n0, cnt, k0, len, steps, panel);
+        case weight_format::e2m1:
+            return pack_as<weight_format::e2m1>(w, sc, n0, cnt, k0, len, steps, panel);
+        default:
+            return;  // choose_scaling admits no other format
     }
 }
 
@@ -341,10 +375,17 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
                     const int64_t n0 = static_cast<int64_t>(t) * k_cols, cnt = std::min(k_cols, w.n - n0);
                     pack_weights(w, sc, n0, cnt, k0, len, steps, panel);
                     if (sc == scaling::per_block) {
-                        for (int64_t s = 0, i = 0; s < steps; s += seg_steps, ++i) {
-                            for (int64_t j = 0; j < k_cols; ++j) {
+                        // Chunks start on block boundaries here; columns share a block row in runs.
+                        const int64_t kb0 = k0 / w.block_k, segs = (steps + seg_steps - 1) / seg_steps;
+                        int64_t nb = n0 / w.block_n, next = (nb + 1) * w.block_n;
+                        for (int64_t j = 0; j < k_cols; ++j) {
+                            if (n0 + j >= next) {
+                                ++nb;
+                                next += w.block_n;
+                            }
+                            for (int64_t i = 0; i < segs; ++i) {
                                 scales[i * k_cols + j] =
-                                    j < cnt ? weight_block_scale(w, n0 + j, k0 + s * k_step) : 0.0f;
+                                    j < cnt ? block_scale_at(w, nb * w.scale_row_elems + kb0 + i) : 0.0f;
                             }
                         }
                     }
