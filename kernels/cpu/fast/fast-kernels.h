@@ -95,7 +95,25 @@ struct kernel_table {
     void (*tile_query_parts)(const float* q, int64_t rows, int64_t d, uint16_t* parts);
     void (*tile_dots)(const uint16_t* parts, int64_t rows, int64_t d, const uint16_t* keys, int64_t key_stride,
                       int64_t n, float* dots, int64_t dot_stride);
+    // Top-k's order-preserving keys: keys[i] = order_key(x[i]) for i < n (see below). Returns one
+    // past the last position whose key is not that of -inf (0 when every score is -inf).
+    int64_t (*order_keys)(const float* x, int64_t n, uint32_t* keys);
 };
+
+// Order-preserving map of a float to uint32: larger float, larger key; every NaN below -inf; -0 and
+// +0 equal, as the reference top-k compares them. Positive: the sign bit set (above every
+// negative). Negative: all bits flipped (larger magnitude, smaller key); -inf becomes 0x007fffff,
+// so 0 is free for NaN.
+inline constexpr uint32_t k_nan_order_key = 0;
+inline constexpr uint32_t k_neg_inf_order_key = 0x007fffffu;
+inline uint32_t order_key(float v) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    const uint32_t mag = b & 0x7fffffffu;
+    b = mag == 0 ? 0u : b;
+    const uint32_t key = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return mag > 0x7f800000u ? k_nan_order_key : key;
+}
 
 inline int64_t tile_parts_size(int64_t rows, int64_t d) {
     return 3 * ((rows + 31) / 32 * 32) * ((d + 31) / 32 * 32);

@@ -277,8 +277,9 @@ MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t
 }  // namespace
 
 const kernel_table& avx2_kernels() {
-    static const kernel_table table{decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, dot,
-                                    relu_head_sum, nullptr, 4,         nullptr, nullptr, nullptr};
+    static const kernel_table table{
+        decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, dot,
+        relu_head_sum, nullptr, 4,         nullptr, nullptr, nullptr, scalar_kernels().order_keys};
     return table;
 }
 

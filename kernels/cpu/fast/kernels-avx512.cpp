@@ -495,11 +495,32 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
     }
 }
 
+// order_key 16 scores at a time, and the last position that is not -inf from the masks.
+MNEME_AVX512 int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
+    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u)), abs = _mm512_set1_epi32(0x7fffffff);
+    const __m512i inf = _mm512_set1_epi32(0x7f800000), neg_inf_key = _mm512_set1_epi32(0x007fffff);
+    int64_t live = 0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i));
+        const __m512i mag = _mm512_and_si512(b, abs);
+        b = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(mag, mag), b);  // -0 as +0
+        const __mmask16 negative = _mm512_test_epi32_mask(b, sign);
+        __m512i key = _mm512_mask_xor_epi32(_mm512_or_si512(b, sign), negative, b, _mm512_set1_epi32(-1));
+        key = _mm512_maskz_mov_epi32(_mm512_cmple_epu32_mask(mag, inf), key);  // NaN -> 0
+        _mm512_mask_storeu_epi32(keys + i, m, key);
+        const auto not_neg_inf = static_cast<uint32_t>(_mm512_mask_cmpneq_epu32_mask(m, key, neg_inf_key));
+        if (not_neg_inf) live = i + 32 - __builtin_clz(not_neg_inf);
+    }
+    return live;
+}
+
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,        gemm_nt,   axpy_rows, gemm_panel, pack_panel, decode_panel, dot,
-                                    relu_head_sum, head_dots, 8,         nullptr,    nullptr,    nullptr};
+    static const kernel_table table{decode,       gemm_nt, axpy_rows,     gemm_panel, pack_panel,
+                                    decode_panel, dot,     relu_head_sum, head_dots,  8,
+                                    nullptr,      nullptr, nullptr,       order_keys};
     return table;
 }
 

@@ -69,11 +69,20 @@ void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_
     }
 }
 
+int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
+    int64_t live = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        keys[i] = order_key(x[i]);
+        if (keys[i] != k_neg_inf_order_key) live = i + 1;
+    }
+    return live;
+}
+
 }  // namespace
 
 const kernel_table& scalar_kernels() {
     static const kernel_table table{decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr,
-                                    relu_head_sum, nullptr, 0,         nullptr, nullptr, nullptr};
+                                    relu_head_sum, nullptr, 0,         nullptr, nullptr, nullptr, order_keys};
     return table;
 }
 
