@@ -32,10 +32,14 @@ void require_same_bits(const std::vector<float>& ref, const std::vector<float>& 
 }
 
 void check(mneme::test::pooled_exec& ex, const std::vector<float>& x, int64_t rows, int64_t n, int64_t block) {
-    std::vector<float> ref(x.size(), -3.0f), got(x.size(), -3.0f);
+    std::vector<float> ref(x.size(), -3.0f);
     k::quant_roundtrip<float>(ex.ctx, x.data(), rows, n, n, k::quant_format::e4m3, block, ref.data(), n);
-    k::fast::quant_roundtrip_e4m3(ex.ctx, x.data(), rows, n, n, block, got.data(), n);
-    require_same_bits(ref, got);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        std::vector<float> got(x.size(), -3.0f);
+        k::fast::quant_roundtrip_e4m3(ex.ctx, x.data(), rows, n, n, block, got.data(), n);
+        INFO("isa " << k::fast::isa_name(isa));
+        require_same_bits(ref, got);
+    });
 }
 
 }  // namespace

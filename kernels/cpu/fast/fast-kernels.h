@@ -98,6 +98,10 @@ struct kernel_table {
     // Top-k's order-preserving keys: keys[i] = order_key(x[i]) for i < n (see below). Returns one
     // past the last position whose key is not that of -inf (0 when every score is -inf).
     int64_t (*order_keys)(const float* x, int64_t n, uint32_t* keys);
+    // One block of V3.2's FP8 activation round trip (y = x through e4m3 with the block's power-of-two
+    // scale), the reference's values bit for bit. Returns false, writing nothing, when the block
+    // holds NaN, infinity or magnitudes above 2^100 (the caller then takes the reference).
+    bool (*quant_block_e4m3)(const float* x, int64_t n, float* y);
 };
 
 // Order-preserving map of a float to uint32: larger float, larger key; every NaN below -inf; -0 and

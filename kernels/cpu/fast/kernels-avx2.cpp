@@ -277,9 +277,21 @@ MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t
 }  // namespace
 
 const kernel_table& avx2_kernels() {
-    static const kernel_table table{
-        decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, dot,
-        relu_head_sum, nullptr, 4,         nullptr, nullptr, nullptr, scalar_kernels().order_keys};
+    static const kernel_table table{decode,
+                                    gemm_nt,
+                                    axpy_rows,
+                                    nullptr,
+                                    nullptr,
+                                    nullptr,
+                                    dot,
+                                    relu_head_sum,
+                                    nullptr,
+                                    4,
+                                    nullptr,
+                                    nullptr,
+                                    nullptr,
+                                    scalar_kernels().order_keys,
+                                    scalar_kernels().quant_block_e4m3};
     return table;
 }
 

@@ -1,6 +1,8 @@
 // Portable building blocks: the fallback on CPUs without AVX2 and the baseline every vector
 // variant is tested against besides the reference kernels.
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "fast-kernels.h"
@@ -69,6 +71,44 @@ void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_
     }
 }
 
+// |v| <= 448 rounded to the nearest e4m3 value, ties to even.
+inline float round_e4m3_magnitude(float a) {
+    if (a < 0x1p-6f) {
+        // Subnormal e4m3: multiples of 2^-9. Adding 2^14 leaves exactly that spacing (the float32
+        // ulp at 2^14), so the addition itself rounds to nearest-even (IEEE arithmetic: the project
+        // never builds with -ffast-math, which could fold the pair away).
+        return (a + 16384.0f) - 16384.0f;
+    }
+    // Normal e4m3: 3 mantissa bits; round the 20 dropped bits to nearest, ties to even (a carry
+    // into the exponent is the correct result).
+    uint32_t b = std::bit_cast<uint32_t>(a);
+    b = (b + 0x7ffffu + ((b >> 20) & 1u)) & ~0xfffffu;
+    return std::bit_cast<float>(b);
+}
+
+bool quant_block_e4m3(const float* x, int64_t n, float* y) {
+    float amax = 0.0f;
+    bool finite = true;
+    for (int64_t i = 0; i < n; ++i) {
+        const float a = std::fabs(x[i]);
+        finite = finite && a <= 0x1p100f;  // false for NaN and infinity too
+        amax = a > amax ? a : amax;
+    }
+    if (!finite) return false;
+    // s = the smallest power of two >= max(amax, 1e-4) / 448, as the reference computes it.
+    const float t = std::max(amax, 1e-4f) * (1.0f / 448.0f);
+    const uint32_t tb = std::bit_cast<uint32_t>(t);
+    const int e = static_cast<int>((tb >> 23) & 0xffu) - 127 + ((tb & 0x7fffffu) ? 1 : 0);
+    const float s = std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23);
+    const float inv = std::bit_cast<float>(static_cast<uint32_t>(127 - e) << 23);
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i] * inv;  // exact, |v| <= 448 (values too small to be exact round to 0)
+        const float r = round_e4m3_magnitude(std::min(std::fabs(v), 448.0f));
+        y[i] = std::copysign(r, v) * s;  // exact: an e4m3 value times a power of two
+    }
+    return true;
+}
+
 int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
     int64_t live = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -81,8 +121,9 @@ int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode,        gemm_nt, axpy_rows, nullptr, nullptr, nullptr, nullptr,
-                                    relu_head_sum, nullptr, 0,         nullptr, nullptr, nullptr, order_keys};
+    static const kernel_table table{decode,  gemm_nt, axpy_rows,     nullptr,    nullptr,
+                                    nullptr, nullptr, relu_head_sum, nullptr,    0,
+                                    nullptr, nullptr, nullptr,       order_keys, quant_block_e4m3};
     return table;
 }
 
