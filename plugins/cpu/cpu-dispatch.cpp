@@ -340,7 +340,7 @@ void run_add_rows(mneme_backend& be, const mneme_op& op) {
     for (int64_t r = 0; r < rows; ++r) {
         if (ids[r] < 0 || ids[r] >= row_count(y)) raise(MNEME_ERROR_INVALID_ARGUMENT, "add_rows_scaled: row ", ids[r], " out of range");
     }
-    k::add_rows_scaled<T>(be.exec, data_of<T>(x), rows, n, ids, data_of<T>(w), data_of<T>(y), row_count(y));
+    k::fast::add_rows_scaled_any<T>(be.exec, data_of<T>(x), rows, n, ids, data_of<T>(w), data_of<T>(y), row_count(y));
 }
 
 template <class T>
@@ -520,7 +520,7 @@ void run_scale(mneme_backend& be, const mneme_op& op) {
 // COPY and GET_ROWS decode rows of any stored format into the activation type. COPY takes
 // optional block scales as src1 (params: mneme_op_matmul with the block sizes).
 template <class T>
-void run_rows(mneme_backend&, const mneme_op& op) {
+void run_rows(mneme_backend& be, const mneme_op& op) {
     const mneme_tensor& src = op.src[0];
     const mneme_tensor& y = op.dst;
     const int64_t ys = row_stride(y, "dst");
@@ -543,18 +543,30 @@ void run_rows(mneme_backend&, const mneme_op& op) {
     const mneme_tensor& idx = op.src[1];
     if (row_count(idx) * idx.ne[0] != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index count != dst rows");
     require_contiguous(idx, "get_rows index");
-    for (int64_t r = 0; r < rows; ++r) {
-        int64_t i;
-        if (idx.dtype == MNEME_DTYPE_I32) {
-            i = data_of<int32_t>(idx)[r];
-        } else if (idx.dtype == MNEME_DTYPE_I64) {
-            i = data_of<int64_t>(idx)[r];
-        } else {
-            raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
-        }
-        if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
-        k::decode_weight_row<T>(table, i, out + r * ys);
+    if (idx.dtype != MNEME_DTYPE_I32 && idx.dtype != MNEME_DTYPE_I64) {
+        raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
     }
+    std::vector<int64_t> picks(static_cast<std::size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = idx.dtype == MNEME_DTYPE_I32 ? data_of<int32_t>(idx)[r] : data_of<int64_t>(idx)[r];
+        if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
+        picks[static_cast<std::size_t>(r)] = i;
+    }
+    // Rows in parallel (a prefill gathers thousands: embeddings, each expert's tokens), decoded by
+    // the fast kernels for float32 (decode_row equals decode_weight_row bit for bit).
+    const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, table.k)));
+    k::parallel(be.exec, static_cast<std::size_t>(rows), grain, [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t r = r0; r < r1; ++r) {
+            T* dst = out + static_cast<int64_t>(r) * ys;
+            if constexpr (std::is_same_v<T, float>) {
+                if (!k::fast::reference_only()) {
+                    k::fast::decode_row(table, picks[r], dst);
+                    continue;
+                }
+            }
+            k::decode_weight_row<T>(table, picks[r], dst);
+        }
+    });
 }
 
 // COPY into a BF16 tensor: from float32 rounding to nearest even (as f32_to_bf16), from BF16 as

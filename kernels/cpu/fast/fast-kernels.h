@@ -102,6 +102,9 @@ struct kernel_table {
     // scale), the reference's values bit for bit. Returns false, writing nothing, when the block
     // holds NaN, infinity or magnitudes above 2^100 (the caller then takes the reference).
     bool (*quant_block_e4m3)(const float* x, int64_t n, float* y);
+    // y[i] = y[i] + w * x[i] for i < n, a multiplication then an addition (the reference's two
+    // roundings, not a fused multiply-add).
+    void (*add_scaled)(const float* x, float w, int64_t n, float* y);
 };
 
 // Order-preserving map of a float to uint32: larger float, larger key; every NaN below -inf; -0 and

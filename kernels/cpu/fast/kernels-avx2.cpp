@@ -291,7 +291,8 @@ const kernel_table& avx2_kernels() {
                                     nullptr,
                                     nullptr,
                                     scalar_kernels().order_keys,
-                                    scalar_kernels().quant_block_e4m3};
+                                    scalar_kernels().quant_block_e4m3,
+                                    scalar_kernels().add_scaled};
     return table;
 }
 

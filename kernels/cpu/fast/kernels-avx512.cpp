@@ -552,12 +552,21 @@ MNEME_AVX512 bool quant_block_e4m3(const float* x, int64_t n, float* y) {
     return true;
 }
 
+MNEME_AVX512 void add_scaled(const float* x, float w, int64_t n, float* y) {
+    const __m512 c = _mm512_set1_ps(w);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        const __m512 p = _mm512_mul_ps(c, _mm512_maskz_loadu_ps(m, x + i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), p));
+    }
+}
+
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,       gemm_nt, axpy_rows,     gemm_panel, pack_panel,
-                                    decode_panel, dot,     relu_head_sum, head_dots,  8,
-                                    nullptr,      nullptr, nullptr,       order_keys, quant_block_e4m3};
+    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        gemm_panel, pack_panel, decode_panel,
+                                    dot,     relu_head_sum, head_dots,        8,          nullptr,    nullptr,
+                                    nullptr, order_keys,    quant_block_e4m3, add_scaled};
     return table;
 }
 

@@ -109,6 +109,10 @@ bool quant_block_e4m3(const float* x, int64_t n, float* y) {
     return true;
 }
 
+void add_scaled(const float* x, float w, int64_t n, float* y) {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * x[i];
+}
+
 int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
     int64_t live = 0;
     for (int64_t i = 0; i < n; ++i) {
@@ -121,9 +125,9 @@ int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode,  gemm_nt, axpy_rows,     nullptr,    nullptr,
-                                    nullptr, nullptr, relu_head_sum, nullptr,    0,
-                                    nullptr, nullptr, nullptr,       order_keys, quant_block_e4m3};
+    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        nullptr,   nullptr, nullptr,
+                                    nullptr, relu_head_sum, nullptr,          0,         nullptr, nullptr,
+                                    nullptr, order_keys,    quant_block_e4m3, add_scaled};
     return table;
 }
 

@@ -51,6 +51,11 @@ void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int6
 // first, NaN last, ties to the lower position), found by selection rather than a partial sort.
 void topk(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t stride, int64_t k, int32_t* out);
 
+// MoE's combine: y[idx[r]] += w[r] * x[r] for r in order (columns in parallel), the reference
+// add_rows_scaled's arithmetic bit for bit.
+void add_rows_scaled(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, const int32_t* idx, const float* w,
+                     float* y);
+
 // Call-site helpers for code templated on the activation type: float goes to the fast kernels
 // (unless reference_only()), double to the reference kernels.
 template <class T>
@@ -91,6 +96,15 @@ void quant_roundtrip_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n
         }
     }
     kernels::quant_roundtrip<T>(ex, x, rows, n, x_stride, fmt, block, y, y_stride);
+}
+
+template <class T>
+void add_rows_scaled_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, const int32_t* idx, const T* w, T* y,
+                         int64_t y_rows) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return add_rows_scaled(ex, x, rows, n, idx, w, y);
+    }
+    kernels::add_rows_scaled<T>(ex, x, rows, n, idx, w, y, y_rows);
 }
 
 template <class T>
