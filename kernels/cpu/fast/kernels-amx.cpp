@@ -43,6 +43,8 @@ constexpr int64_t k_cols = 32;              // weight rows (output columns) per 
 constexpr int64_t k_rows = 32;              // activation rows per block: two B tiles
 constexpr int64_t k_tile = 512;             // BF16 elements in a tile (16 rows of 64 bytes)
 constexpr int64_t k_chunk_bytes = 1 << 20;  // the three activation parts of one chunk, meant for L2
+constexpr int64_t k_min_panel_items = 8;    // work items wanted before rows are split as well
+constexpr int64_t k_min_tile_outputs = 128;
 
 // Tiles 0-3 accumulate (weight rows 0-15 / 16-31 × activation rows 0-15 / 16-31), 4-5 hold weight
 // rows, 6-7 activation pairs; every tile is 16 rows of 64 bytes.
@@ -338,7 +340,9 @@ bool choose_scaling(const weight_view& w, scaling& sc) {
 MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w,
                             float* y, int64_t y_stride, double alpha) {
     scaling sc = scaling::none;
-    if (rows < 1 || w.n < 1 || w.k < 1 || !choose_scaling(w, sc)) return false;
+    // Narrow products (routers, index projections) gain less from the tiles than splitting every
+    // activation costs: below 128 outputs the vector kernels are as fast or faster here.
+    if (rows < 1 || w.n < k_min_tile_outputs || w.k < 1 || !choose_scaling(w, sc)) return false;
     // K chunk: whole scale blocks (per_block), at most 512 elements unless a block is longer.
     const int64_t seg = sc == scaling::per_block ? w.block_k : k_step;
     const int64_t kc = std::min(std::max<int64_t>(seg, 512 / seg * seg), (w.k + seg - 1) / seg * seg);
@@ -363,7 +367,13 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
                            parts);
             });
             const bool first = k0 == 0, last = k0 + kc >= w.k;
-            parallel(ex, panels, 1, [&](std::size_t t0, std::size_t t1) {
+            // Work items: a panel and a run of row pairs. Narrow products (fewer panels than a
+            // pool has threads, e.g. routers and index projections) split their rows too, at the
+            // price of packing a panel once per run.
+            const int64_t pairs = (g_blocks + 1) / 2;
+            const int64_t runs = panels >= k_min_panel_items ? 1 : std::min<int64_t>(pairs, k_min_panel_items);
+            const int64_t run_pairs = (pairs + runs - 1) / runs;
+            parallel(ex, panels * static_cast<std::size_t>(runs), 1, [&](std::size_t i0, std::size_t i1) {
                 tile_scope tiles;
                 thread_local std::vector<uint16_t> panel_store;
                 panel_store.resize(static_cast<std::size_t>(max_steps * 2 * k_tile));
@@ -371,8 +381,11 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
                 alignas(64) float tmp[k_cols * k_rows], acc[k_cols * k_rows];
                 std::vector<float> scales(
                     static_cast<std::size_t>(sc == scaling::per_block ? steps / seg_steps + 1 : 0) * k_cols);
-                for (std::size_t t = t0; t < t1; ++t) {
-                    const int64_t n0 = static_cast<int64_t>(t) * k_cols, cnt = std::min(k_cols, w.n - n0);
+                for (std::size_t item = i0; item < i1; ++item) {
+                    const auto t = static_cast<int64_t>(item) / runs, run = static_cast<int64_t>(item) % runs;
+                    const int64_t b_begin = 2 * run * run_pairs, b_end = std::min(g_blocks, 2 * (run + 1) * run_pairs);
+                    if (b_begin >= b_end) continue;
+                    const int64_t n0 = t * k_cols, cnt = std::min(k_cols, w.n - n0);
                     pack_weights(w, sc, n0, cnt, k0, len, steps, panel);
                     if (sc == scaling::per_block) {
                         // Chunks start on block boundaries here; columns share a block row in runs.
@@ -389,7 +402,7 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
                             }
                         }
                     }
-                    for (int64_t b = 0; b < g_blocks; b += 2) {
+                    for (int64_t b = b_begin; b < b_end; b += 2) {
                         const bool two = b + 1 < g_blocks;
                         const int64_t r_cnt = std::min(k_rows, g_rows - b * 16);
                         const float* sums = tmp;

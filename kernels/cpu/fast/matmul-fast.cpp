@@ -36,6 +36,7 @@ constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a s
 constexpr int64_t k_exact_rows = 16;
 constexpr int64_t k_panel_min_rows = k_exact_rows + 1;
 constexpr int64_t k_panel_max_k = 512;
+constexpr int64_t k_min_panel_items = 8;  // work items wanted before narrow products split rows
 
 // Row n, columns [k0, k0 + len), dequantised; one scale per block segment.
 void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64_t k0, int64_t len, float* out) {
@@ -134,33 +135,42 @@ bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, in
     if (!kt.gemm_panel || !kt.pack_panel || rows < k_panel_min_rows) return false;
     const int64_t kdim = w.k;
     // The activation chunk stays in L2 and the panel (32 × kc floats) in L1/L2.
-    int64_t kc = std::min<int64_t>(kdim, k_panel_max_k);
-    if (rows * kc * 4 > k_x_chunk_bytes) kc = std::max<int64_t>(64, k_x_chunk_bytes / (4 * rows) / 16 * 16);
-    kc = std::max<int64_t>(1, std::min(kc, kdim));
     const auto tiles = static_cast<std::size_t>((w.n + k_panel_cols - 1) / k_panel_cols);
+    // Narrow products (fewer panels than a pool has threads) split their rows as well, each run
+    // decoding its panel again.
+    const int64_t runs = tiles >= k_min_panel_items ? 1 : std::min<int64_t>(k_min_panel_items, (rows + 63) / 64);
+    const int64_t run_rows = (rows + runs - 1) / runs;
+    int64_t kc = std::min<int64_t>(kdim, k_panel_max_k);
+    if (run_rows * kc * 4 > k_x_chunk_bytes) kc = std::max<int64_t>(64, k_x_chunk_bytes / (4 * run_rows) / 16 * 16);
+    kc = std::max<int64_t>(1, std::min(kc, kdim));
     const float a = static_cast<float>(alpha);
-    parallel(ex, tiles, 1, [&](std::size_t t0, std::size_t t1) {
+    parallel(ex, tiles * static_cast<std::size_t>(runs), 1, [&](std::size_t i0, std::size_t i1) {
         // Weights decoded into the panel directly; where decode_panel cannot (odd scale blocks),
         // decoded rows (row-major, as decode writes them) transposed 16 × 16 in registers.
         std::vector<float> rowbuf, panel(static_cast<std::size_t>(k_panel_cols * kc));
         for (int64_t k0 = 0; k0 < kdim; k0 += kc) {
             const int64_t len = std::min(kc, kdim - k0);
-            for (std::size_t t = t0; t < t1; ++t) {
-                const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
+            for (std::size_t i = i0; i < i1; ++i) {
+                const int64_t t = static_cast<int64_t>(i) / runs, r0 = static_cast<int64_t>(i) % runs * run_rows;
+                const int64_t r_cnt = std::min(run_rows, rows - r0);
+                if (r_cnt <= 0) continue;
+                const int64_t n0 = t * k_panel_cols;
                 const int64_t cnt = std::min(k_panel_cols, w.n - n0);
                 if (!kt.decode_panel || !kt.decode_panel(w, n0, cnt, k0, len, panel.data())) {
                     rowbuf.resize(static_cast<std::size_t>(k_panel_cols * kc));
                     for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
                     kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
                 }
-                kt.gemm_panel(x + k0, x_stride, rows, panel.data(), cnt, len, y + n0, y_stride, k0 > 0);
+                kt.gemm_panel(x + r0 * x_stride + k0, x_stride, r_cnt, panel.data(), cnt, len, y + r0 * y_stride + n0,
+                              y_stride, k0 > 0);
             }
         }
         if (alpha == 1.0) return;
-        for (std::size_t t = t0; t < t1; ++t) {
-            const int64_t n0 = static_cast<int64_t>(t) * k_panel_cols;
+        for (std::size_t i = i0; i < i1; ++i) {
+            const int64_t t = static_cast<int64_t>(i) / runs, r0 = static_cast<int64_t>(i) % runs * run_rows;
+            const int64_t n0 = t * k_panel_cols;
             const int64_t n1 = std::min(n0 + k_panel_cols, w.n);
-            for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t r = r0; r < std::min(rows, r0 + run_rows); ++r) {
                 for (int64_t n = n0; n < n1; ++n) y[r * y_stride + n] *= a;
             }
         }
