@@ -24,6 +24,21 @@ std::vector<float> random_floats(std::mt19937_64& rng, std::size_t n) {
     return v;
 }
 
+// Random keys, the same keys rounded to BF16, and those widened back to float32 (exactly).
+struct key_copies {
+    std::vector<float> raw;
+    std::vector<uint16_t> half;
+    std::vector<float> wide;
+};
+key_copies bf16_keys(std::mt19937_64& rng, std::size_t n) {
+    key_copies c{random_floats(rng, n), std::vector<uint16_t>(n), std::vector<float>(n)};
+    for (std::size_t i = 0; i < n; ++i) {
+        c.half[i] = k::f32_to_bf16(c.raw[i]);
+        c.wide[i] = k::bf16_to_f32(c.half[i]);
+    }
+    return c;
+}
+
 struct attention_case {
     int64_t heads, queries, dk, dv, n_keys;
     bool indexed, with_sink, with_comp;
@@ -130,13 +145,7 @@ TEST_CASE("indexer scores over BF16 keys equal those over the keys widened", "[f
                         const int64_t start_pos = ratio * n_keys - queries - 3;
                         auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
                         auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
-                        const auto raw = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
-                        std::vector<uint16_t> half(raw.size());
-                        std::vector<float> wide(raw.size());
-                        for (std::size_t i = 0; i < raw.size(); ++i) {
-                            half[i] = k::f32_to_bf16(raw[i]);
-                            wide[i] = k::bf16_to_f32(half[i]);
-                        }
+                        const auto [raw, half, wide] = bf16_keys(rng, static_cast<std::size_t>(n_keys * k_stride));
                         std::vector<float> want(static_cast<std::size_t>(queries * n_keys)), got(want.size(), 3.0f);
                         k::fast::indexer_scores(ex.ctx, q.data(), w.data(), wide.data(), d, heads, queries, n_keys,
                                                 k_stride, start_pos, ratio, want.data());
@@ -261,13 +270,7 @@ TEST_CASE("prefill-sized indexer batches on AMX tiles equal the reference, and B
                         const int64_t start_pos = ratio * n_keys - queries - 3;
                         auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
                         auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
-                        const auto raw = random_floats(rng, static_cast<std::size_t>(n_keys * k_stride));
-                        std::vector<uint16_t> half(raw.size());
-                        std::vector<float> wide(raw.size());
-                        for (std::size_t i = 0; i < raw.size(); ++i) {
-                            half[i] = k::f32_to_bf16(raw[i]);
-                            wide[i] = k::bf16_to_f32(half[i]);
-                        }
+                        const auto [raw, half, wide] = bf16_keys(rng, static_cast<std::size_t>(n_keys * k_stride));
                         const auto size = static_cast<std::size_t>(queries * n_keys);
                         std::vector<float> ref(size), got_wide(size, 3.0f), got_half(size, 3.0f), got_raw(size, 3.0f),
                             ref_raw(size);
