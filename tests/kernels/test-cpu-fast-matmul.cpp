@@ -422,3 +422,18 @@ TEST_CASE("prefill products on AMX tiles equal the reference for every exact for
     }
     k::fast::select_isa(k::fast::detect_isa());
 }
+
+TEST_CASE("MNEME_CPU_ISA names cap the instruction set without going above it", "[fast][isa]") {
+    using k::fast::isa;
+    const auto best_up_to = [](isa cap) {
+        while (cap != isa::scalar && !k::fast::isa_supported(cap))
+            cap = static_cast<isa>(static_cast<uint32_t>(cap) - 1);
+        return cap;
+    };
+    REQUIRE(k::fast::isa_at_most("scalar") == isa::scalar);
+    REQUIRE(k::fast::isa_at_most("avx2") == best_up_to(isa::avx2));
+    REQUIRE(k::fast::isa_at_most("avx512") == best_up_to(isa::avx512));
+    REQUIRE(k::fast::isa_at_most("amx") == k::fast::detect_isa());
+    REQUIRE(k::fast::isa_at_most(nullptr) == k::fast::detect_isa());
+    REQUIRE(k::fast::isa_at_most("no such set") == k::fast::detect_isa());
+}

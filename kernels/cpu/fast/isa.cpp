@@ -110,8 +110,8 @@ isa isa_at_most(const char* name) {
     if (n == "scalar") cap = isa::scalar;
     if (n == "avx2") cap = isa::avx2;
     if (n == "avx512") cap = isa::avx512;
-    isa best = detect_isa();
-    if (static_cast<uint32_t>(best) > static_cast<uint32_t>(cap)) best = cap;
+    // Only sets at or below the cap are probed: asking for amx requests the tiles from the OS.
+    isa best = cap;
     while (best != isa::scalar && !isa_supported(best)) best = static_cast<isa>(static_cast<uint32_t>(best) - 1);
     return best;
 }

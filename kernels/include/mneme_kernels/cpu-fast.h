@@ -22,7 +22,8 @@ isa active_isa();
 isa select_isa(isa wanted);
 const char* isa_name(isa i);
 // The best supported instruction set no wider than the one named "scalar", "avx2", "avx512" or
-// "amx" (MNEME_CPU_ISA's values); detect_isa() for any other name.
+// "amx" (MNEME_CPU_ISA's values); detect_isa() for any other name. Sets above the named one are
+// not probed (probing amx asks the OS for tile state).
 isa isa_at_most(const char* name);
 
 // When set, the float32 path runs the reference kernels instead (for before/after measurements).
