@@ -281,11 +281,12 @@ void tile_block(const uint16_t* panel, const uint16_t* parts, int64_t b, int64_t
     }
 }
 
-// acc[n][r] (= or +=) scale[n] · tmp[n][r] for the 32 × 32 block.
-MNEME_AMX void scale_into(const float* tmp, const float* scale, bool store, float* acc) {
+// acc[n][r] (= or +=) scale[n] · tmp[n][r] for the 32 × 32 block (activation rows 0-15 only
+// when `two` is false: tile_block stored no others).
+MNEME_AMX void scale_into(const float* tmp, const float* scale, bool store, bool two, float* acc) {
     for (int64_t n = 0; n < k_cols; ++n) {
         const __m512 s = _mm512_set1_ps(scale[n]);
-        for (int64_t h = 0; h < k_rows; h += 16) {
+        for (int64_t h = 0; h < (two ? k_rows : 16); h += 16) {
             const __m512 v = _mm512_mul_ps(_mm512_load_ps(tmp + n * k_rows + h), s);
             float* out = acc + n * k_rows + h;
             _mm512_store_ps(out, store ? v : _mm512_add_ps(_mm512_load_ps(out), v));
@@ -409,7 +410,7 @@ MNEME_AMX bool matmul_tiles(const exec_ctx& ex, const float* x, int64_t rows, in
                         if (sc == scaling::per_block) {
                             for (int64_t s = 0, i = 0; s < steps; s += seg_steps, ++i) {
                                 tile_block(panel, parts, b, steps, s, std::min(steps, s + seg_steps), two, tmp);
-                                scale_into(tmp, scales.data() + i * k_cols, s == 0, acc);
+                                scale_into(tmp, scales.data() + i * k_cols, s == 0, two, acc);
                             }
                             sums = acc;
                         } else {
