@@ -3,9 +3,10 @@
 // into three BF16 parts, x = hi + mid + lo exactly (each part takes the next 8 significant bits),
 // so the three tile products sum the same exact products x·w as a float32 kernel does, in another
 // order: float32 agreement at a third of the tiles' BF16 rate, which is still several times what
-// the AVX-512 FMA units reach. Block scales that are powers of two (e8m0) are folded into the BF16
-// weights (exact); float32 scales (V3's FP8) multiply each block's partial sums instead, as the
-// decode-time `dot` does.
+// the AVX-512 FMA units reach. (The tiles flush values below float32's normal range to zero; parts
+// that small only arise from activations near 2^-110.) Block scales that are powers of two (e8m0) are folded into the
+// BF16 weights (exact); float32 scales (V3's FP8) multiply each block's partial sums instead, as the decode-time `dot`
+// does.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
