@@ -39,6 +39,20 @@ key_copies bf16_keys(std::mt19937_64& rng, std::size_t n) {
     return c;
 }
 
+// One indexer call's inputs: queries × heads × d query elements, their head weights, and keys in
+// three copies (see bf16_keys), drawn in that order.
+struct indexer_inputs {
+    std::vector<float> q, w;
+    key_copies keys;
+};
+indexer_inputs indexer_draw(std::mt19937_64& rng, int64_t queries, int64_t heads, int64_t d, int64_t key_elems) {
+    indexer_inputs in;
+    in.q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
+    in.w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+    in.keys = bf16_keys(rng, static_cast<std::size_t>(key_elems));
+    return in;
+}
+
 struct attention_case {
     int64_t heads, queries, dk, dv, n_keys;
     bool indexed, with_sink, with_comp;
@@ -143,9 +157,8 @@ TEST_CASE("indexer scores over BF16 keys equal those over the keys widened", "[f
                     for (int64_t ratio : {1, 4}) {
                         const int64_t n_keys = 299, k_stride = d + 3;
                         const int64_t start_pos = ratio * n_keys - queries - 3;
-                        auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
-                        auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
-                        const auto [raw, half, wide] = bf16_keys(rng, static_cast<std::size_t>(n_keys * k_stride));
+                        const auto [q, w, keys] = indexer_draw(rng, queries, heads, d, n_keys * k_stride);
+                        const auto& [raw, half, wide] = keys;
                         std::vector<float> want(static_cast<std::size_t>(queries * n_keys)), got(want.size(), 3.0f);
                         k::fast::indexer_scores(ex.ctx, q.data(), w.data(), wide.data(), d, heads, queries, n_keys,
                                                 k_stride, start_pos, ratio, want.data());
@@ -256,8 +269,8 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
 
 TEST_CASE("prefill-sized indexer batches on AMX tiles equal the reference, and BF16 keys their widened copies",
           "[fast][indexer][amx]") {
-    // From 17 queries on, key blocks that BF16 holds exactly (BF16 keys, or float32 keys whose low
-    // halves are zero) take the tiles; other float32 keys keep the panels. Query and key counts
+    // From 17 queries on, keys that BF16 holds exactly (BF16 keys, or float32 keys that are all
+    // BF16 values) take the tiles; other float32 keys keep the panels. Query and key counts
     // leave partial 32-row and 32-key tiles, d partial 32-element steps.
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(8);
@@ -268,9 +281,8 @@ TEST_CASE("prefill-sized indexer batches on AMX tiles equal the reference, and B
                     for (int64_t ratio : {1, 4}) {
                         const int64_t n_keys = 301, k_stride = d + 3;
                         const int64_t start_pos = ratio * n_keys - queries - 3;
-                        auto q = random_floats(rng, static_cast<std::size_t>(queries * heads * d));
-                        auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
-                        const auto [raw, half, wide] = bf16_keys(rng, static_cast<std::size_t>(n_keys * k_stride));
+                        const auto [q, w, keys] = indexer_draw(rng, queries, heads, d, n_keys * k_stride);
+                        const auto& [raw, half, wide] = keys;
                         const auto size = static_cast<std::size_t>(queries * n_keys);
                         std::vector<float> ref(size), got_wide(size, 3.0f), got_half(size, 3.0f), got_raw(size, 3.0f),
                             ref_raw(size);

@@ -142,11 +142,11 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
     // A single query (a decoding step) has too few rows to pay for packing its keys: its heads go
     // into the vector lanes instead (head_dots), the same sums bit for bit.
     const bool lanes = kt.head_dots && heads <= 128;
-    // Prefill-sized batches on matrix tiles, for key blocks that BF16 holds exactly.
+    // Prefill-sized batches on matrix tiles, for BF16 keys.
     const bool tiles = kt.tile_dots && kt.tile_query_parts && queries >= k_tile_min_queries;
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
         std::vector<float> dots, panel, rowbuf, qt;
-        std::vector<uint16_t> qparts, keybuf;
+        std::vector<uint16_t> qparts;
         const float* key_rows[k_key_block];
         int64_t packed_query = -1, parted_group = -1;
         for (std::size_t i = i0; i < i1; ++i) {
@@ -158,7 +158,7 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
             const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
             const uint16_t* tile_keys = nullptr;
             int64_t tile_key_stride = 0;
-            if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, keybuf, tile_keys, tile_key_stride)) {
+            if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, tile_keys, tile_key_stride)) {
                 if (parted_group != s0) {
                     qparts.resize(static_cast<std::size_t>(tile_parts_size(ns * heads, d)));
                     kt.tile_query_parts(q + s0 * heads * d, ns * heads, d, qparts.data());
@@ -219,25 +219,8 @@ struct f32_keys {
     void rows(int64_t j, int64_t n, std::vector<float>&, const float** out) const {
         for (int64_t i = 0; i < n; ++i) out[i] = k + (j + i) * stride;
     }
-    // Keys j .. j+n as BF16 when every element is a BF16 value (V3.2's keys after the FP8 round
-    // trip are), so that they score exactly as the same keys cached in BF16; false otherwise.
-    bool bf16_rows(int64_t j, int64_t n, std::vector<uint16_t>& buf, const uint16_t*& out, int64_t& out_stride) const {
-        buf.resize(static_cast<std::size_t>(n * d));
-        for (int64_t i = 0; i < n; ++i) {
-            const float* row = k + (j + i) * stride;
-            uint32_t low = 0;
-            for (int64_t c = 0; c < d; ++c) {
-                uint32_t bits;
-                std::memcpy(&bits, row + c, 4);
-                low |= bits & 0xffffu;
-                buf[static_cast<std::size_t>(i * d + c)] = static_cast<uint16_t>(bits >> 16);
-            }
-            if (low != 0) return false;
-        }
-        out = buf.data();
-        out_stride = d;
-        return true;
-    }
+    // Float32 keys never take the tiles here: indexer_scores hands BF16-exact ones to the BF16 scan.
+    bool bf16_rows(int64_t, int64_t, const uint16_t*&, int64_t&) const { return false; }
 };
 
 // BF16 keys widen exactly; decode_panel does so straight into the panel where it can.
@@ -251,7 +234,7 @@ struct bf16_keys {
         kt.pack_panel(rowbuf.data(), view.k, n, view.k, panel);
     }
     void rows(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const { widen(j, n, rowbuf, out); }
-    bool bf16_rows(int64_t j, int64_t, std::vector<uint16_t>&, const uint16_t*& out, int64_t& out_stride) const {
+    bool bf16_rows(int64_t j, int64_t, const uint16_t*& out, int64_t& out_stride) const {
         out = reinterpret_cast<const uint16_t*>(view.data + j * view.row_bytes);
         out_stride = view.row_bytes / 2;
         return true;
@@ -266,10 +249,36 @@ struct bf16_keys {
     }
 };
 
+// Float32 keys that are all BF16 values (V3.2's keys after the FP8 round trip are), as BF16 rows
+// of d elements; false when any is not.
+bool narrow_to_bf16(const float* k, int64_t n_keys, int64_t k_stride, int64_t d, std::vector<uint16_t>& out) {
+    out.resize(static_cast<std::size_t>(n_keys * d));
+    for (int64_t j = 0; j < n_keys; ++j) {
+        uint32_t low = 0;
+        for (int64_t c = 0; c < d; ++c) {
+            uint32_t bits;
+            std::memcpy(&bits, k + j * k_stride + c, 4);
+            low |= bits & 0xffffu;
+            out[static_cast<std::size_t>(j * d + c)] = static_cast<uint16_t>(bits >> 16);
+        }
+        if (low != 0) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
                     int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out) {
+    // Where a prefill batch could take the tiles, BF16-exact keys are narrowed once and scanned as
+    // BF16 keys, so they score exactly as the same keys cached in BF16 would.
+    const kernel_table& kt = active_kernels();
+    if (kt.tile_dots && queries >= k_tile_min_queries) {
+        std::vector<uint16_t> narrow;
+        if (narrow_to_bf16(k, n_keys, k_stride, d, narrow)) {
+            return indexer_scores_bf16(ex, q, w, narrow.data(), d, heads, queries, n_keys, d, start_pos, ratio, out);
+        }
+    }
     indexer_scan(ex, q, w, f32_keys{k, k_stride, d}, d, heads, queries, n_keys, start_pos, ratio, out);
 }
 

@@ -6,6 +6,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -15,6 +16,11 @@
 
 namespace mneme::kernels::fast {
 namespace {
+
+// The mask of the first min(max(left, 0), 16) lanes: a loop's tail, or none past the end.
+MNEME_AVX512 inline __mmask16 first_lanes(int64_t left) {
+    return static_cast<__mmask16>((1u << std::clamp<int64_t>(left, 0, 16)) - 1u);
+}
 
 MNEME_AVX512 inline __m512 e4m3x16(const uint8_t* p) {
     // e4m3 shares float16's layout shifted by 7 bits with an exponent bias 8 lower: the shifted bits

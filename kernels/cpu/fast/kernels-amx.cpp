@@ -78,10 +78,6 @@ MNEME_AMX inline __m512 finite_rest(__m512 r) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r, r, _CMP_ORD_Q), r);
 }
 
-MNEME_AMX inline __mmask16 first_lanes(int64_t left) {
-    return static_cast<__mmask16>((1u << std::clamp<int64_t>(left, 0, 16)) - 1u);
-}
-
 // The activations as B tiles: for each 16-row block b, K step s and part p (0 = hi, 1 = mid,
 // 2 = lo), one tile of 16 pairs q × 16 rows × 2 BF16 at parts + part_tile(b, s, steps, p).
 inline int64_t part_tile(int64_t block, int64_t step, int64_t steps, int p) {

@@ -502,7 +502,7 @@ MNEME_AVX512 int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
     const __m512i inf = _mm512_set1_epi32(0x7f800000), neg_inf_key = _mm512_set1_epi32(0x007fffff);
     int64_t live = 0;
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        const __mmask16 m = first_lanes(n - i);
         __m512i b = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i));
         const __m512i mag = _mm512_and_si512(b, abs);
         b = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(mag, mag), b);  // -0 as +0
@@ -521,7 +521,7 @@ MNEME_AVX512 bool quant_block_e4m3(const float* x, int64_t n, float* y) {
     __m512 amax = _mm512_setzero_ps();
     __mmask16 bad = 0;
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        const __mmask16 m = first_lanes(n - i);
         const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + i));
         bad |= _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p100f), _CMP_NLE_UQ);  // NaN, infinity, huge
         amax = _mm512_max_ps(amax, a);
@@ -535,7 +535,7 @@ MNEME_AVX512 bool quant_block_e4m3(const float* x, int64_t n, float* y) {
     const __m512 inv = _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(127 - e) << 23)));
     const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        const __mmask16 m = first_lanes(n - i);
         const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
         const __m512 a = _mm512_min_ps(_mm512_abs_ps(v), _mm512_set1_ps(448.0f));
         const __m512 sub = _mm512_sub_ps(_mm512_add_ps(a, _mm512_set1_ps(16384.0f)), _mm512_set1_ps(16384.0f));
@@ -555,7 +555,7 @@ MNEME_AVX512 bool quant_block_e4m3(const float* x, int64_t n, float* y) {
 MNEME_AVX512 void add_scaled(const float* x, float w, int64_t n, float* y) {
     const __m512 c = _mm512_set1_ps(w);
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
+        const __mmask16 m = first_lanes(n - i);
         const __m512 p = _mm512_mul_ps(c, _mm512_maskz_loadu_ps(m, x + i));
         _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), p));
     }
