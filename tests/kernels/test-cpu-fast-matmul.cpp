@@ -7,6 +7,10 @@
 #include <random>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "fast-test-support.h"
 #include "mneme_kernels/cpu-ops.h"
 
@@ -239,6 +243,73 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
         }
     });
 }
+
+TEST_CASE("FP8 decode products read widened weights exactly as float16-converted ones", "[fast][matmul]") {
+    // On AVX-512 a call whose activations all stay below 2^16 takes e4m3 codes to float32 by their
+    // bits alone (activations times 2^112); a call holding a larger activation keeps the float16
+    // conversion. Both must give every row the same bits, or drafting's verify passes would drift
+    // from decoding. A row's result alone (widened) against the same row beside a large one.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(31);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (const int64_t kdim : {int64_t{1024}, int64_t{300}, int64_t{7168 + 13}}) {
+            INFO("isa " << k::fast::isa_name(isa) << " K " << kdim);
+            auto w = random_weight(rng, k::weight_format::e4m3, 29, kdim, k::scale_format::f32, 128, 128, 3);
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            std::vector<float> x(static_cast<std::size_t>(2 * kdim));
+            for (auto& v : x) v = u(rng);
+            x[5] = 0x1p-140f;       // a subnormal activation
+            x[7] = 60000.0f;        // just below the widening limit
+            x[kdim + 3] = 0x1p17f;  // the second row is too large to widen
+            std::vector<float> alone(static_cast<std::size_t>(w.view.n)), pair(static_cast<std::size_t>(2 * w.view.n));
+            k::fast::matmul(ex.ctx, x.data(), 1, kdim, w.view, alone.data(), w.view.n, 1.0);
+            k::fast::matmul(ex.ctx, x.data(), 2, kdim, w.view, pair.data(), w.view.n, 1.0);
+            REQUIRE(std::memcmp(alone.data(), pair.data(), alone.size() * sizeof(float)) == 0);
+            // And the large row itself is right.
+            std::vector<float> ref(pair.size());
+            k::matmul<float>(ex.ctx, x.data(), 2, kdim, w.view, ref.data(), w.view.n, 1.0);
+            std::vector<float> wrow(static_cast<std::size_t>(kdim));
+            for (int64_t n = 0; n < w.view.n; ++n) {
+                k::decode_weight_row<float>(w.view, n, wrow.data());
+                for (int64_t r = 0; r < 2; ++r) {
+                    double mag = 0;
+                    for (int64_t i = 0; i < kdim; ++i) mag += std::fabs(double(x[r * kdim + i]) * wrow[i]);
+                    const std::size_t at = static_cast<std::size_t>(r * w.view.n + n);
+                    REQUIRE(std::fabs(double(ref[at]) - pair[at]) <= 1e-5 * (1.0 + mag));
+                }
+            }
+        }
+    });
+}
+
+#if defined(__x86_64__)
+TEST_CASE("FP8 decode products keep subnormal weights when the thread treats subnormal inputs as zero",
+          "[fast][matmul]") {
+    // An application may set MXCSR.DAZ in its threads. Widened e4m3 subnormals are float32
+    // subnormals, which DAZ would read as zero: such threads must keep the float16 conversion.
+    std::mt19937_64 rng(37);
+    const k::exec_ctx serial;  // the calling thread runs the product, with the MXCSR set below
+    const unsigned saved = _mm_getcsr();
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        INFO("isa " << k::fast::isa_name(isa));
+        auto w = random_weight(rng, k::weight_format::e4m3, 16, 512, k::scale_format::f32, 128, 128);
+        for (auto& b : w.data) b &= 0x87;  // every code subnormal (or zero)
+        std::uniform_real_distribution<float> u(0.5f, 1.0f);
+        std::vector<float> x(512);
+        for (auto& v : x) v = u(rng);
+        std::vector<float> ref(16), got(16);
+        k::matmul<float>(serial, x.data(), 1, 512, w.view, ref.data(), 16, 1.0);
+        _mm_setcsr(saved | 0x40u);
+        k::fast::matmul(serial, x.data(), 1, 512, w.view, got.data(), 16, 1.0);
+        _mm_setcsr(saved);
+        for (int64_t n = 0; n < 16; ++n) {
+            INFO("col " << n << " ref " << ref[n] << " got " << got[n]);
+            REQUIRE(ref[n] != 0.0f);
+            REQUIRE(std::fabs(double(ref[n]) - got[n]) <= 1e-5 * std::fabs(double(ref[n])));
+        }
+    });
+}
+#endif
 
 TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
     mneme::test::pooled_exec ex;

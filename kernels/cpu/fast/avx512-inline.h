@@ -41,19 +41,22 @@ MNEME_AVX512 inline __m512 e2m1x16(const uint8_t* p, __m512 table) {
     return _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)), table);  // element 2k = low nibble
 }
 
-// True when any byte of row[0..len) is an e4m3 NaN code (magnitude bits all ones).
+// True when any byte of row[0..len) is an e4m3 NaN code (magnitude bits all ones, the largest
+// magnitude): a running bytewise maximum, compared once at the end (two vector operations per 64
+// bytes; decode-sized products scan every row before multiplying it).
 MNEME_AVX512 inline bool has_e4m3_nan(const uint8_t* row, int64_t len) {
     const __m512i m7f = _mm512_set1_epi8(0x7f);
-    __mmask64 bad = 0;
+    __m512i top0 = _mm512_setzero_si512(), top1 = _mm512_setzero_si512();
     int64_t i = 0;
-    for (; i + 64 <= len; i += 64) {
-        bad |= _mm512_cmpeq_epi8_mask(_mm512_and_si512(_mm512_loadu_si512(row + i), m7f), m7f);
+    for (; i + 128 <= len; i += 128) {
+        top0 = _mm512_max_epu8(top0, _mm512_and_si512(_mm512_loadu_si512(row + i), m7f));
+        top1 = _mm512_max_epu8(top1, _mm512_and_si512(_mm512_loadu_si512(row + i + 64), m7f));
     }
-    if (i < len) {
-        const __mmask64 m = (uint64_t{1} << (len - i)) - 1;
-        bad |= _mm512_mask_cmpeq_epi8_mask(m, _mm512_and_si512(_mm512_maskz_loadu_epi8(m, row + i), m7f), m7f);
+    for (; i < len; i += 64) {
+        const __mmask64 m = len - i >= 64 ? ~__mmask64{0} : (uint64_t{1} << (len - i)) - 1;
+        top0 = _mm512_max_epu8(top0, _mm512_and_si512(_mm512_maskz_loadu_epi8(m, row + i), m7f));
     }
-    return bad != 0;
+    return _mm512_cmpeq_epi8_mask(_mm512_max_epu8(top0, top1), m7f) != 0;
 }
 
 // 32 e4m3 codes as float16 bit patterns worth value * 2^-8: sign-extending each byte to 16 bits

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "fast-kernels.h"
@@ -218,7 +219,28 @@ MNEME_AVX2 inline void load16(weight_format fmt, const uint8_t* row, int64_t k, 
     }
 }
 
-template <int R>
+// 8 e4m3 codes as float32 worth value * 2^-120, from their bits alone (see kernels-avx512's
+// load_e4m3_wide): for activations times k_e4m3_wide_unit.
+MNEME_AVX2 inline __m256 e4m3x8_wide(__m128i codes) {
+    const __m256i v = _mm256_slli_epi32(_mm256_cvtepi8_epi32(codes), 20);
+    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32(static_cast<int>(0x87f00000u))));
+}
+
+// The same 16 weights for dot_e4m3_wide. The tail's codes are copied out first: AVX2 has no
+// masked byte loads, and a multiplication (decode's) could flush the subnormal results.
+MNEME_AVX2 inline void load16_wide(const uint8_t* row, int64_t k, int64_t count, __m256& lo, __m256& hi) {
+    alignas(16) uint8_t codes[16] = {};
+    const uint8_t* p = row + k;
+    if (count < 16) {
+        std::memcpy(codes, p, static_cast<std::size_t>(count));
+        p = codes;
+    }
+    lo = e4m3x8_wide(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    hi = e4m3x8_wide(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)));
+}
+
+// Wide: fmt is e4m3 and x is the activations times k_e4m3_wide_unit (same products, bit for bit).
+template <int R, bool Wide = false>
 MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const uint8_t* row, int64_t len,
                          const float* scales, int64_t block_k, float* out) {
     const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
@@ -233,7 +255,11 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
         int64_t k = b0;
         for (; k + 16 <= b1; k += 16) {
             __m256 lo, hi;
-            load16(fmt, row, k, lo, hi);
+            if constexpr (Wide) {
+                load16_wide(row, k, 16, lo, hi);
+            } else {
+                load16(fmt, row, k, lo, hi);
+            }
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + k), lo_acc[r]);
@@ -243,7 +269,14 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
         if (k < b1) {  // tail: decoded on the stack with the same unit, activations masked
             const int64_t rem = b1 - k;
             alignas(32) float w[16] = {};
-            decode(fmt, row, k, rem, 1.0f / unit, w);
+            if constexpr (Wide) {
+                __m256 lo, hi;
+                load16_wide(row, k, rem, lo, hi);
+                _mm256_store_ps(w, lo);
+                _mm256_store_ps(w + 8, hi);
+            } else {
+                decode(fmt, row, k, rem, 1.0f / unit, w);
+            }
             const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
@@ -274,6 +307,27 @@ MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t
     return true;
 }
 
+MNEME_AVX2 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
+                              const float* scales, int64_t block_k, float* out) {
+    if (rows < 1 || rows > 4 || block_k < 1 || has_e4m3_nan(row, len)) return false;
+    constexpr weight_format f = weight_format::e4m3;
+    switch (rows) {
+        case 1:
+            dot_rows<1, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
+            break;
+        case 2:
+            dot_rows<2, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
+            break;
+        case 3:
+            dot_rows<3, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
+            break;
+        default:
+            dot_rows<4, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
+            break;
+    }
+    return true;
+}
+
 }  // namespace
 
 const kernel_table& avx2_kernels() {
@@ -292,7 +346,8 @@ const kernel_table& avx2_kernels() {
                                     nullptr,
                                     scalar_kernels().order_keys,
                                     scalar_kernels().quant_block_e4m3,
-                                    scalar_kernels().add_scaled};
+                                    scalar_kernels().add_scaled,
+                                    dot_e4m3_wide};
     return table;
 }
 

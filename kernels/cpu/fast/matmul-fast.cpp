@@ -2,8 +2,14 @@
 // and decodes each of its rows exactly once per call into a small float buffer; all activation rows
 // are multiplied against that buffer while it is hot, so prefill reads the weights once per call.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #include "fast-kernels.h"
 #include "mneme_kernels/number-formats.h"
@@ -57,6 +63,40 @@ void load_scales(const weight_view& w, int64_t n, int64_t n_blocks, int64_t bloc
     for (int64_t b = 0; b < n_blocks; ++b) scales[b] = weight_block_scale(w, n, b * block_k);
 }
 
+// The activation rows times k_e4m3_wide_unit, for kernel_table::dot_e4m3_wide, in `store`: rows
+// `stride` floats apart from a 64-byte boundary (vector loads that straddle cache lines cost a
+// one-row product about a quarter of its speed). Null, leaving the caller on dot, when a finite
+// element is too large for that.
+const float* widen_rows(const float* x, int64_t rows, int64_t x_stride, int64_t k, int64_t stride,
+                        std::vector<float>& store) {
+    store.resize(static_cast<std::size_t>(rows * stride + 16));
+    float* wide = store.data();
+    wide += (64 - reinterpret_cast<uintptr_t>(wide) % 64) % 64 / sizeof(float);
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * x_stride;
+        float* wr = wide + r * stride;
+        float top = 0.0f;
+        for (int64_t i = 0; i < k; ++i) {
+            const float a = std::fabs(xr[i]);
+            top = a < std::numeric_limits<float>::infinity() && a > top ? a : top;  // NaN and inf pass
+            wr[i] = xr[i] * k_e4m3_wide_unit;
+        }
+        if (top >= k_e4m3_wide_limit) return nullptr;
+    }
+    return wide;
+}
+
+// Whether this thread's float32 arithmetic reads subnormal inputs as they are: an application may
+// have set MXCSR.DAZ (denormals are zero) in the threads it hands the runtime, and the widened e4m3
+// weights of dot_e4m3_wide are subnormal for e4m3's own subnormals.
+bool subnormals_kept() {
+#if defined(__x86_64__)
+    return (_mm_getcsr() & 0x40u) == 0;
+#else
+    return true;
+#endif
+}
+
 // Decode-sized products (a few activation rows): each weight row is decoded in registers and
 // multiplied at once, so it is read from memory once and never written back as floats. Returns
 // false when the instruction set has no such kernel for the format.
@@ -72,7 +112,13 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const int64_t tile_bytes = std::max<int64_t>(1, k_tile_rows * w.row_bytes);
     const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
     const float a = static_cast<float>(alpha);
+    std::vector<float> wide_store;
+    const int64_t wide_stride = (w.k + 15) / 16 * 16;
+    const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide
+                            ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
+                            : nullptr;
     parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {
+        const bool use_wide = wide && subnormals_kept();
         const int64_t n_begin = static_cast<int64_t>(t0) * k_tile_rows;
         const int64_t n_end = std::min<int64_t>(w.n, static_cast<int64_t>(t1) * k_tile_rows);
         struct stream {
@@ -109,9 +155,12 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 // so a row's sum does not depend on the rows beside it.
                 bool decoded = true;
                 for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
-                    decoded =
-                        kt.dot(w.format, x + r0 * x_stride, x_stride, std::min<int64_t>(kt.dot_max_rows, rows - r0),
-                               w.data + n * w.row_bytes, w.k, st.scales, block_k, out + r0);
+                    const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
+                    const uint8_t* row = w.data + n * w.row_bytes;
+                    decoded = use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k,
+                                                          st.scales, block_k, out + r0)
+                                       : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, st.scales,
+                                                block_k, out + r0);
                 }
                 if (!decoded) {
                     // NaN codes: decode the row as the reference does and multiply it plainly.
