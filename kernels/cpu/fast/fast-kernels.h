@@ -110,8 +110,8 @@ struct kernel_table {
     // subnormals) instead of through float16, fewer instructions per weight. The products equal
     // dot's bit for bit (both are the true product times 2^-8), provided every finite |x| is below
     // k_e4m3_wide_limit and subnormal inputs are not flushed to zero (MXCSR.DAZ clear); the caller
-    // checks both (e4m3_wide_allowed). Returns false, computing nothing, for rows holding a NaN
-    // code, as dot does. Null where absent.
+    // checks both, and uses this only where subnormal inputs are cheap (e4m3_widening_used).
+    // Returns false, computing nothing, for rows holding a NaN code, as dot does. Null where absent.
     bool (*dot_e4m3_wide)(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                           const float* scales, int64_t block_k, float* out);
 };

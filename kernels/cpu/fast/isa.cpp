@@ -1,11 +1,14 @@
 // Run-time choice of the instruction set: each variant is compiled with function-level target
 // attributes, so the library runs on any x86-64 (or non-x86) CPU and only calls code the CPU has.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <immintrin.h>
 #endif
 #if defined(__linux__) && defined(__x86_64__)
 #include <sys/syscall.h>
@@ -55,7 +58,62 @@ bool has_amx() {
 }
 #endif
 
+// Nanoseconds for a fixed run of independent FMAs whose multiplicand is m (times 2^112 keeps each
+// product normal, as in dot_e4m3_wide), the fastest of three runs.
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) double fma_run_ns(float m) {
+    double best = 1e30;
+    for (int trial = 0; trial < 3; ++trial) {
+        const __m256 a = _mm256_set1_ps(m), x = _mm256_set1_ps(0x1p112f);
+        __m256 acc[8];
+        for (auto& v : acc) v = _mm256_setzero_ps();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 512; ++i) {
+            for (auto& v : acc) v = _mm256_fmadd_ps(a, x, v);
+            asm volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        float sink[8];
+        _mm256_storeu_ps(sink, _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[6], acc[7])));
+        asm volatile("" : : "r"(sink) : "memory");
+        best = std::min(best, std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+    return best;
+}
+#endif
+
+bool subnormal_inputs_cheap() {
+#if defined(__x86_64__)
+    static const bool cheap = [] {
+        if (!isa_supported(isa::avx2)) return false;
+        const double normal = fma_run_ns(0x1.8p-100f), subnormal = fma_run_ns(0x1.8p-130f);
+        return subnormal <= 2.0 * normal + 200.0;  // + 200 ns: a clock tick or two of slack
+    }();
+    return cheap;
+#else
+    return false;
+#endif
+}
+
+std::atomic<uint32_t> g_widening{static_cast<uint32_t>(e4m3_widening::probe)};
+
 }  // namespace
+
+void set_e4m3_widening(e4m3_widening mode) {
+    g_widening.store(static_cast<uint32_t>(mode), std::memory_order_relaxed);
+}
+
+bool e4m3_widening_used() {
+    switch (static_cast<e4m3_widening>(g_widening.load(std::memory_order_relaxed))) {
+        case e4m3_widening::on:
+            return true;
+        case e4m3_widening::off:
+            return false;
+        case e4m3_widening::probe:
+            break;
+    }
+    return subnormal_inputs_cheap();
+}
 
 void set_reference_only(bool on) { g_reference_only.store(on, std::memory_order_relaxed); }
 bool reference_only() { return g_reference_only.load(std::memory_order_relaxed); }

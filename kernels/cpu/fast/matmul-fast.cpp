@@ -114,7 +114,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const float a = static_cast<float>(alpha);
     std::vector<float> wide_store;
     const int64_t wide_stride = (w.k + 15) / 16 * 16;
-    const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide
+    const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
     parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {

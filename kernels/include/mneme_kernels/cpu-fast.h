@@ -26,6 +26,15 @@ const char* isa_name(isa i);
 // not probed (probing amx asks the OS for tile state).
 isa isa_at_most(const char* name);
 
+// Decode-sized FP8 products can turn e4m3 codes into float32 by their bits alone, which makes
+// e4m3's subnormal codes float32 subnormals fed to FMAs: free on some cores, a microcode assist of
+// ~100 cycles on others. `probe` (the default) times a few FMAs on subnormal inputs once and uses
+// that form only where they cost no more than twice normal ones; `on` and `off` force it (tests,
+// measurements). Both forms give the same bits.
+enum class e4m3_widening : uint32_t { probe = 0, on = 1, off = 2 };
+void set_e4m3_widening(e4m3_widening mode);
+bool e4m3_widening_used();
+
 // When set, the float32 path runs the reference kernels instead (for before/after measurements).
 void set_reference_only(bool on);
 bool reference_only();
