@@ -93,6 +93,9 @@ void op_profile::record(const mneme_op& op, uint64_t ns) {
     if (op.type == MNEME_OP_RMS_NORM && op.n_src >= 1) {
         in_decode_ = op.src[0].ne[1] * op.src[0].ne[2] * op.src[0].ne[3] == 1;
     }
+    // A pass opens with its embedding gather, before any norm: one of several rows starts a prefill
+    // (counted under the previous pass, one 32K-token gather made every decode GET_ROWS look slow).
+    if (op.type == MNEME_OP_GET_ROWS && op.dst.ne[1] * op.dst.ne[2] * op.dst.ne[3] > 1) in_decode_ = false;
     if (in_decode_) kind += " (decode)";
     double flops = 0;
     if (op.type == MNEME_OP_MATMUL && op.n_src >= 2) {
