@@ -240,9 +240,11 @@ MNEME_AVX2 inline void load16_wide(const uint8_t* row, int64_t k, int64_t count,
 }
 
 // Wide: fmt is e4m3 and x is the activations times k_e4m3_wide_unit (same products, bit for bit).
-template <int R, bool Wide = false>
+// BK > 0: every block is exactly BK long, so its steps unroll (see kernels-avx512's dot_rows).
+template <int R, bool Wide, int BK>
 MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const uint8_t* row, int64_t len,
                          const float* scales, int64_t block_k, float* out) {
+    if constexpr (BK > 0) block_k = BK;
     const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
     __m256 total[R];
 #pragma GCC unroll 8
@@ -253,6 +255,23 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm256_setzero_ps();
         int64_t k = b0;
+        if constexpr (BK > 0) {
+#pragma GCC unroll 16
+            for (int64_t i = 0; i < BK; i += 16) {
+                __m256 lo, hi;
+                if constexpr (Wide) {
+                    load16_wide(row, b0 + i, 16, lo, hi);
+                } else {
+                    load16(fmt, row, b0 + i, lo, hi);
+                }
+#pragma GCC unroll 8
+                for (int r = 0; r < R; ++r) {
+                    lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + b0 + i), lo_acc[r]);
+                    hi_acc[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + b0 + i + 8), hi_acc[r]);
+                }
+            }
+            k = b1;
+        }
         for (; k + 16 <= b1; k += 16) {
             __m256 lo, hi;
             if constexpr (Wide) {
@@ -293,38 +312,49 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
     for (int r = 0; r < R; ++r) out[r] = hsum(total[r]) * unit;
 }
 
+template <bool Wide, int BK>
+MNEME_AVX2 void dot_any_rows_of(weight_format fmt, const float* x, int64_t xs, int64_t rows, const uint8_t* row,
+                                int64_t len, const float* scales, int64_t block_k, float* out) {
+    switch (rows) {
+        case 1:
+            dot_rows<1, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
+            break;
+        case 2:
+            dot_rows<2, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
+            break;
+        case 3:
+            dot_rows<3, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
+            break;
+        default:
+            dot_rows<4, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
+            break;
+    }
+}
+
+// 128: the block width of DeepSeek's FP8 scales (a whole number of 16-weight steps).
+template <bool Wide>
+MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int64_t rows, const uint8_t* row,
+                             int64_t len, const float* scales, int64_t block_k, float* out) {
+    if (block_k == 128 && len % 128 == 0) {
+        dot_any_rows_of<Wide, 128>(fmt, x, xs, rows, row, len, scales, block_k, out);
+    } else {
+        dot_any_rows_of<Wide, 0>(fmt, x, xs, rows, row, len, scales, block_k, out);
+    }
+}
+
 MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
                     int64_t len, const float* scales, int64_t block_k, float* out) {
     if (rows < 1 || rows > 4 || block_k < 1) return false;
     if (fmt != weight_format::e4m3 && fmt != weight_format::bf16) return false;
     if (fmt == weight_format::e4m3 && has_e4m3_nan(row, len)) return false;
-    switch (rows) {
-        case 1: dot_rows<1>(fmt, x, x_stride, row, len, scales, block_k, out); break;
-        case 2: dot_rows<2>(fmt, x, x_stride, row, len, scales, block_k, out); break;
-        case 3: dot_rows<3>(fmt, x, x_stride, row, len, scales, block_k, out); break;
-        default: dot_rows<4>(fmt, x, x_stride, row, len, scales, block_k, out); break;
-    }
+    dot_any_rows<false>(fmt, x, x_stride, rows, row, len, scales, block_k, out);
     return true;
 }
 
 MNEME_AVX2 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                               const float* scales, int64_t block_k, float* out) {
     if (rows < 1 || rows > 4 || block_k < 1 || has_e4m3_nan(row, len)) return false;
-    constexpr weight_format f = weight_format::e4m3;
-    switch (rows) {
-        case 1:
-            dot_rows<1, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
-            break;
-        case 2:
-            dot_rows<2, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
-            break;
-        case 3:
-            dot_rows<3, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
-            break;
-        default:
-            dot_rows<4, true>(f, x_wide, x_stride, row, len, scales, block_k, out);
-            break;
-    }
+    dot_any_rows<true>(weight_format::e4m3, x_wide, x_stride, rows, row, len, scales, block_k, out);
     return true;
 }
 
