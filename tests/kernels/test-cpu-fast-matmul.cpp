@@ -211,6 +211,15 @@ TEST_CASE("fast matmul of 1-16 activation rows (decode, drafting) on long block-
             check_matmul(ex, rng, ue8m0.view, rows, 0.25);
             auto bf16 = random_weight(rng, k::weight_format::bf16, 33, 2051, k::scale_format::none, 1, 1, 2);
             check_matmul(ex, rng, bf16.view, rows, 1.0);
+            // Whole 128-wide blocks (the unrolled steps), through both e4m3 conversions.
+            auto whole = random_weight(rng, k::weight_format::e4m3, 19, 1024, k::scale_format::f32, 128, 128, 1);
+            for (auto mode : {k::fast::e4m3_widening::on, k::fast::e4m3_widening::off}) {
+                k::fast::set_e4m3_widening(mode);
+                check_matmul(ex, rng, whole.view, rows, 1.0);
+            }
+            k::fast::set_e4m3_widening(k::fast::e4m3_widening::probe);
+            auto bf16_block = random_weight(rng, k::weight_format::bf16, 21, 128);
+            check_matmul(ex, rng, bf16_block.view, rows, 1.0);
             auto f32 = random_weight(rng, k::weight_format::f32, 17, 1000);
             check_matmul(ex, rng, f32.view, rows, 1.0);
         }
