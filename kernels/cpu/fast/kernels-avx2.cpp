@@ -4,8 +4,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "fast-kernels.h"
 #include "mneme_kernels/number-formats.h"
@@ -312,23 +314,17 @@ MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const ui
     for (int r = 0; r < R; ++r) out[r] = hsum(total[r]) * unit;
 }
 
+// dot_rows for 1-4 activation rows, by row count (callers pass 1 <= rows <= 4).
+template <bool Wide, int BK, std::size_t... R>
+constexpr auto dot_rows_table(std::index_sequence<R...>) {
+    return std::array{&dot_rows<static_cast<int>(R) + 1, Wide, BK>...};
+}
+
 template <bool Wide, int BK>
 MNEME_AVX2 void dot_any_rows_of(weight_format fmt, const float* x, int64_t xs, int64_t rows, const uint8_t* row,
                                 int64_t len, const float* scales, int64_t block_k, float* out) {
-    switch (rows) {
-        case 1:
-            dot_rows<1, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
-            break;
-        case 2:
-            dot_rows<2, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
-            break;
-        case 3:
-            dot_rows<3, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
-            break;
-        default:
-            dot_rows<4, Wide, BK>(fmt, x, xs, row, len, scales, block_k, out);
-            break;
-    }
+    static constexpr auto by_rows = dot_rows_table<Wide, BK>(std::make_index_sequence<4>{});
+    by_rows[static_cast<std::size_t>(rows - 1)](fmt, x, xs, row, len, scales, block_k, out);
 }
 
 // 128: the block width of DeepSeek's FP8 scales (a whole number of 16-weight steps).

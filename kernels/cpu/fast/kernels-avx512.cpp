@@ -12,9 +12,11 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "avx512-inline.h"
 #include "fast-kernels.h"
@@ -502,37 +504,19 @@ MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64
     for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) * L::unit;
 }
 
+// dot_rows for 1-8 activation rows, by row count. 8 rows: 24 accumulators of 32 registers;
+// prefill's small MoE products (5-16 tokens per expert) decode each weight once per 8 rows
+// instead of once per 4. Callers pass 1 <= rows <= 8.
+template <class L, int BK, std::size_t... R>
+constexpr auto dot_rows_table(std::index_sequence<R...>) {
+    return std::array{&dot_rows<L, static_cast<int>(R) + 1, BK>...};
+}
+
 template <class L, int BK>
 MNEME_AVX512 void dot_any_rows_of(const float* x, int64_t xs, int64_t rows, const uint8_t* row, int64_t len,
                                   const float* scales, int64_t block_k, float* out) {
-    switch (rows) {
-        case 1:
-            dot_rows<L, 1, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 2:
-            dot_rows<L, 2, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 3:
-            dot_rows<L, 3, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 4:
-            dot_rows<L, 4, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 5:
-            dot_rows<L, 5, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 6:
-            dot_rows<L, 6, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        case 7:
-            dot_rows<L, 7, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-        // 8 rows: 24 accumulators of 32 registers; prefill's small MoE products (5-16 tokens per
-        // expert) decode each weight once per 8 rows instead of once per 4.
-        default:
-            dot_rows<L, 8, BK>(x, xs, row, len, scales, block_k, out);
-            break;
-    }
+    static constexpr auto by_rows = dot_rows_table<L, BK>(std::make_index_sequence<8>{});
+    by_rows[static_cast<std::size_t>(rows - 1)](x, xs, row, len, scales, block_k, out);
 }
 
 template <class L>
