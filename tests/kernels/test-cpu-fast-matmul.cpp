@@ -234,7 +234,11 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         auto fp8 = random_weight(rng, k::weight_format::e4m3, 41, 1029, k::scale_format::f32, 128, 128, 3);
         auto bf16 = random_weight(rng, k::weight_format::bf16, 19, 515);
-        for (const auto* w : {&fp8.view, &bf16.view}) {
+        // Long rows: from 13 activation rows on, weight rows are taken in steps (matmul-fast.cpp);
+        // scale rows of 3 weight rows end steps early.
+        auto fp8_steps = random_weight(rng, k::weight_format::e4m3, 150, 2055, k::scale_format::f32, 3, 128, 3);
+        auto bf16_steps = random_weight(rng, k::weight_format::bf16, 37, 3001);
+        for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view}) {
             std::uniform_real_distribution<float> u(-1.0f, 1.0f);
             const int64_t rows = 16;
             std::vector<float> x(static_cast<std::size_t>(rows * w->k));
@@ -244,7 +248,8 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
                 k::fast::matmul(ex.ctx, x.data() + r * w->k, 1, w->k, *w, alone.data() + r * w->n, w->n, 0.5);
             }
             for (int64_t count : {2, 3, 4, 5, 7, 8, 9, 13, 16}) {
-                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(w->format) << " rows " << count);
+                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(w->format) << " K " << w->k
+                            << " rows " << count);
                 std::vector<float> together(static_cast<std::size_t>(count * w->n));
                 k::fast::matmul(ex.ctx, x.data(), count, w->k, *w, together.data(), w->n, 0.5);
                 REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
