@@ -234,8 +234,8 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         auto fp8 = random_weight(rng, k::weight_format::e4m3, 41, 1029, k::scale_format::f32, 128, 128, 3);
         auto bf16 = random_weight(rng, k::weight_format::bf16, 19, 515);
-        // Long rows: from 13 activation rows on, weight rows are taken in steps (matmul-fast.cpp);
-        // scale rows of 3 weight rows end steps early.
+        // Long rows: with more activation rows than one dot call takes, weight rows are taken in
+        // steps (matmul-fast.cpp); scale rows of 3 weight rows end steps early.
         auto fp8_steps = random_weight(rng, k::weight_format::e4m3, 150, 2055, k::scale_format::f32, 3, 128, 3);
         auto bf16_steps = random_weight(rng, k::weight_format::bf16, 37, 3001);
         for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view}) {
@@ -332,31 +332,34 @@ TEST_CASE("FP8 decode products keep subnormal weights when the thread treats sub
 TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(23);
+    // (At K = 2000, 12 rows take weight rows in steps; see matmul-fast.cpp.)
     mneme::test::for_each_isa([&](k::fast::isa isa) {
-        auto w = random_weight(rng, k::weight_format::e4m3, 6, 300, k::scale_format::e8m0, 128, 128);
-        w.data[static_cast<std::size_t>(2 * w.view.row_bytes + 17)] = 0x7f;   // NaN codes in rows 2 and 4
-        w.data[static_cast<std::size_t>(4 * w.view.row_bytes + 299)] = 0xff;  // (the latter in a tail)
-        for (int64_t rows : {1, 4, 7, 12}) {
-            INFO("isa " << k::fast::isa_name(isa) << " rows " << rows);
-            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-            std::vector<float> x(static_cast<std::size_t>(rows * w.view.k));
-            for (auto& v : x) v = u(rng);
-            std::vector<float> ref(static_cast<std::size_t>(rows * w.view.n)), got(ref.size());
-            k::matmul<float>(ex.ctx, x.data(), rows, w.view.k, w.view, ref.data(), w.view.n, 1.0);
-            k::fast::matmul(ex.ctx, x.data(), rows, w.view.k, w.view, got.data(), w.view.n, 1.0);
-            std::vector<float> wrow(static_cast<std::size_t>(w.view.k));
-            for (std::size_t i = 0; i < ref.size(); ++i) {
-                const int64_t r = static_cast<int64_t>(i) / w.view.n, col = static_cast<int64_t>(i) % w.view.n;
-                INFO("output " << i);
-                REQUIRE(std::isnan(ref[i]) == (col == 2 || col == 4));
-                if (std::isnan(ref[i])) {
-                    REQUIRE(std::isnan(got[i]));
-                    continue;
+        for (const int64_t kdim : {int64_t{300}, int64_t{2000}}) {
+            auto w = random_weight(rng, k::weight_format::e4m3, 6, kdim, k::scale_format::e8m0, 128, 128);
+            w.data[static_cast<std::size_t>(2 * w.view.row_bytes + 17)] = 0x7f;        // NaN codes in rows 2 and 4
+            w.data[static_cast<std::size_t>(4 * w.view.row_bytes + kdim - 1)] = 0xff;  // (the latter in a tail)
+            for (int64_t rows : {1, 4, 7, 12}) {
+                INFO("isa " << k::fast::isa_name(isa) << " K " << kdim << " rows " << rows);
+                std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+                std::vector<float> x(static_cast<std::size_t>(rows * w.view.k));
+                for (auto& v : x) v = u(rng);
+                std::vector<float> ref(static_cast<std::size_t>(rows * w.view.n)), got(ref.size());
+                k::matmul<float>(ex.ctx, x.data(), rows, w.view.k, w.view, ref.data(), w.view.n, 1.0);
+                k::fast::matmul(ex.ctx, x.data(), rows, w.view.k, w.view, got.data(), w.view.n, 1.0);
+                std::vector<float> wrow(static_cast<std::size_t>(w.view.k));
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    const int64_t r = static_cast<int64_t>(i) / w.view.n, col = static_cast<int64_t>(i) % w.view.n;
+                    INFO("output " << i);
+                    REQUIRE(std::isnan(ref[i]) == (col == 2 || col == 4));
+                    if (std::isnan(ref[i])) {
+                        REQUIRE(std::isnan(got[i]));
+                        continue;
+                    }
+                    k::decode_weight_row<float>(w.view, col, wrow.data());
+                    double mag = 0;
+                    for (int64_t j = 0; j < w.view.k; ++j) mag += std::fabs(double(x[r * w.view.k + j]) * wrow[j]);
+                    REQUIRE(std::fabs(double(ref[i]) - got[i]) <= 1e-5 * (1.0 + mag));
                 }
-                k::decode_weight_row<float>(w.view, col, wrow.data());
-                double mag = 0;
-                for (int64_t j = 0; j < w.view.k; ++j) mag += std::fabs(double(x[r * w.view.k + j]) * wrow[j]);
-                REQUIRE(std::fabs(double(ref[i]) - got[i]) <= 1e-5 * (1.0 + mag));
             }
         }
     });

@@ -37,12 +37,12 @@ constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a s
 // weight rows at a time and runs each group of activation rows (one dot call's worth) over all of
 // them before the next group, so one group's activations stay in L1 instead of every group being
 // fetched again for every weight row: at 16 rows and K = 1024 that was 64 KiB of L2 reads per 1 KiB
-// FP8 row, and 16 rows cost more than 17 on the packed panels (hot 512 x 1024 FP8, 2 threads:
-// 130 -> 97 us; cold: 135 -> 110 us). Below the bound, stepping made cold products slower (9-11
-// rows at K = 1024: 64 -> 75 us). Every output is still one dot call over one weight row, so a
-// row's result does not change.
+// FP8 row, and 14-16 rows cost more than 17 on the packed panels. 512 x 1024 FP8, 2 threads (Zen 5,
+// 48 KiB L1): warm, 16 rows 117-127 -> 92-95 us; 24 cold products, 14 rows 143-153 -> 110-112 us,
+// 16 rows 134-196 -> 106-116 us, 13 rows the same either way and 9-11 rows slower when stepped.
+// Every output is still one dot call over one weight row, so a row's result does not change.
 constexpr int64_t k_group_step_rows = 8;
-constexpr int64_t k_group_step_min_bytes = 48 * 1024;
+constexpr int64_t k_group_step_min_bytes = 52 * 1024;
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
 // (the register-decoding GEMV in groups of dot_max_rows rows, or the tiled path, chosen by the weight format
 // only): a verify pass of n-gram drafting (at most k_exact_rows rows, see mneme_generate_desc)
@@ -202,14 +202,14 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 if (scaled && n0 % w.block_n == 0) load_scales(w, n0, n_blocks, block_k, st.scales);
                 float out[k_group_step_rows][k_exact_rows];
                 bool decoded[k_group_step_rows];
-                for (int64_t n = n0; n < n1; ++n) {  // this stream's next step
-                    if (const uint8_t* ahead = ahead_of(st, n, k_group_step_rows)) {
-                        for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-                    }
-                    decoded[n - n0] = true;
-                }
                 for (int64_t r0 = 0; r0 < rows; r0 += kt.dot_max_rows) {
                     for (int64_t n = n0; n < n1; ++n) {
+                        if (r0 == 0) {  // this stream's next step, a row at a time
+                            if (const uint8_t* ahead = ahead_of(st, n, k_group_step_rows)) {
+                                for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
+                            }
+                            decoded[n - n0] = true;
+                        }
                         if (decoded[n - n0]) decoded[n - n0] = dot_group(r0, n, st.scales, out[n - n0]);
                     }
                 }
