@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -146,12 +147,6 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             if (scaled && st.next < st.end) load_scales(w, st.next, n_blocks, block_k, st.scales);
         }
         std::vector<float> buf;
-        // Rows ahead are requested now: each row is short (1-2 KiB for MoE experts) and the
-        // hardware prefetcher alone leaves the stream waiting on misses. Written out where used:
-        // GCC takes a function holding only prefetches for one without effects and drops the call.
-        const auto ahead_of = [&](const stream& st, int64_t n, int64_t distance) -> const uint8_t* {
-            return n + distance < st.end ? w.data + (n + distance) * w.row_bytes : nullptr;
-        };
         // Activation rows [r0, r0 + dot_max_rows) against weight row n; false on NaN codes. The
         // kernel keeps one accumulator per activation row, so a row's sum does not depend on the
         // rows beside it.
@@ -172,49 +167,76 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             }
             for (int64_t r = 0; r < rows; ++r) y[r * y_stride + n] = alpha == 1.0 ? out[r] : out[r] * a;
         };
-        const bool step_groups =
-            rows > kt.dot_max_rows && rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes;
-        for (bool more = true; more;) {
-            more = false;
-            for (stream& st : streams) {
-                if (st.next >= st.end) continue;
-                more = true;
-                if (!step_groups) {  // one call per weight row and group (decoding: one group)
-                    const int64_t n = st.next++;
-                    // The scale row changes only every block_n weight rows.
-                    if (scaled && n % w.block_n == 0) load_scales(w, n, n_blocks, block_k, st.scales);
-                    if (const uint8_t* ahead = ahead_of(st, n, k_prefetch_rows)) {
-                        for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-                    }
-                    float out[k_exact_rows];
-                    bool decoded = true;
-                    for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
-                        decoded = dot_group(r0, n, st.scales, out);
-                    }
-                    store_row(n, decoded, out);
-                    continue;
-                }
-                // A step of weight rows within one scale row, each group of activations over all.
-                const int64_t n0 = st.next;
-                int64_t n1 = std::min(st.end, n0 + k_group_step_rows);
-                if (scaled) n1 = std::min(n1, (n0 / w.block_n + 1) * w.block_n);
-                st.next = n1;
-                if (scaled && n0 % w.block_n == 0) load_scales(w, n0, n_blocks, block_k, st.scales);
-                float out[k_group_step_rows][k_exact_rows];
-                bool decoded[k_group_step_rows];
-                for (int64_t r0 = 0; r0 < rows; r0 += kt.dot_max_rows) {
-                    for (int64_t n = n0; n < n1; ++n) {
-                        if (r0 == 0) {  // this stream's next step, a row at a time
-                            if (const uint8_t* ahead = ahead_of(st, n, k_group_step_rows)) {
-                                for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-                            }
-                            decoded[n - n0] = true;
+        // Two instances of the walk over the streams: one row per step (decoding takes this one,
+        // and it is kept exactly as it was before steps existed) and steps of weight rows.
+        const auto walk = [&](auto stepped) {
+            for (bool more = true; more;) {
+                more = false;
+                for (stream& st : streams) {
+                    if (st.next >= st.end) continue;
+                    more = true;
+                    if constexpr (!decltype(stepped)::value) {
+                        const int64_t n = st.next++;
+                        // The scale row changes only every block_n weight rows. Rows ahead are
+                        // requested now: each row is short (1-2 KiB for MoE experts) and the hardware
+                        // prefetcher alone leaves the stream waiting on misses. (The prefetches are
+                        // written out where used: GCC judged a lambda holding only prefetches free of
+                        // effects and dropped its calls.)
+                        if (scaled && n % w.block_n == 0) load_scales(w, n, n_blocks, block_k, st.scales);
+                        if (n + k_prefetch_rows < st.end) {
+                            const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
+                            for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
                         }
-                        if (decoded[n - n0]) decoded[n - n0] = dot_group(r0, n, st.scales, out[n - n0]);
+                        float out[k_exact_rows];
+                        bool decoded = true;
+                        for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
+                            const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
+                            const uint8_t* row = w.data + n * w.row_bytes;
+                            decoded = use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k,
+                                                                  st.scales, block_k, out + r0)
+                                               : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, st.scales,
+                                                        block_k, out + r0);
+                        }
+                        if (!decoded) {
+                            // NaN codes: decode the row as the reference does and multiply it plainly.
+                            buf.resize(static_cast<std::size_t>(w.k));
+                            decode_range(kt, w, n, 0, w.k, buf.data());
+                            const float* row_ptr = buf.data();
+                            kt.gemm_nt(x, x_stride, rows, &row_ptr, 1, w.k, out, 1, false);
+                        }
+                        for (int64_t r = 0; r < rows; ++r) y[r * y_stride + n] = alpha == 1.0 ? out[r] : out[r] * a;
+                    } else {
+                        // A step of weight rows within one scale row, each group of activations over all.
+                        const int64_t n0 = st.next;
+                        int64_t n1 = std::min(st.end, n0 + k_group_step_rows);
+                        if (scaled) n1 = std::min(n1, (n0 / w.block_n + 1) * w.block_n);
+                        st.next = n1;
+                        if (scaled && n0 % w.block_n == 0) load_scales(w, n0, n_blocks, block_k, st.scales);
+                        float out[k_group_step_rows][k_exact_rows];
+                        bool decoded[k_group_step_rows];
+                        for (int64_t r0 = 0; r0 < rows; r0 += kt.dot_max_rows) {
+                            for (int64_t n = n0; n < n1; ++n) {
+                                if (r0 == 0) {  // this stream's next step, a row at a time
+                                    if (n + k_group_step_rows < st.end) {
+                                        const uint8_t* ahead = w.data + (n + k_group_step_rows) * w.row_bytes;
+                                        for (int64_t off = 0; off < w.row_bytes; off += 64) {
+                                            __builtin_prefetch(ahead + off);
+                                        }
+                                    }
+                                    decoded[n - n0] = true;
+                                }
+                                if (decoded[n - n0]) decoded[n - n0] = dot_group(r0, n, st.scales, out[n - n0]);
+                            }
+                        }
+                        for (int64_t n = n0; n < n1; ++n) store_row(n, decoded[n - n0], out[n - n0]);
                     }
                 }
-                for (int64_t n = n0; n < n1; ++n) store_row(n, decoded[n - n0], out[n - n0]);
             }
+        };
+        if (rows > kt.dot_max_rows && rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes) {
+            walk(std::true_type{});
+        } else {
+            walk(std::false_type{});
         }
     });
     return true;
