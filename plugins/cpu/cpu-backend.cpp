@@ -145,14 +145,16 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
     return guarded([&] {
         if (!be || !q || (!ops && n_ops)) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_submit: bad arguments");
         if (!be->profile.enabled()) {
-            for (size_t i = 0; i < n_ops; ++i) mneme::cpu::execute(*be, ops[i]);
+            for (size_t i = 0; i < n_ops;) i += mneme::cpu::execute_some(*be, ops + i, n_ops - i);
             return MNEME_OK;
         }
-        for (size_t i = 0; i < n_ops; ++i) {
+        for (size_t i = 0; i < n_ops;) {
             const auto t0 = std::chrono::steady_clock::now();
-            mneme::cpu::execute(*be, ops[i]);
+            const size_t ran = mneme::cpu::execute_some(*be, ops + i, n_ops - i);
             const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-            be->profile.record(ops[i], static_cast<uint64_t>(ns.count()));
+            // Ops run side by side share their time equally.
+            for (size_t j = i; j < i + ran; ++j) be->profile.record(ops[j], static_cast<uint64_t>(ns.count()) / ran);
+            i += ran;
         }
         return MNEME_OK;
     });

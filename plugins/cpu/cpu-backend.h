@@ -4,6 +4,7 @@
 
 #include <mneme/mneme_plugin.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cpu-profile.h"
@@ -29,6 +30,8 @@ namespace mneme::cpu {
 
 // Runs one op (argument checks included); throws plugin::failure on bad arguments.
 void execute(mneme_backend& be, const mneme_op& op);
+// Runs ops[0] or a run of ops from it that can share the pool (n >= 1); returns how many ran.
+std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n);
 bool supports(const mneme_op& op);
 
 }  // namespace mneme::cpu

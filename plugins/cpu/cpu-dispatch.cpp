@@ -133,11 +133,16 @@ k::weight_view weight_of(const mneme_op& op) {
     return v;
 }
 
-template <class T>
-void run_matmul(mneme_backend& be, const mneme_op& op) {
+void check_matmul_shapes(const mneme_op& op) {
     const mneme_tensor &x = op.src[0], &w = op.src[1], &y = op.dst;
     if (x.ne[0] != w.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: K mismatch ", x.ne[0], " vs ", w.ne[0]);
     if (y.ne[0] != w.ne[1] || row_count(y) != row_count(x)) raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: bad dst");
+}
+
+template <class T>
+void run_matmul(mneme_backend& be, const mneme_op& op) {
+    const mneme_tensor &x = op.src[0], &y = op.dst;
+    check_matmul_shapes(op);
     const double alpha = op.params ? params_of<mneme_op_matmul>(op).alpha : 1.0;
     k::fast::matmul_any<T>(be.exec, data_of<T>(x), row_count(x), row_stride(x, "matmul src0"), weight_of(op),
                            data_of<T>(y), row_stride(y, "matmul dst"), alpha);
@@ -654,7 +659,10 @@ bool supports(const mneme_op& op) {
     }
 }
 
-void execute(mneme_backend& be, const mneme_op& op) {
+namespace {
+
+// The checks every op passes before it runs.
+void validate(const mneme_op& op) {
     if (op.struct_size < sizeof(mneme_op)) raise(MNEME_ERROR_INVALID_ARGUMENT, "mneme_op.struct_size too small");
     if (op.n_src > MNEME_OP_MAX_SRC) raise(MNEME_ERROR_INVALID_ARGUMENT, "too many op sources");
     check_tensor(op.dst, "dst");
@@ -662,7 +670,7 @@ void execute(mneme_backend& be, const mneme_op& op) {
         if (op.src[i].buffer) check_tensor(op.src[i], "src");
     }
     if (!supports(op)) raise(MNEME_ERROR_UNSUPPORTED, "CPU backend does not support op ", op.type, " with these types");
-    if (op.type == MNEME_OP_COPY && op.dst.dtype == MNEME_DTYPE_BF16) return run_copy_to_bf16(op);
+    if (op.type == MNEME_OP_COPY && op.dst.dtype == MNEME_DTYPE_BF16) return;  // run_copy_to_bf16 checks the rest
     const mneme_dtype t = op.type == MNEME_OP_TOPK ? op.src[0].dtype : op.dst.dtype;
     if (op.type != MNEME_OP_COPY && op.type != MNEME_OP_GET_ROWS && op.type != MNEME_OP_MATMUL &&
         op.type != MNEME_OP_ADD_ROWS_SCALED) {
@@ -671,11 +679,85 @@ void execute(mneme_backend& be, const mneme_op& op) {
     if (op.type == MNEME_OP_MATMUL && op.src[0].dtype != t) {
         raise(MNEME_ERROR_INVALID_ARGUMENT, "matmul: src0 dtype differs from dst");
     }
+}
+
+struct byte_span {
+    const uint8_t *begin, *end;
+};
+
+byte_span bytes_of(const mneme_tensor& t) {
+    const uint8_t* p = t.buffer->data + t.offset;
+    return {p, p + byte_extent(t)};
+}
+
+// Whether op `a` writes bytes that op `b` reads or writes.
+bool writes_into(const mneme_op& a, const mneme_op& b) {
+    const byte_span d = bytes_of(a.dst);
+    const auto meets = [&](const mneme_tensor& t) {
+        const byte_span e = bytes_of(t);
+        return d.begin < e.end && e.begin < d.end;
+    };
+    if (meets(b.dst)) return true;
+    for (uint32_t i = 0; i < b.n_src; ++i) {
+        if (b.src[i].buffer && meets(b.src[i])) return true;
+    }
+    return false;
+}
+
+// A valid float32 matmul that the fast kernels run on one thread, as a matmul_item; false for any
+// other op (an invalid one included: it is left to execute(), which reports it).
+bool one_thread_matmul(const mneme_op& op, k::fast::matmul_item& item) {
+    if (op.type != MNEME_OP_MATMUL || op.dst.dtype != MNEME_DTYPE_F32) return false;
+    try {
+        validate(op);
+        check_matmul_shapes(op);
+        item.x = data_of<float>(op.src[0]);
+        item.rows = row_count(op.src[0]);
+        item.x_stride = row_stride(op.src[0], "matmul src0");
+        item.w = weight_of(op);
+        item.y = data_of<float>(op.dst);
+        item.y_stride = row_stride(op.dst, "matmul dst");
+        item.alpha = op.params ? params_of<mneme_op_matmul>(op).alpha : 1.0;
+    } catch (const plugin::failure&) {
+        return false;
+    }
+    return k::fast::matmul_on_one_thread(item.rows, item.w);
+}
+
+}  // namespace
+
+void execute(mneme_backend& be, const mneme_op& op) {
+    validate(op);
+    if (op.type == MNEME_OP_COPY && op.dst.dtype == MNEME_DTYPE_BF16) return run_copy_to_bf16(op);
+    const mneme_dtype t = op.type == MNEME_OP_TOPK ? op.src[0].dtype : op.dst.dtype;
     if (t == MNEME_DTYPE_F64) {
         run_typed<double>(be, op);
     } else {
         run_typed<float>(be, op);
     }
+}
+
+std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) {
+    // Consecutive products that each run on one thread (MLA's per-head products: 2 x 8-128 of
+    // 32 KiB per layer and decoding step) are run side by side when none writes what another
+    // reads or writes. Each output is the same either way; only which thread computes it changes.
+    thread_local std::vector<k::fast::matmul_item> items;
+    items.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        k::fast::matmul_item it;
+        if (!one_thread_matmul(ops[i], it)) break;
+        bool apart = true;
+        for (std::size_t j = 0; j < i && apart; ++j)
+            apart = !writes_into(ops[j], ops[i]) && !writes_into(ops[i], ops[j]);
+        if (!apart) break;
+        items.push_back(it);
+    }
+    if (items.empty()) {
+        execute(be, ops[0]);
+        return 1;
+    }
+    k::fast::matmul_side_by_side(be.exec, items.data(), items.size());
+    return items.size();
 }
 
 }  // namespace mneme::cpu

@@ -258,6 +258,50 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
     });
 }
 
+TEST_CASE("products run side by side equal the same products run one at a time", "[fast][matmul]") {
+    // The CPU backend runs consecutive small independent products (MLA's per-head ones) one per
+    // thread; each output must be exactly what matmul gives.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(31);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        std::vector<mneme::test::stored_weight> ws;
+        ws.push_back(random_weight(rng, k::weight_format::e4m3, 256, 128, k::scale_format::f32, 128, 128));
+        ws.push_back(random_weight(rng, k::weight_format::e4m3, 131, 257, k::scale_format::f32, 128, 128, 3));
+        ws.push_back(random_weight(rng, k::weight_format::bf16, 1, 97));
+        ws.push_back(random_weight(rng, k::weight_format::e4m3, 17, 1, k::scale_format::f32, 5, 1));
+        ws.push_back(random_weight(rng, k::weight_format::bf16, 61, 129));
+        for (const int64_t rows : {1, 3, 16}) {
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            std::vector<std::vector<float>> xs, alone, together;
+            std::vector<k::fast::matmul_item> items;
+            for (const auto& w : ws) {
+                CHECK(k::fast::matmul_on_one_thread(rows, w.view) == (isa != k::fast::isa::scalar));
+                xs.emplace_back(static_cast<std::size_t>(rows * (w.view.k + 2)));
+                for (auto& v : xs.back()) v = u(rng);
+                alone.emplace_back(static_cast<std::size_t>(rows * (w.view.n + 1)), -7.0f);
+                together.push_back(alone.back());
+                k::fast::matmul(ex.ctx, xs.back().data(), rows, w.view.k + 2, w.view, alone.back().data(), w.view.n + 1,
+                                0.25);
+            }
+            for (std::size_t i = 0; i < ws.size(); ++i) {
+                items.push_back(
+                    {xs[i].data(), rows, ws[i].view.k + 2, ws[i].view, together[i].data(), ws[i].view.n + 1, 0.25});
+            }
+            k::fast::matmul_side_by_side(ex.ctx, items.data(), items.size());
+            for (std::size_t i = 0; i < ws.size(); ++i) {
+                INFO("isa " << k::fast::isa_name(isa) << " product " << i << " rows " << rows);
+                REQUIRE(std::memcmp(together[i].data(), alone[i].data(), alone[i].size() * sizeof(float)) == 0);
+            }
+        }
+    });
+    // Products matmul splits across the pool (large weights, prefill-sized rows) are not.
+    auto big = random_weight(rng, k::weight_format::e4m3, 2048, 1024, k::scale_format::f32, 128, 128);
+    auto small = random_weight(rng, k::weight_format::e4m3, 64, 128, k::scale_format::f32, 128, 128);
+    CHECK_FALSE(k::fast::matmul_on_one_thread(1, big.view));
+    CHECK(k::fast::matmul_on_one_thread(16, small.view));
+    CHECK_FALSE(k::fast::matmul_on_one_thread(17, small.view));
+}
+
 TEST_CASE("FP8 decode products read widened weights exactly as float16-converted ones", "[fast][matmul]") {
     // On AVX-512 a call whose activations all stay below 2^16 takes e4m3 codes to float32 by their
     // bits alone (activations times 2^112); a call holding a larger activation keeps the float16

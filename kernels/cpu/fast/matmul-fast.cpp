@@ -111,17 +111,28 @@ bool subnormals_kept() {
 // Decode-sized products (a few activation rows): each weight row is decoded in registers and
 // multiplied at once, so it is read from memory once and never written back as floats. Returns
 // false when the instruction set has no such kernel for the format.
-bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x, int64_t rows, int64_t x_stride,
-                      const weight_view& w, float* y, int64_t y_stride, double alpha) {
+bool few_rows_apply(const kernel_table& kt, int64_t rows, const weight_view& w) {
     // float32 rows are multiplied in place by the tiled path below, which is as fast for them.
     const bool supported = w.format == weight_format::e4m3 || w.format == weight_format::bf16;
-    if (!kt.dot || kt.dot_max_rows < 1 || !supported || rows > k_exact_rows || w.k <= 0) return false;
+    return kt.dot && kt.dot_max_rows >= 1 && supported && rows <= k_exact_rows && w.k > 0;
+}
+
+// matmul_few_rows' work items (tiles of weight rows) and how many of them one thread takes at least.
+std::size_t few_rows_tiles(const weight_view& w) {
+    return static_cast<std::size_t>((w.n + k_tile_rows - 1) / k_tile_rows);
+}
+std::size_t few_rows_grain(const weight_view& w) {
+    const int64_t tile_bytes = std::max<int64_t>(1, k_tile_rows * w.row_bytes);
+    return static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
+}
+
+bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x, int64_t rows, int64_t x_stride,
+                     const weight_view& w, float* y, int64_t y_stride, double alpha) {
+    if (!few_rows_apply(kt, rows, w)) return false;
     const bool scaled = w.scale_fmt != scale_format::none;
     const int64_t block_k = scaled ? w.block_k : w.k;
     const int64_t n_blocks = (w.k + block_k - 1) / block_k;
-    const auto tiles = static_cast<std::size_t>((w.n + k_tile_rows - 1) / k_tile_rows);
-    const int64_t tile_bytes = std::max<int64_t>(1, k_tile_rows * w.row_bytes);
-    const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
+    const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w);
     const float a = static_cast<float>(alpha);
     std::vector<float> wide_store;
     const int64_t wide_stride = (w.k + 15) / 16 * 16;
@@ -333,6 +344,22 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
             for (int64_t r = 0; r < rows; ++r) {
                 for (int64_t n = n0; n < n1; ++n) y[r * y_stride + n] *= a;
             }
+        }
+    });
+}
+
+bool matmul_on_one_thread(int64_t rows, const weight_view& w) {
+    if (rows <= 0 || w.n <= 0 || reference_only()) return false;
+    // parallel() runs a range of at most `grain` items on the calling thread.
+    return few_rows_apply(active_kernels(), rows, w) && few_rows_tiles(w) <= few_rows_grain(w);
+}
+
+void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n) {
+    parallel(ex, n, 1, [&](std::size_t i0, std::size_t i1) {
+        const exec_ctx alone{};  // this thread only: the other threads take the other products
+        for (std::size_t i = i0; i < i1; ++i) {
+            const matmul_item& it = items[i];
+            matmul(alone, it.x, it.rows, it.x_stride, it.w, it.y, it.y_stride, it.alpha);
         }
     });
 }

@@ -41,6 +41,23 @@ bool reference_only();
 
 void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, const weight_view& w, float* y,
             int64_t y_stride, double alpha);
+
+// One product of matmul's arguments, for matmul_side_by_side.
+struct matmul_item {
+    const float* x = nullptr;
+    int64_t rows = 0, x_stride = 0;
+    weight_view w;
+    float* y = nullptr;
+    int64_t y_stride = 0;
+    double alpha = 1.0;
+};
+// Whether matmul runs this product on a single thread of the pool: a decode-sized product too
+// small to be worth splitting (MLA's per-head 32 KiB products, for instance).
+bool matmul_on_one_thread(int64_t rows, const weight_view& w);
+// Independent products (no output overlaps another's inputs or output), each one on one thread,
+// the pool's threads taking whole products: each output is exactly what matmul gives. For runs of
+// products that matmul_on_one_thread, which would otherwise leave all but one thread idle.
+void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n);
 void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
                const float* sink, float* out);
 void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
