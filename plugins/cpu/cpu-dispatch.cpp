@@ -371,11 +371,11 @@ void run_swiglu(mneme_backend& be, const mneme_op& op) {
             raise(MNEME_ERROR_INVALID_ARGUMENT, "swiglu: row weights must be [rows] of the activation type");
         }
         require_contiguous(w, "swiglu row weights");
-        k::swiglu_weighted<T>(be.exec, data_of<T>(g), data_of<T>(u), row_count(y), y.ne[0], limit, data_of<T>(w),
-                              data_of<T>(y));
+        k::fast::swiglu_any<T>(be.exec, data_of<T>(g), data_of<T>(u), row_count(y), y.ne[0], limit, data_of<T>(w),
+                               data_of<T>(y));
         return;
     }
-    k::swiglu<T>(be.exec, data_of<T>(g), data_of<T>(u), elements(y), limit, data_of<T>(y));
+    k::fast::swiglu_any<T>(be.exec, data_of<T>(g), data_of<T>(u), 1, elements(y), limit, nullptr, data_of<T>(y));
 }
 
 template <class T>

@@ -328,3 +328,48 @@ TEST_CASE("prefill-sized indexer batches on AMX tiles equal the reference, and B
         }
     });
 }
+
+TEST_CASE("softmax numerators: exp within 2 ulp of std::exp, the maximum and the sum", "[fast][attention]") {
+    std::mt19937_64 rng(43);
+    const float inf = std::numeric_limits<float>::infinity();
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        for (const int64_t n : {1, 2, 7, 8, 15, 16, 17, 31, 33, 1000, 4099}) {
+            INFO("isa " << k::fast::isa_name(isa) << " n " << n);
+            // Shifted scores from 0 down past float32's smallest normal result, with -inf (masked) ones.
+            std::uniform_real_distribution<float> u(-130.0f, 0.5f);
+            std::vector<float> s(static_cast<std::size_t>(n));
+            for (auto& v : s) v = u(rng);
+            if (n > 3) s[2] = -inf;
+            if (n > 9) s[9] = 0.0f;
+            std::vector<float> got = s;
+            const float scale = 0.75f;
+            float m = 0.0f;
+            const float sum = k::fast::softmax_numerators(got.data(), n, scale, &m);
+            float want_m = -inf;
+            for (const float v : s) want_m = std::max(want_m, v * scale);
+            CHECK(m == want_m);
+            double want_sum = 0.0;
+            for (int64_t j = 0; j < n; ++j) {
+                const float want = std::exp(s[j] * scale - want_m);
+                want_sum += want;
+                // Results below float32's normal range may be flushed to 0 (the AVX2 form).
+                const float tol = std::max(2.0f * std::numeric_limits<float>::epsilon() * want, 1.2e-38f);
+                INFO("j " << j << " x " << s[j] * scale - want_m << " got " << got[j] << " want " << want);
+                REQUIRE(std::fabs(got[j] - want) <= tol);
+                if (s[j] == -inf) REQUIRE(got[j] == 0.0f);
+            }
+            CHECK(std::fabs(sum - want_sum) <= 1e-6 * want_sum);
+        }
+        // NaN scores are passed over for the maximum and come out NaN, as with std::exp; a row of
+        // -inf has no finite maximum, and every numerator is NaN (-inf - -inf), as with std::exp.
+        std::vector<float> s = {1.0f, std::numeric_limits<float>::quiet_NaN(), 3.0f, -1.0f};
+        float m = 0.0f;
+        CHECK(std::isnan(k::fast::softmax_numerators(s.data(), 4, 1.0f, &m)));
+        CHECK(m == 3.0f);
+        CHECK(std::isnan(s[1]));
+        CHECK(s[2] == 1.0f);
+        std::vector<float> masked(5, -inf);
+        CHECK(std::isnan(k::fast::softmax_numerators(masked.data(), 5, 1.0f, &m)));
+        CHECK(m == -inf);
+    });
+}

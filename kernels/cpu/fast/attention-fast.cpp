@@ -65,6 +65,22 @@ void select_rows(const attention_args& a, const float* k, const float* v, const 
 
 }  // namespace
 
+float softmax_numerators(float* s, int64_t n, float scale, float* max_out) {
+    const kernel_table& kt = active_kernels();
+    if (n >= 1 && kt.scaled_exp) return kt.scaled_exp(s, n, scale, max_out);
+    float m = -std::numeric_limits<float>::infinity(), sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+        s[j] *= scale;
+        m = std::max(m, s[j]);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+        s[j] = std::exp(s[j] - m);
+        sum += s[j];
+    }
+    *max_out = m;
+    return sum;
+}
+
 void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
                const float* sink, float* out) {
     const kernel_table& kt = active_kernels();
@@ -100,16 +116,9 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
             }
             for (int64_t h = 0; h < nh; ++h) {
                 float* sc = scores.data() + h * n_all;
-                float m = -std::numeric_limits<float>::infinity();
-                for (int64_t j = 0; j < n_all; ++j) {
-                    sc[j] *= scale;
-                    m = std::max(m, sc[j]);
-                }
-                float denom = sink ? std::exp(sink[h0 + h] - m) : 0.0f;  // the sink joins the denominator only
-                for (int64_t j = 0; j < n_all; ++j) {
-                    sc[j] = std::exp(sc[j] - m);
-                    denom += sc[j];
-                }
+                float m = 0.0f;
+                float denom = softmax_numerators(sc, n_all, scale, &m);
+                if (sink) denom += std::exp(sink[h0 + h] - m);  // the sink joins the denominator only
                 for (int64_t j = 0; j < n_all; ++j) sc[j] /= denom;
             }
             // Four value rows at a time stay in L1 while every head of the group consumes them.

@@ -114,6 +114,16 @@ struct kernel_table {
     // Returns false, computing nothing, for rows holding a NaN code, as dot does. Null where absent.
     bool (*dot_e4m3_wide)(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                           const float* scales, int64_t block_k, float* out);
+    // Softmax's numerators in place: s[j] = exp(s[j] * scale - m) for j < n (n >= 1), m being the
+    // largest s[j] * scale (NaN ignored for it, as std::max ignores it); sets *max_out = m and
+    // returns the numerators' sum. exp is a polynomial within 2 ulp of std::exp (the float32
+    // path's rounding, not the reference's bits), the same for a value wherever it sits in s.
+    // Null where absent (attention then calls std::exp).
+    float (*scaled_exp)(float* s, int64_t n, float scale, float* max_out);
+    // SwiGLU over n elements: y[i] = g / (1 + exp(-g)) * u, with g = min(gate[i], limit) and u =
+    // up[i] clamped to [-limit, limit] when limit > 0, then times *weight when weight is not null:
+    // the reference's operations in its order, exp being scaled_exp's. Null where absent.
+    void (*swiglu)(const float* gate, const float* up, int64_t n, float limit, const float* weight, float* y);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -354,6 +354,75 @@ MNEME_AVX2 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t row
     return true;
 }
 
+// exp(x) as exp16 in kernels-avx512.cpp, with 2^n built in the exponent bits (no scalef): x is
+// clamped to [-87.3, 88.7] and results below that clamp are 0 (exp there is a subnormal of at most
+// 1.2e-38); above 88.37 (n = 128) the result is infinity, where exp itself is within 0.3 % of
+// float32's largest value. NaN passes through the clamps and stays NaN.
+MNEME_AVX2 inline __m256 exp8(__m256 x) {
+    const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+    x = _mm256_min_ps(_mm256_set1_ps(88.7f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    // n + 127 in [1, 255): 2^n as the float32 with that biased exponent. (A NaN x converts to an
+    // arbitrary n; p is NaN there.)
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(tiny, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+MNEME_AVX2 float scaled_exp(float* s, int64_t n, float scale, float* max_out) {
+    const __m256 sc = _mm256_set1_ps(scale), neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    __m256 m = neg_inf;
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i k = tail_mask(std::min<int64_t>(8, n - i));
+        const __m256 v = _mm256_mul_ps(_mm256_maskload_ps(s + i, k), sc);
+        _mm256_maskstore_ps(s + i, k, v);
+        // (v > m) ? v : m on the loaded lanes, so NaN is passed over.
+        m = _mm256_blendv_ps(m, _mm256_max_ps(v, m), _mm256_castsi256_ps(k));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    float top = lanes[0];
+    for (int i = 1; i < 8; ++i) top = lanes[i] > top ? lanes[i] : top;
+    const __m256 tv = _mm256_set1_ps(top);
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i k = tail_mask(std::min<int64_t>(8, n - i));
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(s + i, k), tv));
+        _mm256_maskstore_ps(s + i, k, e);
+        sum = _mm256_add_ps(sum, _mm256_and_ps(e, _mm256_castsi256_ps(k)));
+    }
+    _mm256_store_ps(lanes, sum);
+    *max_out = top;
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+MNEME_AVX2 void swiglu(const float* gate, const float* up, int64_t n, float limit, const float* weight, float* y) {
+    const __m256 lim = _mm256_set1_ps(limit), neg_lim = _mm256_set1_ps(-limit), one = _mm256_set1_ps(1.0f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256i k = tail_mask(std::min<int64_t>(8, n - i));
+        __m256 g = _mm256_maskload_ps(gate + i, k), u = _mm256_maskload_ps(up + i, k);
+        if (limit > 0) {
+            // std::min(g, limit) and std::clamp(u, -limit, limit): NaN stays (the second operand).
+            g = _mm256_min_ps(lim, g);
+            u = _mm256_min_ps(lim, _mm256_max_ps(neg_lim, u));
+        }
+        __m256 r = _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_xor_ps(g, sign)))), u);
+        if (weight) r = _mm256_mul_ps(r, _mm256_set1_ps(*weight));
+        _mm256_maskstore_ps(y + i, k, r);
+    }
+}
+
 }  // namespace
 
 const kernel_table& avx2_kernels() {
@@ -373,7 +442,9 @@ const kernel_table& avx2_kernels() {
                                     scalar_kernels().order_keys,
                                     scalar_kernels().quant_block_e4m3,
                                     scalar_kernels().add_scaled,
-                                    dot_e4m3_wide};
+                                    dot_e4m3_wide,
+                                    scaled_exp,
+                                    swiglu};
     return table;
 }
 

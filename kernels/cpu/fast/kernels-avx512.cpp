@@ -618,12 +618,77 @@ MNEME_AVX512 void add_scaled(const float* x, float w, int64_t n, float* y) {
     }
 }
 
+// exp(x) to within 2 ulp: 2^n · e^r with n = round(x / ln 2) and r = x - n · ln 2 (ln 2 in two
+// parts, the first exact times any n here), e^r by its Taylor polynomial to r^7 (|r| <= ln 2 / 2:
+// the next term is below 6e-9), 2^n applied by scalef, which rounds into the subnormals and
+// saturates to 0 and infinity. Clamped to [-110, 128] beforehand, beyond which exp is 0 or
+// infinity in float32 anyway; NaN passes through the clamps (a second operand) and stays NaN.
+MNEME_AVX512 inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(128.0f), _mm512_max_ps(_mm512_set1_ps(-110.0f), x));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+MNEME_AVX512 float scaled_exp(float* s, int64_t n, float scale, float* max_out) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = first_lanes(n - i);
+        const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + i), sc);
+        _mm512_mask_storeu_ps(s + i, k, v);
+        m = _mm512_mask_max_ps(m, k, v, m);  // (v > m) ? v : m, so NaN is passed over
+    }
+    const float top = _mm512_reduce_max_ps(m);
+    const __m512 tv = _mm512_set1_ps(top);
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = first_lanes(n - i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), tv));
+        _mm512_mask_storeu_ps(s + i, k, e);
+        sum = _mm512_mask_add_ps(sum, k, sum, e);
+    }
+    *max_out = top;
+    return _mm512_reduce_add_ps(sum);
+}
+
+MNEME_AVX512 void swiglu(const float* gate, const float* up, int64_t n, float limit, const float* weight, float* y) {
+    const __m512 lim = _mm512_set1_ps(limit), neg_lim = _mm512_set1_ps(-limit), one = _mm512_set1_ps(1.0f);
+    const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = first_lanes(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(k, gate + i), u = _mm512_maskz_loadu_ps(k, up + i);
+        if (limit > 0) {
+            // std::min(g, limit) and std::clamp(u, -limit, limit): NaN stays (the second operand).
+            g = _mm512_min_ps(lim, g);
+            u = _mm512_min_ps(lim, _mm512_max_ps(neg_lim, u));
+        }
+        __m512 r = _mm512_mul_ps(
+            _mm512_div_ps(
+                g, _mm512_add_ps(one, exp16(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), sign))))),
+            u);
+        if (weight) r = _mm512_mul_ps(r, _mm512_set1_ps(*weight));
+        _mm512_mask_storeu_ps(y + i, k, r);
+    }
+}
+
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        gemm_panel, pack_panel,   decode_panel,
-                                    dot,     relu_head_sum, head_dots,        8,          nullptr,      nullptr,
-                                    nullptr, order_keys,    quant_block_e4m3, add_scaled, dot_e4m3_wide};
+    static const kernel_table table{decode,       gemm_nt,       axpy_rows,     gemm_panel, pack_panel,
+                                    decode_panel, dot,           relu_head_sum, head_dots,  8,
+                                    nullptr,      nullptr,       nullptr,       order_keys, quant_block_e4m3,
+                                    add_scaled,   dot_e4m3_wide, scaled_exp,    swiglu};
     return table;
 }
 

@@ -125,9 +125,9 @@ int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        nullptr,    nullptr, nullptr,
-                                    nullptr, relu_head_sum, nullptr,          0,          nullptr, nullptr,
-                                    nullptr, order_keys,    quant_block_e4m3, add_scaled, nullptr};
+    static const kernel_table table{decode,           gemm_nt,    axpy_rows, nullptr, nullptr, nullptr, nullptr,
+                                    relu_head_sum,    nullptr,    0,         nullptr, nullptr, nullptr, order_keys,
+                                    quant_block_e4m3, add_scaled, nullptr,   nullptr, nullptr};
     return table;
 }
 

@@ -1,6 +1,8 @@
 // Row operations of the MoE block on the fast kernels: the combine (scaled rows added into the
-// token rows) with vector arithmetic that keeps the reference's two roundings per element.
+// token rows) with vector arithmetic that keeps the reference's two roundings per element, and the
+// experts' SwiGLU with a vectorised exp.
 #include <algorithm>
+#include <cmath>
 
 #include "fast-kernels.h"
 
@@ -15,6 +17,31 @@ void add_rows_scaled(const exec_ctx& ex, const float* x, int64_t rows, int64_t n
         for (int64_t r = 0; r < rows; ++r) {
             kt.add_scaled(x + r * n + begin, w[r], end - begin, y + static_cast<int64_t>(idx[r]) * n + begin);
         }
+    });
+}
+
+void swiglu(const exec_ctx& ex, const float* gate, const float* up, int64_t rows, int64_t n, double limit,
+            const float* row_weight, float* y) {
+    const kernel_table& kt = active_kernels();
+    const auto lim = static_cast<float>(limit);
+    if (!kt.swiglu) {
+        if (row_weight) return kernels::swiglu_weighted<float>(ex, gate, up, rows, n, limit, row_weight, y);
+        return kernels::swiglu<float>(ex, gate, up, rows * n, limit, y);
+    }
+    if (row_weight) {
+        parallel(ex, static_cast<std::size_t>(rows), 1, [&](std::size_t r0, std::size_t r1) {
+            for (auto r = static_cast<int64_t>(r0); r < static_cast<int64_t>(r1); ++r) {
+                kt.swiglu(gate + r * n, up + r * n, n, lim, row_weight + r, y + r * n);
+            }
+        });
+        return;
+    }
+    constexpr int64_t k_chunk = 4096;  // elements per work item
+    const int64_t count = rows * n;
+    parallel(ex, static_cast<std::size_t>((count + k_chunk - 1) / k_chunk), 1, [&](std::size_t c0, std::size_t c1) {
+        const int64_t begin = static_cast<int64_t>(c0) * k_chunk,
+                      end = std::min(count, static_cast<int64_t>(c1) * k_chunk);
+        kt.swiglu(gate + begin, up + begin, end - begin, lim, nullptr, y + begin);
     });
 }
 

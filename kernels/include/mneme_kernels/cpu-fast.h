@@ -60,6 +60,11 @@ bool matmul_on_one_thread(int64_t rows, const weight_view& w);
 void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n);
 void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
                const float* sink, float* out);
+// Softmax's numerators in place: s[j] = exp(s[j] * scale - m) for j < n, m being the largest
+// s[j] * scale (NaN passed over, as std::max does), stored in *max_out; returns their sum. Where
+// the instruction set has one (AVX2, AVX-512), exp is a vectorised polynomial within 2 ulp of
+// std::exp, the same for a value wherever it sits in s; elsewhere std::exp.
+float softmax_numerators(float* s, int64_t n, float scale, float* max_out);
 void indexer_scores(const exec_ctx& ex, const float* q, const float* w, const float* k, int64_t d, int64_t heads,
                     int64_t queries, int64_t n_keys, int64_t k_stride, int64_t start_pos, int64_t ratio, float* out);
 // The same scan over BF16 keys (k_stride in elements). Widening BF16 is exact, so the scores equal
@@ -77,6 +82,11 @@ void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int6
 // Top-k positions of each row, the same list in the same order as the reference topk (larger
 // first, NaN last, ties to the lower position), found by selection rather than a partial sort.
 void topk(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t stride, int64_t k, int32_t* out);
+
+// SwiGLU over rows of n elements, as the reference swiglu (row_weight null) or swiglu_weighted
+// does, with a vectorised exp where the instruction set has one (see softmax_numerators).
+void swiglu(const exec_ctx& ex, const float* gate, const float* up, int64_t rows, int64_t n, double limit,
+            const float* row_weight, float* y);
 
 // MoE's combine: y[idx[r]] += w[r] * x[r] for r in order (columns in parallel), the reference
 // add_rows_scaled's arithmetic bit for bit.
@@ -132,6 +142,16 @@ void add_rows_scaled_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n
         if (!reference_only()) return add_rows_scaled(ex, x, rows, n, idx, w, y);
     }
     kernels::add_rows_scaled<T>(ex, x, rows, n, idx, w, y, y_rows);
+}
+
+template <class T>
+void swiglu_any(const exec_ctx& ex, const T* gate, const T* up, int64_t rows, int64_t n, double limit,
+                const T* row_weight, T* y) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return swiglu(ex, gate, up, rows, n, limit, row_weight, y);
+    }
+    if (row_weight) return kernels::swiglu_weighted<T>(ex, gate, up, rows, n, limit, row_weight, y);
+    kernels::swiglu<T>(ex, gate, up, rows * n, limit, y);
 }
 
 template <class T>
