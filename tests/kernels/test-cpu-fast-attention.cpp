@@ -246,22 +246,31 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
     std::mt19937_64 rng(7);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         for (int64_t heads : {1, 5, 8, 17, 40}) {
-            const int64_t queries = 4;
-            const attention_inputs in = make_inputs(rng, {heads, queries, 70, 64, 300, true, false, false, 0, 0});
-            const k::attention_args& a = in.a;
-            const std::vector<float>&q = in.q, &kk = in.kk, &v = in.v;
-            const std::vector<int32_t>& idx = in.idx;
-            std::vector<float> batch(static_cast<std::size_t>(a.out_stride * queries));
-            k::fast::attention(ex.ctx, a, q.data(), kk.data(), v.data(), nullptr, batch.data());
-            for (int64_t s = 0; s < queries; ++s) {
-                k::attention_args one = a;
-                one.queries = 1;
-                one.start_pos = a.start_pos + s;
-                one.indices = idx.data() + s * a.n_indices;
-                std::vector<float> alone(static_cast<std::size_t>(a.out_stride));
-                k::fast::attention(ex.ctx, one, q.data() + s * a.q_stride, kk.data(), v.data(), nullptr, alone.data());
-                INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " query " << s);
-                REQUIRE(std::equal(alone.begin(), alone.end(), batch.begin() + s * a.out_stride));
+            for (const int64_t queries : {4, 70}) {
+                for (int variant = 0; variant < 4; ++variant) {
+                    // index lists; the causal prompt; a window with compressed entries and a sink;
+                    // index lists over compressed entries with a sink.
+                    const bool indexed = variant == 0 || variant == 3, comp = variant >= 2, with_sink = variant >= 2;
+                    const attention_inputs in = make_inputs(
+                        rng, {heads, queries, 70, 64, 300, indexed, with_sink, comp, variant == 2 ? 37 : 0, 0});
+                    const k::attention_args& a = in.a;
+                    const std::vector<float>&q = in.q, &kk = in.kk, &v = in.v;
+                    const float* sink = with_sink ? in.sink.data() : nullptr;
+                    std::vector<float> batch(static_cast<std::size_t>(a.out_stride * queries));
+                    k::fast::attention(ex.ctx, a, q.data(), kk.data(), v.data(), sink, batch.data());
+                    for (int64_t s = 0; s < queries; ++s) {
+                        k::attention_args one = a;
+                        one.queries = 1;
+                        one.start_pos = a.start_pos + s;
+                        if (indexed) one.indices = in.idx.data() + s * a.n_indices;
+                        std::vector<float> alone(static_cast<std::size_t>(a.out_stride));
+                        k::fast::attention(ex.ctx, one, q.data() + s * a.q_stride, kk.data(), v.data(), sink,
+                                           alone.data());
+                        INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " queries " << queries
+                                    << " variant " << variant << " query " << s);
+                        REQUIRE(std::equal(alone.begin(), alone.end(), batch.begin() + s * a.out_stride));
+                    }
+                }
             }
         }
     });
