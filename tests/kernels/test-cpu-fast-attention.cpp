@@ -246,7 +246,7 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
     std::mt19937_64 rng(7);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         for (int64_t heads : {1, 5, 8, 17, 40}) {
-            for (const int64_t queries : {4, 70}) {
+            for (const int64_t queries : {4, 19}) {  // 19: more than a verify pass holds
                 for (int variant = 0; variant < 4; ++variant) {
                     // index lists; the causal prompt; a window with compressed entries and a sink;
                     // index lists over compressed entries with a sink.
