@@ -458,6 +458,11 @@ TEST_CASE("prefill products decode each weight exactly as decode_row does", "[fa
         weights.push_back(random_weight(rng, k::weight_format::e4m3, 70, 1100, k::scale_format::f32, 128, 128, 3));
         weights.back().data[static_cast<std::size_t>(5 * weights.back().view.row_bytes + 700)] = 0xff;  // a NaN code
         weights.push_back(random_weight(rng, k::weight_format::e4m3, 33, 1029, k::scale_format::e8m0, 128, 128));
+        // Rows 16-31 (one half of a panel) meet a block scale too large for the float16 route in
+        // their third block only: the half decodes element by element there and in registers elsewhere.
+        weights.push_back(random_weight(rng, k::weight_format::e4m3, 64, 520, k::scale_format::f32, 16, 128));
+        const float huge = 0x1p101f;
+        std::memcpy(weights.back().scale.data() + 4 * (1 * weights.back().view.scale_row_elems + 2), &huge, 4);
         weights.push_back(random_weight(rng, k::weight_format::e2m1, 41, 1000, k::scale_format::e8m0, 1, 32));
         weights.push_back(random_weight(rng, k::weight_format::bf16, 32, 515));
         weights.push_back(random_weight(rng, k::weight_format::f16, 17, 260));

@@ -340,6 +340,7 @@ MNEME_AVX512 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, i
     const uint8_t* rows[k_panel_cols];
     bool exact[k_panel_cols];  // the fast view applies: no e4m3 NaN code and scale x unit exact
     float scale[k_panel_cols], mult[k_panel_cols];  // block scale (and x unit) of the current block
+    bool all_exact[k_panel_cols / 16];              // exact for each row of a half
     for (int64_t j = 0; j < n; ++j) {
         rows[j] = w.data + (n0 + j) * w.row_bytes;
         exact[j] = F != weight_format::e4m3 || !has_e4m3_nan(rows[j] + k0, len);
@@ -352,6 +353,11 @@ MNEME_AVX512 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, i
                 mult[j] = scale[j] * scale_unit<F>;
                 exact[j] = exact[j] && (F != weight_format::e4m3 || std::fabs(scale[j]) < 0x1p100f);
             }
+            for (int64_t h = 0; h < k_panel_cols / 16; ++h) {
+                all_exact[h] = true;
+                for (int64_t j = h * 16; j < std::min<int64_t>(n, h * 16 + 16); ++j)
+                    all_exact[h] = all_exact[h] && exact[j];
+            }
         }
         for (int64_t half = 0; half < k_panel_cols; half += 16) {
             if (half >= n) {
@@ -359,17 +365,26 @@ MNEME_AVX512 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, i
                 continue;
             }
             __m512 r[16];
-            for (int64_t j = 0; j < 16; ++j) {
-                const int64_t row = half + j;
-                if (row >= n) {
-                    r[j] = _mm512_setzero_ps();
-                } else if (exact[row]) {
-                    r[j] = _mm512_mul_ps(load16<F>(rows[row], k0 + k, table), _mm512_set1_ps(mult[row]));
-                } else {  // e4m3 with NaN codes or a huge scale: decode's exact per-element form
-                    r[j] = _mm512_mul_ps(e4m3x16(rows[row] + k0 + k), _mm512_set1_ps(scale[row]));
+            if (half + 16 <= n && all_exact[half / 16]) {
+                // The common case without a branch per row, so that r stays in registers.
+#pragma GCC unroll 16
+                for (int64_t j = 0; j < 16; ++j) {
+                    r[j] = _mm512_mul_ps(load16<F>(rows[half + j], k0 + k, table), _mm512_set1_ps(mult[half + j]));
+                }
+            } else {
+                for (int64_t j = 0; j < 16; ++j) {
+                    const int64_t row = half + j;
+                    if (row >= n) {
+                        r[j] = _mm512_setzero_ps();
+                    } else if (exact[row]) {
+                        r[j] = _mm512_mul_ps(load16<F>(rows[row], k0 + k, table), _mm512_set1_ps(mult[row]));
+                    } else {  // e4m3 with NaN codes or a huge scale: decode's exact per-element form
+                        r[j] = _mm512_mul_ps(e4m3x16(rows[row] + k0 + k), _mm512_set1_ps(scale[row]));
+                    }
                 }
             }
             transpose16(r);
+#pragma GCC unroll 16
             for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, r[i]);
         }
     }
