@@ -202,3 +202,26 @@ TEST_CASE("caches that grow page by page give the logits of one contiguous alloc
     const auto grown = m.logits(tokens, 64);
     CHECK(max_relative_error(grown, once) <= 1e-12);
 }
+
+TEST_CASE("a session on an ended session's scratch gives the logits of a fresh model", "[session][scratch]") {
+    // A new session reuses the scratch buffers the last ended session of its model left (no fresh,
+    // zeroed pages): no pass may depend on what they held. Float32 takes the fast kernels.
+    for (const char* fixture : {"v32-tiny", "v4-tiny"}) {
+        CAPTURE(fixture);
+        const std::vector<int32_t> tokens = read_tokens(golden_dir(fixture));
+        std::vector<int32_t> other;
+        for (int i = 0; i < 150; ++i) other.push_back((i * 53 + 7) % 200);
+        const open_options f32{MNEME_PRECISION_F32};
+        std::vector<double> fresh;
+        {
+            loaded_model m(golden_dir(fixture), f32);
+            fresh = m.logits(tokens);
+        }
+        loaded_model m(golden_dir(fixture), f32);
+        m.logits(other);      // a longer prompt fills more scratch with other values
+        m.logits(other, 16);  // and chunked passes
+        const auto reused = m.logits(tokens);
+        REQUIRE(reused.size() == fresh.size());
+        CHECK(std::equal(reused.begin(), reused.end(), fresh.begin()));
+    }
+}

@@ -40,7 +40,9 @@ public:
     // large enough that the per-submission cost (a lock, a check) stays invisible.
     static constexpr std::size_t k_default_batch_ops = 64;
 
-    graph_builder(device& dev, mneme_dtype act) : dev_(dev), act_(act), scratch_(dev), undo_arena_(dev) {}
+    // `spares` (may be null) recycles scratch buffers between the sessions of one model.
+    graph_builder(device& dev, mneme_dtype act, scratch_spares* spares = nullptr)
+        : dev_(dev), act_(act), scratch_(dev, spares), undo_arena_(dev) {}
 
     device& dev() noexcept { return dev_; }
     mneme_dtype act() const noexcept { return act_; }

@@ -4,6 +4,48 @@
 
 namespace mneme {
 
+buffer_ptr scratch_spares::take(uint64_t min_bytes) {
+    std::lock_guard lock(mu_);
+    const auto best = std::max_element(spares_.begin(), spares_.end(),
+                                       [](const buffer_ptr& a, const buffer_ptr& b) { return a->size() < b->size(); });
+    if (best == spares_.end() || (*best)->size() < min_bytes) return nullptr;
+    buffer_ptr b = std::move(*best);
+    spares_.erase(best);
+    return b;
+}
+
+void scratch_spares::give(std::vector<buffer_ptr> buffers) {
+    uint64_t given = 0;
+    for (const auto& b : buffers) given += b->size();
+    std::vector<buffer_ptr> dropped;  // freed outside the lock
+    {
+        std::lock_guard lock(mu_);
+        limit_ = std::max(limit_, given);
+        for (auto& b : buffers) spares_.push_back(std::move(b));
+        std::sort(spares_.begin(), spares_.end(),
+                  [](const buffer_ptr& a, const buffer_ptr& b) { return a->size() > b->size(); });
+        uint64_t kept = 0;
+        std::size_t keep = 0;
+        while (keep < spares_.size() && kept + spares_[keep]->size() <= limit_) kept += spares_[keep++]->size();
+        for (std::size_t i = keep; i < spares_.size(); ++i) dropped.push_back(std::move(spares_[i]));
+        spares_.resize(keep);
+    }
+}
+
+uint64_t scratch_spares::bytes() const {
+    std::lock_guard lock(mu_);
+    uint64_t n = 0;
+    for (const auto& b : spares_) n += b->size();
+    return n;
+}
+
+scratch_arena::~scratch_arena() {
+    if (!spares_ || chunks_.empty()) return;
+    std::vector<buffer_ptr> buffers;
+    for (auto& c : chunks_) buffers.push_back(std::move(c.buf));
+    spares_->give(std::move(buffers));
+}
+
 void scratch_arena::reset() {
     peak_ = std::max(peak_, total_);
     if (chunks_.size() > 1) {
@@ -42,7 +84,8 @@ mneme_tensor scratch_arena::alloc(mneme_dtype dtype, std::initializer_list<int64
         const uint64_t last = chunks_.empty() ? 0 : chunks_.back().buf->size();
         const uint64_t grow = chunks_.empty() ? peak_ + peak_ / 4 : (peak_ ? peak_ / 4 : 2 * last);
         const uint64_t size = std::max({bytes, grow, uint64_t{1} << 20});
-        chunks_.push_back(chunk{dev_.alloc(size), 0});
+        buffer_ptr spare = spares_ ? spares_->take(bytes) : nullptr;
+        chunks_.push_back(chunk{spare ? std::move(spare) : dev_.alloc(size), 0});
         cur_ = chunks_.size() - 1;
     }
     chunk& c = chunks_[cur_];

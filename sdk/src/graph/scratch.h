@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <mutex>
 #include <vector>
 
 #include "graph/device.h"
@@ -17,9 +18,33 @@
 
 namespace mneme {
 
+// Scratch buffers a finished session leaves for the next session of the same model. A new
+// session's first pass would otherwise write into freshly mapped pages, and on a 128-token prompt
+// the page faults cost 10-20 % of the prefill. Holds at most one arena's worth: the largest
+// buffers given, up to the largest capacity a single arena gave back (what the memory planner
+// already counts for one session). Thread-safe: sessions end and start on any thread.
+class scratch_spares {
+public:
+    // The largest spare of at least `min_bytes`, or null.
+    buffer_ptr take(uint64_t min_bytes);
+    // An arena's buffers, all at once, when it is destroyed.
+    void give(std::vector<buffer_ptr> buffers);
+    uint64_t bytes() const;
+
+private:
+    mutable std::mutex mu_;
+    std::vector<buffer_ptr> spares_;
+    uint64_t limit_ = 0;  // the most one arena gave back at once
+};
+
 class scratch_arena {
 public:
-    explicit scratch_arena(device& dev) : dev_(dev) {}
+    // With `spares`, new chunks come from there when one fits and the arena's buffers go back
+    // there when it is destroyed; `spares` must outlive the arena.
+    explicit scratch_arena(device& dev, scratch_spares* spares = nullptr) : dev_(dev), spares_(spares) {}
+    ~scratch_arena();
+    scratch_arena(const scratch_arena&) = delete;
+    scratch_arena& operator=(const scratch_arena&) = delete;
 
     // Forgets all tensors handed out (their memory is reused from now on).
     void reset();
@@ -43,6 +68,7 @@ private:
         uint64_t used = 0;
     };
     device& dev_;
+    scratch_spares* spares_;
     std::vector<chunk> chunks_;
     std::size_t cur_ = 0;  // the chunk allocations come from; later ones are empty spares
     uint64_t peak_ = 0, total_ = 0;

@@ -49,6 +49,9 @@ public:
     profile_result engram_profile(std::span<const int32_t> tokens);
     mneme_memory_plan plan(uint64_t context_tokens) const;
 
+    // Scratch buffers ended sessions leave for new ones (see scratch_spares).
+    scratch_spares& spares() noexcept { return spares_; }
+
     // Serialises forward passes of sessions sharing this model's device queue.
     std::mutex& device_mutex() noexcept { return device_mutex_; }
 
@@ -58,6 +61,7 @@ private:
     std::unique_ptr<checkpoint> ckpt_;
     std::unique_ptr<tokenizer> tok_;
     std::unique_ptr<device> dev_;
+    scratch_spares spares_;  // after dev_: its buffers are freed before the device closes
     std::unique_ptr<graph_builder> loader_;
     std::unique_ptr<arch_model> arch_;
     mneme_dtype act_ = MNEME_DTYPE_F32;

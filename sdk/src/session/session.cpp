@@ -73,7 +73,9 @@ session::busy_guard::busy_guard(session& s) : s_(s) {
 }
 
 session::session(model& m, const mneme_session_desc& desc)
-    : model_(m), g_(m.dev(), m.act_dtype()), sampler_(desc.sampling ? *desc.sampling : mneme_sampling_params MNEME_SAMPLING_PARAMS_INIT) {
+    : model_(m),
+      g_(m.dev(), m.act_dtype(), &m.spares()),
+      sampler_(desc.sampling ? *desc.sampling : mneme_sampling_params MNEME_SAMPLING_PARAMS_INIT) {
     n_ctx_ = desc.n_ctx ? static_cast<int64_t>(desc.n_ctx) : model_.max_context();
     const mneme_memory_plan plan = model_.plan(static_cast<uint64_t>(n_ctx_));
     if (!plan.fits) {
