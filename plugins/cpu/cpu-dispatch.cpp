@@ -704,9 +704,9 @@ bool writes_into(const mneme_op& a, const mneme_op& b) {
     return false;
 }
 
-// A valid float32 matmul that the fast kernels run on one thread, as a matmul_item; false for any
-// other op (an invalid one included: it is left to execute(), which reports it).
-bool one_thread_matmul(const mneme_op& op, k::fast::matmul_item& item) {
+// A valid float32 matmul as a matmul_item; false for any other op (an invalid one included: it is
+// left to execute(), which reports it).
+bool float_matmul(const mneme_op& op, k::fast::matmul_item& item) {
     if (op.type != MNEME_OP_MATMUL || op.dst.dtype != MNEME_DTYPE_F32) return false;
     try {
         validate(op);
@@ -721,7 +721,7 @@ bool one_thread_matmul(const mneme_op& op, k::fast::matmul_item& item) {
     } catch (const plugin::failure&) {
         return false;
     }
-    return k::fast::matmul_on_one_thread(item.rows, item.w);
+    return true;
 }
 
 }  // namespace
@@ -745,7 +745,13 @@ std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) 
     items.clear();
     for (std::size_t i = 0; i < n; ++i) {
         k::fast::matmul_item it;
-        if (!one_thread_matmul(ops[i], it)) break;
+        if (!float_matmul(ops[i], it)) break;
+        if (!k::fast::matmul_on_one_thread(it.rows, it.w)) {
+            if (i > 0) break;
+            // A product split across the pool, already validated: run it as execute() would.
+            k::fast::matmul_any<float>(be.exec, it.x, it.rows, it.x_stride, it.w, it.y, it.y_stride, it.alpha);
+            return 1;
+        }
         bool apart = true;
         for (std::size_t j = 0; j < i && apart; ++j)
             apart = !writes_into(ops[j], ops[i]) && !writes_into(ops[i], ops[j]);
