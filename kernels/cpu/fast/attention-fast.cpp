@@ -250,11 +250,18 @@ struct bf16_keys {
     }
     void widen(int64_t j, int64_t n, std::vector<float>& rowbuf, const float** out) const {
         rowbuf.resize(static_cast<std::size_t>(n * view.k));
-        for (int64_t i = 0; i < n; ++i) {
-            float* r = rowbuf.data() + i * view.k;
-            active_kernels().decode(weight_format::bf16, view.data + (j + i) * view.row_bytes, 0, view.k, 1.0f, r);
-            out[i] = r;
+        const kernel_table& kt = active_kernels();
+        if (view.row_bytes == 2 * view.k) {
+            // Keys stored back to back (the cache's layout): one call for all of them, not one per
+            // 64-128-element key (the calls were a third of a long-context decode step's scan).
+            kt.decode(weight_format::bf16, view.data + j * view.row_bytes, 0, n * view.k, 1.0f, rowbuf.data());
+        } else {
+            for (int64_t i = 0; i < n; ++i) {
+                kt.decode(weight_format::bf16, view.data + (j + i) * view.row_bytes, 0, view.k, 1.0f,
+                          rowbuf.data() + i * view.k);
+            }
         }
+        for (int64_t i = 0; i < n; ++i) out[i] = rowbuf.data() + i * view.k;
     }
 };
 
