@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -74,7 +75,7 @@ mneme_status MNEME_CALL open(const mneme_host_api* host, uint32_t device, mneme_
     return guarded([&] {
         if (!host || !out || device != 0) raise(MNEME_ERROR_INVALID_ARGUMENT, "open: bad arguments");
         kernel_choice();  // instruction set fixed before the first op
-        auto* be = new mneme_backend{host, {}, {}};
+        auto* be = new mneme_backend{host, {}, std::max<uint32_t>(host->n_threads, 1), {}};
         be->exec.host = host->host;
         be->exec.parallel_for = host->parallel_for;
         *out = be;

@@ -13,6 +13,7 @@
 struct mneme_backend {
     const mneme_host_api* host;
     mneme::kernels::exec_ctx exec;
+    uint32_t threads;  // the host pool's, for how many products to run side by side
     mneme::cpu::op_profile profile;
 };
 

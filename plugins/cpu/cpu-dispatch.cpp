@@ -738,19 +738,26 @@ void execute(mneme_backend& be, const mneme_op& op) {
 }
 
 std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) {
-    // Consecutive products that each run on one thread (MLA's per-head products: 2 x 8-128 of
-    // 32 KiB per layer and decoding step) are run side by side when none writes what another
-    // reads or writes. Each output is the same either way; only which thread computes it changes.
+    // Consecutive independent products (none writes what another reads or writes) are run side by
+    // side, each on one thread: those that run on one thread anyway (MLA's per-head products: 2 x
+    // 8-128 of 32 KiB per layer and decoding step), and decode-sized ones small enough that a
+    // thread streaming a whole matrix beats the pool splitting each (MoE's experts) once there are
+    // enough of them to give every thread one. Each output is the same either way; only which
+    // thread computes it changes.
     thread_local std::vector<k::fast::matmul_item> items;
     items.clear();
+    std::size_t first_whole = n;  // the first product that would otherwise be split
     for (std::size_t i = 0; i < n; ++i) {
         k::fast::matmul_item it;
         if (!float_matmul(ops[i], it)) break;
         if (!k::fast::matmul_on_one_thread(it.rows, it.w)) {
-            if (i > 0) break;
-            // A product split across the pool, already validated: run it as execute() would.
-            k::fast::matmul_any<float>(be.exec, it.x, it.rows, it.x_stride, it.w, it.y, it.y_stride, it.alpha);
-            return 1;
+            if (!k::fast::matmul_whole_on_a_thread(it.rows, it.w)) {
+                if (i > 0) break;
+                // A product split across the pool, already validated: run it as execute() would.
+                k::fast::matmul_any<float>(be.exec, it.x, it.rows, it.x_stride, it.w, it.y, it.y_stride, it.alpha);
+                return 1;
+            }
+            first_whole = std::min(first_whole, i);
         }
         bool apart = true;
         for (std::size_t j = 0; j < i && apart; ++j)
@@ -758,6 +765,9 @@ std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) 
         if (!apart) break;
         items.push_back(it);
     }
+    // Too few to keep the pool busy: the products before the first splittable one go side by
+    // side, and that one is split as usual.
+    if (first_whole < items.size() && items.size() < be.threads) items.resize(first_whole);
     if (items.empty()) {
         execute(be, ops[0]);
         return 1;

@@ -36,11 +36,47 @@ mneme_tensor view(mneme_buffer* b, uint64_t offset, mneme_dtype dtype, int64_t c
     return t;
 }
 
+// Float32 activations and BF16 weights laid out one after another in one host buffer.
+struct product_layout {
+    std::vector<uint8_t> init;
+    uint64_t end = 0;
+    uint64_t place(uint64_t bytes) {
+        const uint64_t at = end;
+        end += (bytes + 63) / 64 * 64;
+        return at;
+    }
+    void fill(std::mt19937& rng) {
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        init.resize(end);
+        for (uint64_t i = 0; i < end; i += 4) {
+            const float f = u(rng);
+            uint32_t bits;
+            std::memcpy(&bits, &f, 4);
+            bits = (bits >> 16) | (bits & 0xffff0000u);  // two finite BF16 values, or one float32
+            std::memcpy(init.data() + i, &bits, 4);
+        }
+    }
+};
+
+mneme_op matmul_op(mneme_buffer* b, const mneme_op_matmul& p, int64_t rows, uint64_t dst, int64_t n, uint64_t src,
+                   int64_t k, uint64_t w) {
+    mneme_op o{};
+    o.struct_size = sizeof(o);
+    o.type = MNEME_OP_MATMUL;
+    o.dst = view(b, dst, MNEME_DTYPE_F32, n, rows);
+    o.src[0] = view(b, src, MNEME_DTYPE_F32, k, rows);
+    o.src[1] = view(b, w, MNEME_DTYPE_BF16, k, n);
+    o.n_src = 2;
+    o.params = &p;
+    o.params_size = sizeof(p);
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("the CPU backend runs independent small products together and dependent ones apart", "[fast][matmul]") {
     mneme::test::pooled_exec ex;
-    mneme_backend be{nullptr, ex.ctx, {}};
+    mneme_backend be{nullptr, ex.ctx, 2, {}};
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     const int64_t rows = 2;
@@ -114,4 +150,81 @@ TEST_CASE("the CPU backend runs independent small products together and dependen
     mixed[3].src[1].ne[0] = n_dim + 1;  // K mismatch
     CHECK(mneme::cpu::execute_some(be, mixed.data() + 2, 2) == 1);
     CHECK_THROWS(mneme::cpu::execute_some(be, mixed.data() + 3, 1));
+}
+
+TEST_CASE("decode-sized products of a few hundred KiB run whole on a thread once every thread gets one",
+          "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937 rng(5);
+    const int64_t rows = 1, k = 1024, n_mid = 384, n_big = 1536, n_small = 32;
+    product_layout m;
+    const uint64_t x = m.place(4 * k * rows), h = m.place(4 * n_mid * rows);
+    std::vector<uint64_t> w_mid, y_mid;
+    for (int i = 0; i < 5; ++i) {
+        w_mid.push_back(m.place(2 * n_mid * k));  // 768 KiB: split by the pool when alone
+        y_mid.push_back(m.place(4 * n_mid * rows));
+    }
+    const uint64_t w_big = m.place(2 * n_big * k), y_big = m.place(4 * n_big * rows);  // 3 MiB
+    const uint64_t w_small = m.place(2 * n_small * k), y_small = m.place(4 * n_small * rows);
+    const uint64_t w_down = m.place(2 * k * n_mid), y_down = m.place(4 * k * rows);
+    m.fill(rng);
+    const mneme_op_matmul p{1.0, 0, 0};
+    const auto ops_on = [&](mneme_buffer* b) {
+        return std::vector<mneme_op>{
+            // an expert's gate and up, the next expert's gate and up: one run of four
+            matmul_op(b, p, rows, y_mid[0], n_mid, x, k, w_mid[0]),
+            matmul_op(b, p, rows, y_mid[1], n_mid, x, k, w_mid[1]),
+            matmul_op(b, p, rows, y_mid[2], n_mid, x, k, w_mid[2]),
+            matmul_op(b, p, rows, y_mid[3], n_mid, x, k, w_mid[3]),
+            // a down product reading y_mid[0]'s row: a run of its own, one product alone (split)
+            matmul_op(b, p, rows, y_down, k, y_mid[0], n_mid, w_down),
+            // a small product and two mid ones (the second reads a weight the first reads too)
+            matmul_op(b, p, rows, y_small, n_small, y_down, k, w_small),
+            matmul_op(b, p, rows, h, n_mid, y_down, k, w_mid[4]),
+            // a product too large to stream on one thread ends a run
+            matmul_op(b, p, rows, y_mid[4], n_mid, x, k, w_mid[4]),
+            matmul_op(b, p, rows, y_big, n_big, x, k, w_big),
+        };
+    };
+    mneme::kernels::weight_view mid;
+    mid.data = m.init.data() + w_mid[0];
+    mid.format = mneme::kernels::weight_format::bf16;
+    mid.n = n_mid;
+    mid.k = k;
+    mid.row_bytes = 2 * k;
+    mneme::kernels::weight_view big = mid, small = mid;
+    big.n = n_big;
+    small.n = n_small;
+    mneme::test::for_each_isa([&](mneme::kernels::fast::isa) {
+        host_memory together(m.init), alone(m.init);
+        const auto run_all = [&](uint32_t threads) {
+            mneme_backend be{nullptr, ex.ctx, threads, {}};
+            std::vector<std::size_t> runs;
+            const std::vector<mneme_op> batch = ops_on(&together.buffer);
+            for (std::size_t i = 0; i < batch.size();) {
+                const std::size_t ran = mneme::cpu::execute_some(be, batch.data() + i, batch.size() - i);
+                runs.push_back(ran);
+                i += ran;
+            }
+            return runs;
+        };
+        const std::vector<std::size_t> runs = run_all(2);
+        mneme_backend be{nullptr, ex.ctx, 2, {}};
+        for (const mneme_op& op : ops_on(&alone.buffer)) mneme::cpu::execute(be, op);
+        CHECK(together.bytes == alone.bytes);
+        CHECK(together.bytes != m.init);
+        if (mneme::kernels::fast::matmul_whole_on_a_thread(rows, mid)) {
+            REQUIRE_FALSE(mneme::kernels::fast::matmul_on_one_thread(rows, mid));
+            REQUIRE(mneme::kernels::fast::matmul_on_one_thread(rows, small));
+            REQUIRE_FALSE(mneme::kernels::fast::matmul_whole_on_a_thread(rows, big));
+            CHECK(runs == std::vector<std::size_t>{4, 1, 3, 1});
+            // With more threads than any run has products, the small one goes alone and the
+            // mid-sized ones are split; the outputs are the same.
+            together.bytes = m.init;
+            CHECK(run_all(8) == std::vector<std::size_t>{1, 1, 1, 1, 1, 1, 1, 1, 1});
+            CHECK(together.bytes == alone.bytes);
+        } else {
+            CHECK(runs == std::vector<std::size_t>(9, 1));
+        }
+    });
 }

@@ -27,6 +27,11 @@ constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to s
 // on 2 threads). 64 and 128 KiB measured the same on a quiet machine and up to 10 % slower than
 // 256 KiB when the host was busy (docs/PERFORMANCE.md).
 constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
+// Decode-sized products of at most this many weight bytes lose a good part of their time to
+// starting up: each thread's share of a cold matrix is too short for the hardware prefetchers to
+// reach full speed before it ends. One thread streaming whole matrices one after another avoids
+// that (see matmul_whole_on_a_thread).
+constexpr int64_t k_whole_product_max_bytes = 2 << 20;
 // Decode-sized products: each thread walks its rows as this many interleaved streams (contiguous
 // parts of its range, one row of each in turn). One core streaming one sequence of rows was
 // limited by its own outstanding misses to ~5-6 GB/s here, about half what a triad reaches; the
@@ -352,6 +357,11 @@ bool matmul_on_one_thread(int64_t rows, const weight_view& w) {
     if (rows <= 0 || w.n <= 0 || reference_only()) return false;
     // parallel() runs a range of at most `grain` items on the calling thread.
     return few_rows_apply(active_kernels(), rows, w) && few_rows_tiles(w) <= few_rows_grain(w);
+}
+
+bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w) {
+    if (rows <= 0 || w.n <= 0 || reference_only()) return false;
+    return few_rows_apply(active_kernels(), rows, w) && w.n * w.row_bytes <= k_whole_product_max_bytes;
 }
 
 void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n) {

@@ -54,9 +54,14 @@ struct matmul_item {
 // Whether matmul runs this product on a single thread of the pool: a decode-sized product too
 // small to be worth splitting (MLA's per-head 32 KiB products, for instance).
 bool matmul_on_one_thread(int64_t rows, const weight_view& w);
+// Whether a decode-sized product is small enough that a thread streaming it whole beats the pool
+// splitting it: a run of at least as many such products as there are threads is best run side by
+// side (MoE's experts at decode: gate and up of each, then the down products).
+bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w);
 // Independent products (no output overlaps another's inputs or output), each one on one thread,
 // the pool's threads taking whole products: each output is exactly what matmul gives. For runs of
-// products that matmul_on_one_thread, which would otherwise leave all but one thread idle.
+// products that matmul_on_one_thread, which would otherwise leave all but one thread idle, and for
+// runs of products that matmul_whole_on_a_thread.
 void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n);
 void attention(const exec_ctx& ex, const attention_args& a, const float* q, const float* k, const float* v,
                const float* sink, float* out);

@@ -39,6 +39,9 @@ struct v3_layer {
 // Caches grow in pages of k_page_tokens as tokens arrive (grown_capacity), never beyond n_ctx: a
 // session costs what its tokens need.
 constexpr int64_t k_page_tokens = 256;
+// Passes of at most this many tokens record MoE layers with the experts' products grouped (see
+// moe_grouped): the rows the CPU backend's decode-sized products take.
+constexpr int64_t k_grouped_expert_rows = 16;
 
 // Index keys leave the FP8 round trip as e4m3 values times a power of two, which BF16 holds
 // exactly: where the device can score BF16 keys and write them, the cache keeps them so (half
@@ -262,11 +265,20 @@ public:
                 l.add(cfg_.n_routed_experts * s);
                 ffn(L.shared, s);
                 if (act_quant_) l.add(d_ * s);
-                // One expert at a time; at most every token of the chunk routes to it.
                 const expert_weights& e = L.experts[0];
-                l.i32(s).add(s).add(d_ * s).add(e.gate.out_features() * s, 3);
-                if (act_quant_ && e.down.quantised) l.add(e.gate.out_features() * s);
-                l.add(d_ * s);
+                const int64_t inter = e.gate.out_features(), down_in = act_quant_ && e.down.quantised ? inter : 0;
+                if (s <= k_grouped_expert_rows) {
+                    // Every chosen expert's temporaries at once (moe_grouped): s * top_k rows in
+                    // all, over at most that many experts, each tensor rounded up to 64 bytes.
+                    const int64_t rows = s * cfg_.num_experts_per_tok, m = std::min(rows, cfg_.n_routed_experts);
+                    const int64_t per_row = 4 + l.es * (1 + d_ + 3 * inter + down_in + d_);
+                    l.bytes_add(per_row * rows + 63 * 8 * m);
+                } else {
+                    // One expert at a time; at most every token of the chunk routes to it.
+                    l.i32(s).add(s).add(d_ * s).add(inter * s, 3);
+                    if (down_in) l.add(down_in * s);
+                    l.add(d_ * s);
+                }
             } else {
                 ffn(L.dense, s);
             }
@@ -365,26 +377,18 @@ private:
         const routing r = route_tokens(rp, z, s, L.router_bias);
         if (probe) probe->count_experts(li, r.expert);
 
-        mneme_tensor y = swiglu_ffn(g, L.shared, x);
         const mneme_tensor xq = linear_input(g, x, L.experts[0].gate);  // the same for every expert
+        if (s <= k_grouped_expert_rows) return moe_grouped(g, L, x, xq, r);
+        mneme_tensor y = swiglu_ffn(g, L.shared, x);
         for (int64_t e = 0; e < cfg_.n_routed_experts; ++e) {
-            std::vector<int32_t> rows;
-            std::vector<double> weights;
-            for (int64_t t = 0; t < s; ++t) {
-                for (int64_t j = 0; j < r.top_k; ++j) {
-                    if (r.expert[t * r.top_k + j] == e) {
-                        rows.push_back(static_cast<int32_t>(t));
-                        weights.push_back(r.weight[t * r.top_k + j]);
-                    }
-                }
-            }
-            if (rows.empty()) continue;
+            const expert_rows er = rows_of_expert(r, s, e);
+            if (er.rows.empty()) continue;
             const scratch_arena::mark_t expert_mark = g.scratch().mark();  // one expert's temporaries at a time
-            const int64_t n = static_cast<int64_t>(rows.size());
+            const int64_t n = static_cast<int64_t>(er.rows.size());
             const mneme_tensor ids = g.tensor_of(MNEME_DTYPE_I32, {n});
-            g.upload_i32(ids, rows);
+            g.upload_i32(ids, er.rows);
             const mneme_tensor w = g.tensor({n});
-            g.upload(w, weights);
+            g.upload(w, er.weights);
             const mneme_tensor xe = g.tensor({d_, n});
             g.get_rows(xe, xq, ids);
             const expert_weights& ew = L.experts[static_cast<std::size_t>(e)];
@@ -397,6 +401,64 @@ private:
             g.add_rows_scaled(y, out, ids, w);
             g.scratch().release(expert_mark);
         }
+        return y;
+    }
+
+    // Decode-sized passes record the same ops as moe()'s loop, reordered so that the products
+    // that do not depend on each other follow one another: the shared and every chosen expert's
+    // gate and up products, then every down product. A backend can then run them side by side
+    // (the CPU one gives each thread whole matrices, which small cold matrices need to be read at
+    // full speed). The outputs are added to y in the same order as moe()'s loop, so the logits are
+    // bit for bit the same; the temporaries of all chosen experts live at once, which for at most
+    // k_grouped_expert_rows rows is small (see scratch_bytes).
+    mneme_tensor moe_grouped(graph_builder& g, const v3_layer& L, const mneme_tensor& x, const mneme_tensor& xq,
+                             const routing& r) {
+        const int64_t s = x.ne[1];
+        struct chosen {
+            const expert_weights* w;
+            mneme_tensor ids, weights, x, gate, up, act, out;
+        };
+        std::vector<chosen> experts;
+        for (int64_t e = 0; e < cfg_.n_routed_experts; ++e) {
+            const expert_rows er = rows_of_expert(r, s, e);
+            if (er.rows.empty()) continue;
+            const expert_weights& ew = L.experts[static_cast<std::size_t>(e)];
+            const int64_t n = static_cast<int64_t>(er.rows.size());
+            chosen c{&ew, g.tensor_of(MNEME_DTYPE_I32, {n}), g.tensor({n}), xq, {}, {}, {}, {}};
+            g.upload_i32(c.ids, er.rows);
+            g.upload(c.weights, er.weights);
+            if (n < s) {  // (a single token's experts all take the whole of xq)
+                c.x = g.tensor({d_, n});
+                g.get_rows(c.x, xq, c.ids);
+            }
+            c.gate = g.tensor({ew.gate.out_features(), n});
+            c.up = g.tensor({ew.up.out_features(), n});
+            c.act = g.tensor({ew.gate.out_features(), n});
+            experts.push_back(c);
+        }
+        const expert_weights& sh = L.shared;
+        const mneme_tensor sx_gate = linear_input(g, x, sh.gate), sx_up = linear_input(g, x, sh.up);
+        const mneme_tensor s_gate = g.tensor({sh.gate.out_features(), s}), s_up = g.tensor({sh.up.out_features(), s});
+        g.matmul(s_gate, sx_gate, sh.gate);
+        g.matmul(s_up, sx_up, sh.up);
+        for (const chosen& c : experts) {
+            g.matmul(c.gate, c.x, c.w->gate);
+            g.matmul(c.up, c.x, c.w->up);
+        }
+        const mneme_tensor s_act = g.tensor({s_gate.ne[0], s});
+        g.swiglu(s_act, s_gate, s_up, 0.0);
+        for (const chosen& c : experts) g.swiglu(c.act, c.gate, c.up, 0.0);
+        const mneme_tensor s_in = linear_input(g, s_act, sh.down);
+        std::vector<mneme_tensor> down_in;
+        for (const chosen& c : experts) down_in.push_back(linear_input(g, c.act, c.w->down));
+        mneme_tensor y = g.tensor({sh.down.out_features(), s});
+        g.matmul(y, s_in, sh.down);
+        for (std::size_t i = 0; i < experts.size(); ++i) {
+            chosen& c = experts[i];
+            c.out = g.tensor({c.w->down.out_features(), c.ids.ne[0]});
+            g.matmul(c.out, down_in[i], c.w->down);
+        }
+        for (const chosen& c : experts) g.add_rows_scaled(y, c.out, c.ids, c.weights);
         return y;
     }
 

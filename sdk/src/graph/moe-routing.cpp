@@ -86,4 +86,18 @@ routing route_tokens(const router_params& p, std::span<const double> logits, int
     return r;
 }
 
+expert_rows rows_of_expert(const routing& r, int64_t tokens, int64_t e) {
+    expert_rows er;
+    for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t j = 0; j < r.top_k; ++j) {
+            const auto at = static_cast<std::size_t>(t * r.top_k + j);
+            if (r.expert[at] == e) {
+                er.rows.push_back(static_cast<int32_t>(t));
+                er.weights.push_back(r.weight[at]);
+            }
+        }
+    }
+    return er;
+}
+
 }  // namespace mneme

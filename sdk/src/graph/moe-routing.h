@@ -30,4 +30,11 @@ struct routing {
 routing route_tokens(const router_params& p, std::span<const double> logits, int64_t tokens,
                      std::span<const double> bias, std::span<const int32_t> fixed = {});
 
+// The tokens routed to expert e, in token order, and their weights: one expert's rows of a pass.
+struct expert_rows {
+    std::vector<int32_t> rows;
+    std::vector<double> weights;
+};
+expert_rows rows_of_expert(const routing& r, int64_t tokens, int64_t e);
+
 }  // namespace mneme

@@ -88,16 +88,7 @@ mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights&
     mneme_tensor y = shared_expert(g, c, w.shared, x);
     const mneme_tensor xq = linear_input(g, c, x, w.experts[0].w1);  // the same for every expert
     for (int64_t e = 0; e < cfg.n_routed_experts; ++e) {
-        std::vector<int32_t> rows;
-        std::vector<double> weights;
-        for (int64_t t = 0; t < s; ++t) {
-            for (int64_t j = 0; j < k; ++j) {
-                if (r.expert[static_cast<std::size_t>(t * k + j)] == e) {
-                    rows.push_back(static_cast<int32_t>(t));
-                    weights.push_back(r.weight[static_cast<std::size_t>(t * k + j)]);
-                }
-            }
-        }
+        const auto [rows, weights] = rows_of_expert(r, s, e);
         if (rows.empty()) continue;
         const scratch_arena::mark_t expert_mark = g.scratch().mark();  // one expert's temporaries at a time
         const int64_t n = static_cast<int64_t>(rows.size());
