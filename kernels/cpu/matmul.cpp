@@ -20,6 +20,20 @@ float scale_at(const weight_view& w, int64_t n, int64_t k) {
 
 }  // namespace
 
+bool free_of_e4m3_nan_codes(const uint8_t* data, uint64_t bytes) {
+    // Eight bytes at a time: with each byte's top bit cleared, adding 1 to every byte carries into
+    // the top bit exactly where the low 7 bits were all set, and never into the next byte.
+    constexpr uint64_t low7 = 0x7f7f7f7f7f7f7f7full, ones = 0x0101010101010101ull, tops = 0x8080808080808080ull;
+    uint64_t i = 0, hits = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, data + i, 8);
+        hits |= ((v & low7) + ones) & tops;
+    }
+    for (; i < bytes; ++i) hits |= (data[i] & 0x7fu) == 0x7fu;
+    return hits == 0;
+}
+
 template <class T>
 void decode_weight_row(const weight_view& w, int64_t n, T* out) {
     const uint8_t* row = w.data + n * w.row_bytes;

@@ -118,6 +118,7 @@ mneme_status MNEME_CALL buffer_upload(mneme_backend*, mneme_buffer* b, uint64_t 
             raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_upload: range out of bounds");
         }
         if (size) std::memcpy(b->data + offset, src, size);
+        b->codes.store(mneme::cpu::code_scan::unknown, std::memory_order_release);
         return MNEME_OK;
     });
 }
@@ -145,14 +146,23 @@ void MNEME_CALL queue_destroy(mneme_backend*, mneme_queue* q) { delete q; }
 mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mneme_op* ops, size_t n_ops) {
     return guarded([&] {
         if (!be || !q || (!ops && n_ops)) raise(MNEME_ERROR_INVALID_ARGUMENT, "queue_submit: bad arguments");
+        // What the plugin knows of a buffer's contents is forgotten before and after each write
+        // to it (before: an op that fails half way may have written part of its output).
         if (!be->profile.enabled()) {
-            for (size_t i = 0; i < n_ops;) i += mneme::cpu::execute_some(*be, ops + i, n_ops - i);
+            for (size_t i = 0; i < n_ops;) {
+                mneme::cpu::forget_written(ops + i, 1);
+                const size_t ran = mneme::cpu::execute_some(*be, ops + i, n_ops - i);
+                mneme::cpu::forget_written(ops + i, ran);
+                i += ran;
+            }
             return MNEME_OK;
         }
         for (size_t i = 0; i < n_ops;) {
+            mneme::cpu::forget_written(ops + i, 1);
             const auto t0 = std::chrono::steady_clock::now();
             const size_t ran = mneme::cpu::execute_some(*be, ops + i, n_ops - i);
             const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+            mneme::cpu::forget_written(ops + i, ran);
             // Ops run side by side share their time equally.
             for (size_t j = i; j < i + ran; ++j) be->profile.record(ops[j], static_cast<uint64_t>(ns.count()) / ran);
             i += ran;

@@ -4,11 +4,16 @@
 
 #include <mneme/mneme_plugin.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 #include "cpu-profile.h"
 #include "mneme_kernels/exec.h"
+
+namespace mneme::cpu {
+enum class code_scan : uint8_t { unknown, no_nan_codes, has_nan_codes };
+}
 
 struct mneme_backend {
     const mneme_host_api* host;
@@ -21,6 +26,10 @@ struct mneme_buffer {
     uint8_t* data;
     uint64_t size;
     bool owned;  // false for wrapped host memory
+    // Wrapped memory (a mapped checkpoint's tensor) is scanned once for bytes that would be FP8
+    // NaN codes, so that products with it as weights skip the kernels' scan of every row; writes
+    // through this plugin (an upload, an op's output) forget the result.
+    std::atomic<mneme::cpu::code_scan> codes{mneme::cpu::code_scan::unknown};
 };
 
 struct mneme_queue {
@@ -34,6 +43,8 @@ void execute(mneme_backend& be, const mneme_op& op);
 // Runs ops[0] or a run of ops from it that can share the pool (n >= 1); returns how many ran.
 std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n);
 bool supports(const mneme_op& op);
+// Forgets what is known of the contents of the buffers ops[0..n) write (see mneme_buffer::codes).
+void forget_written(const mneme_op* ops, std::size_t n);
 
 }  // namespace mneme::cpu
 

@@ -89,6 +89,17 @@ void require_same_shape(const mneme_tensor& a, const mneme_tensor& b, const char
     }
 }
 
+// Whether a wrapped buffer is known to hold no byte that an FP8 view would read as a NaN code;
+// scanned on first use (one pass over the tensor, as its first product would make anyway).
+bool free_of_nan_codes(mneme_buffer& b) {
+    code_scan known = b.codes.load(std::memory_order_acquire);
+    if (known == code_scan::unknown) {
+        known = k::free_of_e4m3_nan_codes(b.data, b.size) ? code_scan::no_nan_codes : code_scan::has_nan_codes;
+        b.codes.store(known, std::memory_order_release);
+    }
+    return known == code_scan::no_nan_codes;
+}
+
 k::weight_view weight_of(const mneme_op& op) {
     const mneme_tensor& w = op.src[1];
     k::weight_view v;
@@ -96,6 +107,7 @@ k::weight_view weight_of(const mneme_op& op) {
     v.k = w.ne[0];
     v.n = w.ne[1];
     v.row_bytes = w.nb[1];
+    if (w.dtype == MNEME_DTYPE_F8_E4M3 && !w.buffer->owned) v.no_nan_codes = free_of_nan_codes(*w.buffer);
     switch (w.dtype) {
         case MNEME_DTYPE_F32: v.format = k::weight_format::f32; break;
         case MNEME_DTYPE_F64: v.format = k::weight_format::f64; break;
@@ -774,6 +786,13 @@ std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) 
     }
     k::fast::matmul_side_by_side(be.exec, items.data(), items.size());
     return items.size();
+}
+
+void forget_written(const mneme_op* ops, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        mneme_buffer* b = ops[i].dst.buffer;
+        if (b && !b->owned) b->codes.store(code_scan::unknown, std::memory_order_release);
+    }
 }
 
 }  // namespace mneme::cpu

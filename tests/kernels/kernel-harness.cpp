@@ -46,8 +46,9 @@ backend_fixture::~backend_fixture() {
     table_->close(be_);
 }
 
-mneme_tensor backend_fixture::tensor(mneme_dtype dtype, std::vector<int64_t> ne, const void* bytes) {
-    mneme_tensor t{};
+namespace {
+// A contiguous layout of the given shape (ne innermost first); returns its size in bytes.
+int64_t lay_out(mneme_tensor& t, mneme_dtype dtype, std::vector<int64_t> ne) {
     t.dtype = dtype;
     ne.resize(MNEME_MAX_DIMS, 1);
     int64_t es = 0;
@@ -69,12 +70,33 @@ mneme_tensor backend_fixture::tensor(mneme_dtype dtype, std::vector<int64_t> ne,
         t.nb[d] = stride;
         stride *= ne[d];
     }
+    return stride;
+}
+}  // namespace
+
+mneme_tensor backend_fixture::tensor(mneme_dtype dtype, std::vector<int64_t> ne, const void* bytes) {
+    mneme_tensor t{};
+    const int64_t size = lay_out(t, dtype, std::move(ne));
     mneme_buffer* buf = nullptr;
-    REQUIRE(table_->buffer_alloc(be_, static_cast<uint64_t>(stride), 0, &buf) == MNEME_OK);
+    REQUIRE(table_->buffer_alloc(be_, static_cast<uint64_t>(size), 0, &buf) == MNEME_OK);
     buffers_.push_back(buf);
-    if (bytes) REQUIRE(table_->buffer_upload(be_, buf, 0, bytes, static_cast<uint64_t>(stride)) == MNEME_OK);
+    if (bytes) REQUIRE(table_->buffer_upload(be_, buf, 0, bytes, static_cast<uint64_t>(size)) == MNEME_OK);
     t.buffer = buf;
     return t;
+}
+
+mneme_tensor backend_fixture::wrap(mneme_dtype dtype, std::vector<int64_t> ne, void* bytes) {
+    mneme_tensor t{};
+    const int64_t size = lay_out(t, dtype, std::move(ne));
+    mneme_buffer* buf = nullptr;
+    REQUIRE(table_->buffer_wrap_host(be_, bytes, static_cast<uint64_t>(size), &buf) == MNEME_OK);
+    buffers_.push_back(buf);
+    t.buffer = buf;
+    return t;
+}
+
+void backend_fixture::upload(const mneme_tensor& t, uint64_t at, const void* bytes, uint64_t size) {
+    REQUIRE(table_->buffer_upload(be_, t.buffer, t.offset + at, bytes, size) == MNEME_OK);
 }
 
 mneme_status backend_fixture::run(mneme_op_type type, mneme_tensor dst, std::vector<mneme_tensor> src,

@@ -18,6 +18,10 @@ public:
 
     // A contiguous tensor of the given shape (ne innermost first) holding `bytes`.
     mneme_tensor tensor(mneme_dtype dtype, std::vector<int64_t> ne, const void* bytes = nullptr);
+    // The same over host memory the caller keeps alive (buffer_wrap_host), as a model's weights are.
+    mneme_tensor wrap(mneme_dtype dtype, std::vector<int64_t> ne, void* bytes);
+    // Writes bytes into t's buffer at t's offset plus `at` (buffer_upload).
+    void upload(const mneme_tensor& t, uint64_t at, const void* bytes, uint64_t size);
     template <class T>
     mneme_tensor tensor_of(mneme_dtype dtype, std::vector<int64_t> ne, const std::vector<T>& values) {
         return tensor(dtype, std::move(ne), values.data());

@@ -15,10 +15,8 @@ constexpr int64_t k_dim = 96, n_dim = 64;
 
 struct host_memory {
     std::vector<uint8_t> bytes;
-    mneme_buffer buffer{};
-    explicit host_memory(const std::vector<uint8_t>& init) : bytes(init) {
-        buffer = {bytes.data(), bytes.size(), false};
-    }
+    mneme_buffer buffer;
+    explicit host_memory(const std::vector<uint8_t>& init) : bytes(init), buffer{bytes.data(), bytes.size(), false} {}
 };
 
 mneme_tensor view(mneme_buffer* b, uint64_t offset, mneme_dtype dtype, int64_t cols, int64_t rows) {

@@ -65,9 +65,11 @@ struct kernel_table {
     // and bf16 rows. Each block's partial sum is scaled once, so results differ from
     // decode-then-multiply only in rounding. Returns false, computing nothing, for other formats
     // and for e4m3 rows holding a NaN code (0x7f/0xff): the caller then takes the decoding path,
-    // which reproduces them. Null where the instruction set has no such kernel.
+    // which reproduces them. With codes_checked the caller vouches that the row holds none (see
+    // weight_view::no_nan_codes) and the row is not scanned for them. Null where the instruction
+    // set has no such kernel.
     bool (*dot)(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
-                const float* scales, int64_t block_k, float* out);
+                const float* scales, int64_t block_k, float* out, bool codes_checked);
     // The lightning indexer's head sum: out[j] = sum over h = 0, 1, ... of w[h] * max(dots[h *
     // dot_stride + j], 0) for j < n, summed in that order from 0 with separate multiply and add
     // (the reference kernel's rounding, bit for bit).
@@ -111,9 +113,10 @@ struct kernel_table {
     // dot's bit for bit (both are the true product times 2^-8), provided every finite |x| is below
     // k_e4m3_wide_limit and subnormal inputs are not flushed to zero (MXCSR.DAZ clear); the caller
     // checks both, and uses this only where subnormal inputs are cheap (e4m3_widening_used).
-    // Returns false, computing nothing, for rows holding a NaN code, as dot does. Null where absent.
+    // Returns false, computing nothing, for rows holding a NaN code, as dot does (codes_checked as
+    // there). Null where absent.
     bool (*dot_e4m3_wide)(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
-                          const float* scales, int64_t block_k, float* out);
+                          const float* scales, int64_t block_k, float* out, bool codes_checked);
     // Softmax's numerators in place: s[j] = exp(s[j] * scale - m) for j < n (n >= 1), m being the
     // largest s[j] * scale (NaN ignored for it, as std::max ignores it); sets *max_out = m and
     // returns the numerators' sum. exp is a polynomial within 2 ulp of std::exp (the float32

@@ -339,17 +339,17 @@ MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int6
 }
 
 MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
-                    int64_t len, const float* scales, int64_t block_k, float* out) {
+                    int64_t len, const float* scales, int64_t block_k, float* out, bool codes_checked) {
     if (rows < 1 || rows > 4 || block_k < 1) return false;
     if (fmt != weight_format::e4m3 && fmt != weight_format::bf16) return false;
-    if (fmt == weight_format::e4m3 && has_e4m3_nan(row, len)) return false;
+    if (fmt == weight_format::e4m3 && !codes_checked && has_e4m3_nan(row, len)) return false;
     dot_any_rows<false>(fmt, x, x_stride, rows, row, len, scales, block_k, out);
     return true;
 }
 
 MNEME_AVX2 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
-                              const float* scales, int64_t block_k, float* out) {
-    if (rows < 1 || rows > 4 || block_k < 1 || has_e4m3_nan(row, len)) return false;
+                              const float* scales, int64_t block_k, float* out, bool codes_checked) {
+    if (rows < 1 || rows > 4 || block_k < 1 || (!codes_checked && has_e4m3_nan(row, len))) return false;
     dot_any_rows<true>(weight_format::e4m3, x_wide, x_stride, rows, row, len, scales, block_k, out);
     return true;
 }

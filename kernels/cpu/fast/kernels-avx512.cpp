@@ -546,11 +546,11 @@ MNEME_AVX512 void dot_any_rows(const float* x, int64_t xs, int64_t rows, const u
 }
 
 MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
-                      int64_t len, const float* scales, int64_t block_k, float* out) {
+                      int64_t len, const float* scales, int64_t block_k, float* out, bool codes_checked) {
     if (rows < 1 || rows > 8 || block_k < 1) return false;
     switch (fmt) {
         case weight_format::e4m3:
-            if (has_e4m3_nan(row, len)) return false;
+            if (!codes_checked && has_e4m3_nan(row, len)) return false;
             dot_any_rows<load_e4m3>(x, x_stride, rows, row, len, scales, block_k, out);
             return true;
         case weight_format::bf16:
@@ -562,8 +562,8 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
 }
 
 MNEME_AVX512 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
-                                const float* scales, int64_t block_k, float* out) {
-    if (rows < 1 || rows > 8 || block_k < 1 || has_e4m3_nan(row, len)) return false;
+                                const float* scales, int64_t block_k, float* out, bool codes_checked) {
+    if (rows < 1 || rows > 8 || block_k < 1 || (!codes_checked && has_e4m3_nan(row, len))) return false;
     dot_any_rows<load_e4m3_wide>(x_wide, x_stride, rows, row, len, scales, block_k, out);
     return true;
 }

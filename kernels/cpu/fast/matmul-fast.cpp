@@ -170,8 +170,9 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
             const uint8_t* row = w.data + n * w.row_bytes;
             return use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k, scales, block_k,
-                                               out + r0)
-                            : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, scales, block_k, out + r0);
+                                               out + r0, w.no_nan_codes)
+                            : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, scales, block_k, out + r0,
+                                     w.no_nan_codes);
         };
         const auto store_row = [&](int64_t n, bool decoded, float* out) {
             if (!decoded) {
@@ -210,9 +211,9 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                             const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
                             const uint8_t* row = w.data + n * w.row_bytes;
                             decoded = use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k,
-                                                                  st.scales, block_k, out + r0)
+                                                                  st.scales, block_k, out + r0, w.no_nan_codes)
                                                : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, st.scales,
-                                                        block_k, out + r0);
+                                                        block_k, out + r0, w.no_nan_codes);
                         }
                         store_row(n, decoded, out);
                     } else {

@@ -23,7 +23,14 @@ struct weight_view {
     scale_format scale_fmt = scale_format::none;
     int64_t block_n = 1, block_k = 1;
     int64_t scale_row_elems = 0;  // scale elements between scale rows (ceil(K/block_k) when packed)
+    // The caller knows the data holds no FP8 NaN code (a byte whose low 7 bits are all set), so the
+    // fast kernels skip their per-row scan for one. False means unknown, never "has one".
+    bool no_nan_codes = false;
 };
+
+// Whether no byte of data[0..bytes) has its low 7 bits all set: an e4m3 view of the bytes then
+// holds no NaN code (0x7f/0xff).
+bool free_of_e4m3_nan_codes(const uint8_t* data, uint64_t bytes);
 
 // Decodes row n of W into out[0..K) in type T. FP8 weights use the float32 product
 // f32(e4m3) * f32(scale), as the official dequantisation does (FORMATS.md §2).
