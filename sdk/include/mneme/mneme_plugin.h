@@ -383,7 +383,9 @@ typedef struct mneme_plugin_v1 {
     void(MNEME_CALL* close)(mneme_backend* backend);
 
     mneme_status(MNEME_CALL* buffer_alloc)(mneme_backend* backend, uint64_t size, uint32_t flags, mneme_buffer** out);
-    /** Optional (may be NULL): wraps host memory the host keeps alive (e.g. a mapped file) without copying. */
+    /** Optional (may be NULL): wraps host memory the host keeps alive (e.g. a mapped file) without copying.
+     *  While wrapped, the memory changes only through this table (buffer_upload, ops writing into it):
+     *  a plugin may remember what it found in it (the CPU backend: that FP8 weights hold no NaN code). */
     mneme_status(MNEME_CALL* buffer_wrap_host)(mneme_backend* backend, void* ptr, uint64_t size, mneme_buffer** out);
     void(MNEME_CALL* buffer_free)(mneme_backend* backend, mneme_buffer* buffer);
     /** Host address of a host-visible buffer, or NULL. */
