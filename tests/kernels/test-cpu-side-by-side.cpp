@@ -70,6 +70,17 @@ mneme_op matmul_op(mneme_buffer* b, const mneme_op_matmul& p, int64_t rows, uint
     return o;
 }
 
+// Runs a batch as the plugin's queue does; returns how many ops each execute_some call took.
+std::vector<std::size_t> run_batch(mneme_backend& be, const std::vector<mneme_op>& batch) {
+    std::vector<std::size_t> runs;
+    for (std::size_t i = 0; i < batch.size();) {
+        const std::size_t ran = mneme::cpu::execute_some(be, batch.data() + i, batch.size() - i);
+        runs.push_back(ran);
+        i += ran;
+    }
+    return runs;
+}
+
 }  // namespace
 
 TEST_CASE("the CPU backend runs independent small products together and dependent ones apart", "[fast][matmul]") {
@@ -94,16 +105,7 @@ TEST_CASE("the CPU backend runs independent small products together and dependen
     const mneme_op_matmul p{1.0, 0, 0};
     const auto ops_on = [&](mneme_buffer* b) {
         const auto op = [&](uint64_t dst, int64_t dn, uint64_t src, int64_t sk, uint64_t w) {
-            mneme_op o{};
-            o.struct_size = sizeof(o);
-            o.type = MNEME_OP_MATMUL;
-            o.dst = view(b, dst, MNEME_DTYPE_F32, dn, rows);
-            o.src[0] = view(b, src, MNEME_DTYPE_F32, sk, rows);
-            o.src[1] = view(b, w, MNEME_DTYPE_BF16, sk, dn);
-            o.n_src = 2;
-            o.params = &p;
-            o.params_size = sizeof(p);
-            return o;
+            return matmul_op(b, p, rows, dst, dn, src, sk, w);
         };
         std::vector<mneme_op> ops{
             op(y1, n_dim, x, k_dim, w1),      // run 1: an independent pair
@@ -117,13 +119,8 @@ TEST_CASE("the CPU backend runs independent small products together and dependen
         };
         return ops;
     };
-    std::vector<std::size_t> runs;
     const std::vector<mneme_op> batch = ops_on(&together.buffer);
-    for (std::size_t i = 0; i < batch.size();) {
-        const std::size_t ran = mneme::cpu::execute_some(be, batch.data() + i, batch.size() - i);
-        runs.push_back(ran);
-        i += ran;
-    }
+    const std::vector<std::size_t> runs = run_batch(be, batch);
     for (const mneme_op& op : ops_on(&alone.buffer)) mneme::cpu::execute(be, op);
     // (Without a decode kernel for BF16, as on CPUs without AVX2, no product runs on one thread.)
     mneme::kernels::weight_view w;
@@ -197,14 +194,7 @@ TEST_CASE("decode-sized products of a few hundred KiB run whole on a thread once
         host_memory together(m.init), alone(m.init);
         const auto run_all = [&](uint32_t threads) {
             mneme_backend be{nullptr, ex.ctx, threads, {}};
-            std::vector<std::size_t> runs;
-            const std::vector<mneme_op> batch = ops_on(&together.buffer);
-            for (std::size_t i = 0; i < batch.size();) {
-                const std::size_t ran = mneme::cpu::execute_some(be, batch.data() + i, batch.size() - i);
-                runs.push_back(ran);
-                i += ran;
-            }
-            return runs;
+            return run_batch(be, ops_on(&together.buffer));
         };
         const std::vector<std::size_t> runs = run_all(2);
         mneme_backend be{nullptr, ex.ctx, 2, {}};
