@@ -222,7 +222,23 @@ TEST_CASE("fast matmul of 1-16 activation rows (decode, drafting) on long block-
             check_matmul(ex, rng, bf16_block.view, rows, 1.0);
             auto f32 = random_weight(rng, k::weight_format::f32, 17, 1000);
             check_matmul(ex, rng, f32.view, rows, 1.0);
+            // FP4 in registers where the instruction set has it (whole 32-code steps): V4's experts
+            // (UE8M0 scales per 32), longer scale blocks, no scales; and a row length that is not
+            // a whole number of steps, which keeps the decoding path.
+            auto fp4 = random_weight(rng, k::weight_format::e2m1, 35, 4096, k::scale_format::e8m0, 1, 32);
+            check_matmul(ex, rng, fp4.view, rows, 1.0);
+            auto fp4_long = random_weight(rng, k::weight_format::e2m1, 18, 512, k::scale_format::e8m0, 3, 64);
+            check_matmul(ex, rng, fp4_long.view, rows, 0.5);
+            auto fp4_plain = random_weight(rng, k::weight_format::e2m1, 9, 96);
+            check_matmul(ex, rng, fp4_plain.view, rows, 1.0);
+            auto fp4_ragged = random_weight(rng, k::weight_format::e2m1, 9, 100, k::scale_format::e8m0, 1, 32);
+            check_matmul(ex, rng, fp4_ragged.view, rows, 1.0);
         }
+        const bool fp4_in_registers = isa == k::fast::isa::avx512 || isa == k::fast::isa::amx;
+        auto small_fp4 = random_weight(rng, k::weight_format::e2m1, 64, 256, k::scale_format::e8m0, 1, 32);
+        CHECK(k::fast::matmul_on_one_thread(1, small_fp4.view) == fp4_in_registers);
+        auto ragged_fp4 = random_weight(rng, k::weight_format::e2m1, 64, 250, k::scale_format::e8m0, 1, 32);
+        CHECK_FALSE(k::fast::matmul_on_one_thread(1, ragged_fp4.view));
     });
 }
 
@@ -238,7 +254,8 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
         // steps (matmul-fast.cpp); scale rows of 3 weight rows end steps early.
         auto fp8_steps = random_weight(rng, k::weight_format::e4m3, 150, 2055, k::scale_format::f32, 3, 128, 3);
         auto bf16_steps = random_weight(rng, k::weight_format::bf16, 37, 3001);
-        for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view}) {
+        auto fp4 = random_weight(rng, k::weight_format::e2m1, 43, 2048, k::scale_format::e8m0, 1, 32);
+        for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view, &fp4.view}) {
             std::uniform_real_distribution<float> u(-1.0f, 1.0f);
             const int64_t rows = 16;
             std::vector<float> x(static_cast<std::size_t>(rows * w->k));

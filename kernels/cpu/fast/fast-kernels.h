@@ -62,7 +62,7 @@ struct kernel_table {
     bool (*decode_panel)(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel);
     // Decode-time GEMV that decodes weights in registers (no row buffer): out[r] =
     // sum_k x[r, k] * W(row[k]) * scales[k / block_k] for r < rows <= dot_max_rows, k < len, for FP8 e4m3
-    // and bf16 rows. Each block's partial sum is scaled once, so results differ from
+    // and bf16 rows (and FP4 where dot_e2m1). Each block's partial sum is scaled once, so results differ from
     // decode-then-multiply only in rounding. Returns false, computing nothing, for other formats
     // and for e4m3 rows holding a NaN code (0x7f/0xff): the caller then takes the decoding path,
     // which reproduces them. With codes_checked the caller vouches that the row holds none (see
@@ -127,6 +127,9 @@ struct kernel_table {
     // up[i] clamped to [-limit, limit] when limit > 0, then times *weight when weight is not null:
     // the reference's operations in its order, exp being scaled_exp's. Null where absent.
     void (*swiglu)(const float* gate, const float* up, int64_t n, float limit, const float* weight, float* y);
+    // Whether dot takes FP4 (e2m1) rows as well, for len and block_k multiples of 32 (whole bytes of
+    // 32 codes; it returns false for other shapes). FP4 has no NaN code.
+    bool dot_e2m1;
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

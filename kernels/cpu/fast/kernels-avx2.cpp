@@ -444,7 +444,8 @@ const kernel_table& avx2_kernels() {
                                     scalar_kernels().add_scaled,
                                     dot_e4m3_wide,
                                     scaled_exp,
-                                    swiglu};
+                                    swiglu,
+                                    false};
     return table;
 }
 

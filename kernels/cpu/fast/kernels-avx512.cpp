@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "avx512-inline.h"
@@ -446,6 +447,21 @@ struct load_e4m3_wide {
     }
 };
 
+// 32 consecutive FP4 (e2m1) weights of one row, two codes a byte (element 2j in the low nibble),
+// through the 16-value table. Whole steps only: dot takes FP4 rows whose length and blocks are
+// multiples of 32, so the mask is always full and the 16 bytes lie inside the row.
+struct load_e2m1 {
+    static constexpr float unit = 1.0f;
+    MNEME_AVX512 static void load(const uint8_t* row, int64_t k, uint32_t, __m512& lo, __m512& hi) {
+        const __m512 table = _mm512_loadu_ps(k_e2m1_values.data());
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
+        const __m128i low = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+        const __m128i high = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+        lo = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(low, high)), table);
+        hi = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(low, high)), table);
+    }
+};
+
 struct load_bf16 {
     static constexpr float unit = 1.0f;
     MNEME_AVX512 static void load(const uint8_t* row, int64_t k, uint32_t m, __m512& lo, __m512& hi) {
@@ -537,7 +553,11 @@ MNEME_AVX512 void dot_any_rows_of(const float* x, int64_t xs, int64_t rows, cons
 template <class L>
 MNEME_AVX512 void dot_any_rows(const float* x, int64_t xs, int64_t rows, const uint8_t* row, int64_t len,
                                const float* scales, int64_t block_k, float* out) {
-    // 128: the block width of DeepSeek's FP8 scales (and a whole number of 32-weight steps).
+    // 128: the block width of DeepSeek's FP8 scales (and a whole number of 32-weight steps); 32:
+    // that of V4's FP4 experts' scales, one step per block.
+    if constexpr (std::is_same_v<L, load_e2m1>) {
+        if (block_k == 32) return dot_any_rows_of<L, 32>(x, xs, rows, row, len, scales, block_k, out);
+    }
     if (block_k == 128 && len % 128 == 0) {
         dot_any_rows_of<L, 128>(x, xs, rows, row, len, scales, block_k, out);
     } else {
@@ -555,6 +575,10 @@ MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64
             return true;
         case weight_format::bf16:
             dot_any_rows<load_bf16>(x, x_stride, rows, row, len, scales, block_k, out);
+            return true;
+        case weight_format::e2m1:
+            if (len % 32 != 0 || block_k % 32 != 0) return false;
+            dot_any_rows<load_e2m1>(x, x_stride, rows, row, len, scales, block_k, out);
             return true;
         default:
             return false;
@@ -703,7 +727,7 @@ const kernel_table& avx512_kernels() {
     static const kernel_table table{decode,       gemm_nt,       axpy_rows,     gemm_panel, pack_panel,
                                     decode_panel, dot,           relu_head_sum, head_dots,  8,
                                     nullptr,      nullptr,       nullptr,       order_keys, quant_block_e4m3,
-                                    add_scaled,   dot_e4m3_wide, scaled_exp,    swiglu};
+                                    add_scaled,   dot_e4m3_wide, scaled_exp,    swiglu,     true};
     return table;
 }
 

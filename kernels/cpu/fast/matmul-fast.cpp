@@ -67,16 +67,25 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
         kt.decode(w.format, row, k0, len, 1.0f, out);
         return;
     }
-    for (int64_t k = k0; k < k0 + len;) {
-        const int64_t end = std::min(k0 + len, (k / w.block_k + 1) * w.block_k);
-        kt.decode(w.format, row, k, end - k, weight_block_scale(w, n, k), out + (k - k0));
+    // One scale row; the block index steps along it (no division per block: FP4's are 32 wide).
+    const int64_t base = (n / w.block_n) * w.scale_row_elems;
+    for (int64_t k = k0, b = k0 / w.block_k; k < k0 + len; ++b) {
+        const int64_t end = std::min(k0 + len, (b + 1) * w.block_k);
+        kt.decode(w.format, row, k, end - k, block_scale_at(w, base + b), out + (k - k0));
         k = end;
     }
 }
 
 // The block scales of weight row n, one per block of block_k columns.
 void load_scales(const weight_view& w, int64_t n, int64_t n_blocks, int64_t block_k, float* scales) {
-    for (int64_t b = 0; b < n_blocks; ++b) scales[b] = weight_block_scale(w, n, b * block_k);
+    if (w.scale_fmt == scale_format::none || block_k != w.block_k) {
+        for (int64_t b = 0; b < n_blocks; ++b) scales[b] = weight_block_scale(w, n, b * block_k);
+        return;
+    }
+    // Blocks of the scales' own width: scale b of the row's scale row, without a division per
+    // block (FP4 experts take a scale row per weight row, 1 per 32 weights).
+    const int64_t base = (n / w.block_n) * w.scale_row_elems;
+    for (int64_t b = 0; b < n_blocks; ++b) scales[b] = block_scale_at(w, base + b);
 }
 
 // The activation rows times k_e4m3_wide_unit, for kernel_table::dot_e4m3_wide, in `store`: rows
@@ -118,7 +127,10 @@ bool subnormals_kept() {
 // false when the instruction set has no such kernel for the format.
 bool few_rows_apply(const kernel_table& kt, int64_t rows, const weight_view& w) {
     // float32 rows are multiplied in place by the tiled path below, which is as fast for them.
-    const bool supported = w.format == weight_format::e4m3 || w.format == weight_format::bf16;
+    // FP4 rows and their scale blocks must be whole 32-code steps (see kernel_table::dot_e2m1).
+    const bool fp4 = w.format == weight_format::e2m1 && kt.dot_e2m1 && w.k % 32 == 0 &&
+                     (w.scale_fmt == scale_format::none || w.block_k % 32 == 0);
+    const bool supported = w.format == weight_format::e4m3 || w.format == weight_format::bf16 || fp4;
     return kt.dot && kt.dot_max_rows >= 1 && supported && rows <= k_exact_rows && w.k > 0;
 }
 
