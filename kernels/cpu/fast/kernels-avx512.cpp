@@ -342,15 +342,18 @@ MNEME_AVX512 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, i
     bool exact[k_panel_cols];  // the fast view applies: no e4m3 NaN code and scale x unit exact
     float scale[k_panel_cols], mult[k_panel_cols];  // block scale (and x unit) of the current block
     bool all_exact[k_panel_cols / 16];              // exact for each row of a half
+    int64_t scale_row[k_panel_cols];  // where each row's scales start (no division per block)
     for (int64_t j = 0; j < n; ++j) {
         rows[j] = w.data + (n0 + j) * w.row_bytes;
         exact[j] = F != weight_format::e4m3 || !has_e4m3_nan(rows[j] + k0, len);
+        scale_row[j] = scaled ? (n0 + j) / w.block_n * w.scale_row_elems : 0;
     }
     int64_t k = 0;
     for (; k + 16 <= len; k += 16) {
         if (k == 0 || (k0 + k) % step == 0) {
+            const int64_t block = scaled ? (k0 + k) / w.block_k : 0;
             for (int64_t j = 0; j < n; ++j) {
-                scale[j] = weight_block_scale(w, n0 + j, k0 + k);
+                scale[j] = block_scale_at(w, scale_row[j] + block);
                 mult[j] = scale[j] * scale_unit<F>;
                 exact[j] = exact[j] && (F != weight_format::e4m3 || std::fabs(scale[j]) < 0x1p100f);
             }
