@@ -11,6 +11,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "fast-kernels.h"
 #include "fast-test-support.h"
 #include "mneme_kernels/cpu-ops.h"
 
@@ -389,6 +390,107 @@ TEST_CASE("FP8 decode products keep subnormal weights when the thread treats sub
     k::fast::set_e4m3_widening(k::fast::e4m3_widening::probe);
 }
 #endif
+
+TEST_CASE("one activation row against 1-4 weight rows at once gives each row's one-row dot bit for bit",
+          "[fast][matmul]") {
+    std::mt19937_64 rng(37);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        if (!kt.dot_weight_rows) return;  // decode products then take weight rows one at a time
+        // Whole 128-blocks (the unrolled form), a tail of 13, a short row, other block widths.
+        for (const auto& [kdim, block_k] :
+             {std::pair<int64_t, int64_t>{1024, 128}, {512 + 13, 128}, {29, 128}, {384, 64}, {97, 7}}) {
+            for (const auto fmt : {k::weight_format::e4m3, k::weight_format::bf16}) {
+                const bool fp8 = fmt == k::weight_format::e4m3;
+                const int64_t kb = (kdim + block_k - 1) / block_k;
+                // Rows far apart, as the streams of a product hand them over, each with its own scales.
+                auto w = fp8 ? random_weight(rng, fmt, 9, kdim, k::scale_format::f32, 1, block_k, 5)
+                             : random_weight(rng, fmt, 9, kdim, k::scale_format::none, 1, 1, 6);
+                const uint8_t* rows[4];
+                std::vector<float> scales(static_cast<std::size_t>(4 * kb), 1.0f);
+                const float* row_scales[4];
+                for (int j = 0; j < 4; ++j) {
+                    rows[j] = w.data.data() + (8 - 2 * j) * w.view.row_bytes;
+                    row_scales[j] = scales.data() + j * kb;
+                    if (!fp8) continue;
+                    for (int64_t b = 0; b < kb; ++b) {
+                        scales[static_cast<std::size_t>(j * kb + b)] =
+                            std::ldexp(1.0f, static_cast<int>(rng() % 9) - 12);
+                    }
+                }
+                std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+                std::vector<float> x(static_cast<std::size_t>(kdim)), x_wide(x.size());
+                for (auto& v : x) v = u(rng);
+                x[static_cast<std::size_t>(kdim / 2)] = 0x1p-140f;  // a subnormal activation
+                for (std::size_t i = 0; i < x.size(); ++i) x_wide[i] = x[i] * k::fast::k_e4m3_wide_unit;
+                const int64_t bk = fp8 ? block_k : kdim;
+                for (const bool wide : {false, true}) {
+                    if (wide && (!fp8 || !kt.dot_e4m3_wide)) continue;
+                    const float* xs = wide ? x_wide.data() : x.data();
+                    for (int64_t count = 1; count <= 4; ++count) {
+                        INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(fmt) << " K " << kdim
+                                    << " block " << block_k << (wide ? " widened" : "") << " rows " << count);
+                        float together[4], alone[4];
+                        REQUIRE(kt.dot_weight_rows(fmt, wide, xs, rows, count, kdim, row_scales, bk, together, false));
+                        for (int64_t j = 0; j < count; ++j) {
+                            REQUIRE((
+                                wide ? kt.dot_e4m3_wide(xs, kdim, 1, rows[j], kdim, row_scales[j], bk, alone + j, false)
+                                     : kt.dot(fmt, xs, kdim, 1, rows[j], kdim, row_scales[j], bk, alone + j, false)));
+                        }
+                        REQUIRE(std::memcmp(together, alone, static_cast<std::size_t>(count) * sizeof(float)) == 0);
+                    }
+                }
+                if (fp8) {  // a NaN code in the last row: nothing computed, the caller takes each row alone
+                    w.data[static_cast<std::size_t>(2 * w.view.row_bytes + kdim - 1)] = 0xff;  // rows[3]
+                    float out[4] = {-7.0f, -7.0f, -7.0f, -7.0f};
+                    CHECK_FALSE(kt.dot_weight_rows(fmt, false, x.data(), rows, 4, kdim, row_scales, bk, out, false));
+                    CHECK(out[0] == -7.0f);
+                    CHECK(kt.dot_weight_rows(fmt, false, x.data(), rows, 3, kdim, row_scales, bk, out, false));
+                }
+            }
+        }
+        // FP4: whole 32-code steps, a scale row per weight row (V4's experts), and blocks of 64.
+        for (const auto& [kdim, block_k] : {std::pair<int64_t, int64_t>{2048, 32}, {96, 32}, {256, 64}}) {
+            auto w = random_weight(rng, k::weight_format::e2m1, 4, kdim, k::scale_format::f32, 1, block_k);
+            const int64_t kb = kdim / block_k;
+            const uint8_t* rows[4];
+            const float* row_scales[4];
+            std::vector<float> scales(static_cast<std::size_t>(4 * kb));
+            for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 9) - 4);
+            for (int j = 0; j < 4; ++j) {
+                rows[j] = w.data.data() + (3 - j) * w.view.row_bytes;
+                row_scales[j] = scales.data() + j * kb;
+            }
+            std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+            std::vector<float> x(static_cast<std::size_t>(kdim));
+            for (auto& v : x) v = u(rng);
+            for (int64_t count = 1; count <= 4; ++count) {
+                INFO("isa " << k::fast::isa_name(isa) << " e2m1 K " << kdim << " block " << block_k << " rows "
+                            << count);
+                float together[4], alone[4];
+                REQUIRE(kt.dot_weight_rows(k::weight_format::e2m1, false, x.data(), rows, count, kdim, row_scales,
+                                           block_k, together, true));
+                for (int64_t j = 0; j < count; ++j) {
+                    REQUIRE(kt.dot(k::weight_format::e2m1, x.data(), kdim, 1, rows[j], kdim, row_scales[j], block_k,
+                                   alone + j, true));
+                }
+                REQUIRE(std::memcmp(together, alone, static_cast<std::size_t>(count) * sizeof(float)) == 0);
+            }
+        }
+        float out[4];
+        const std::vector<uint8_t> codes(64, 0x11);
+        const uint8_t* some_rows[5] = {codes.data(), codes.data(), codes.data(), codes.data(), codes.data()};
+        const float one = 1.0f;
+        const float* one_scales[5] = {&one, &one, &one, &one, &one};
+        // FP4 rows that are not whole 32-code steps, five rows, float16 rows: nothing computed.
+        CHECK_FALSE(
+            kt.dot_weight_rows(k::weight_format::e2m1, false, &one, some_rows, 2, 48, one_scales, 48, out, true));
+        CHECK_FALSE(
+            kt.dot_weight_rows(k::weight_format::e4m3, false, &one, some_rows, 5, 16, one_scales, 16, out, true));
+        CHECK_FALSE(
+            kt.dot_weight_rows(k::weight_format::f16, false, &one, some_rows, 2, 16, one_scales, 16, out, true));
+    });
+}
 
 TEST_CASE("fast matmul keeps FP8 NaN codes at decode sizes", "[fast][matmul]") {
     mneme::test::pooled_exec ex;

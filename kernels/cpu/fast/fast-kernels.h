@@ -130,6 +130,13 @@ struct kernel_table {
     // Whether dot takes FP4 (e2m1) rows as well, for len and block_k multiples of 32 (whole bytes of
     // 32 codes; it returns false for other shapes). FP4 has no NaN code.
     bool dot_e2m1;
+    // One activation row against `count` (1-4) weight rows, row[j] with its block scales scales[j]:
+    // out[j] is, bit for bit, what dot (or dot_e4m3_wide when `wide`, x then being x_wide) gives for
+    // weight row j alone, from one pass over the activations. e4m3, bf16 and (where dot_e2m1, on
+    // dot's shapes) e2m1 rows; returns false, computing nothing, for other formats and shapes and
+    // when any of the rows holds a NaN code (codes_checked as in dot). Null where absent.
+    bool (*dot_weight_rows)(weight_format fmt, bool wide, const float* x, const uint8_t* const* row, int64_t count,
+                            int64_t len, const float* const* scales, int64_t block_k, float* out, bool codes_checked);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -445,7 +445,8 @@ const kernel_table& avx2_kernels() {
                                     dot_e4m3_wide,
                                     scaled_exp,
                                     swiglu,
-                                    false};
+                                    false,
+                                    nullptr};
     return table;
 }
 

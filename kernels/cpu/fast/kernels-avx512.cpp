@@ -538,6 +538,88 @@ MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64
     for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) * L::unit;
 }
 
+// dot_rows<L, 1, BK>'s arithmetic for one activation row against W weight rows, each with its own
+// block scales: every row keeps its own accumulators and sums in dot_rows' order, so out[j] is a
+// one-row dot of row j bit for bit. The activations are loaded once for all W rows, and the W rows'
+// chains of fused multiply-adds overlap (a one-row product waits on its two chains' latency and on
+// a load of activations per 16 weights).
+template <class L, int W, int BK>
+MNEME_AVX512 void dot_weight_rows_of(const float* x, const uint8_t* const* row, int64_t len, const float* const* scales,
+                                     int64_t block_k, float* out) {
+    if constexpr (BK > 0) block_k = BK;
+    __m512 total[W];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) total[j] = _mm512_setzero_ps();
+    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
+        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
+        __m512 lo_acc[W], hi_acc[W];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) lo_acc[j] = hi_acc[j] = _mm512_setzero_ps();
+        int64_t k = b0;
+        if constexpr (BK > 0) {
+#pragma GCC unroll 16
+            for (int64_t i = 0; i < BK; i += 32) {
+                const __m512 xl = _mm512_loadu_ps(x + b0 + i), xh = _mm512_loadu_ps(x + b0 + i + 16);
+#pragma GCC unroll 4
+                for (int j = 0; j < W; ++j) {
+                    __m512 lo, hi;
+                    L::load(row[j], b0 + i, ~0u, lo, hi);
+                    lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
+                    hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
+                }
+            }
+            k = b1;
+        }
+        for (; k + 32 <= b1; k += 32) {
+            const __m512 xl = _mm512_loadu_ps(x + k), xh = _mm512_loadu_ps(x + k + 16);
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                __m512 lo, hi;
+                L::load(row[j], k, ~0u, lo, hi);
+                lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
+                hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
+            }
+        }
+        if (k < b1) {
+            const uint32_t m = static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
+            const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
+            const __m512 xl = _mm512_maskz_loadu_ps(mlo, x + k), xh = _mm512_maskz_loadu_ps(mhi, x + k + 16);
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                __m512 lo, hi;
+                L::load(row[j], k, m, lo, hi);
+                lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
+                hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
+            total[j] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[j], hi_acc[j]), _mm512_set1_ps(scales[j][blk]), total[j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) out[j] = _mm512_reduce_add_ps(total[j]) * L::unit;
+}
+
+template <class L, int BK, std::size_t... W>
+constexpr auto dot_weight_rows_table(std::index_sequence<W...>) {
+    return std::array{&dot_weight_rows_of<L, static_cast<int>(W) + 1, BK>...};
+}
+
+// dot_weight_rows_of for 1-4 weight rows, with dot_any_rows' choice of block specialisation.
+template <class L>
+MNEME_AVX512 void dot_weight_rows_any(const float* x, const uint8_t* const* row, int64_t count, int64_t len,
+                                      const float* const* scales, int64_t block_k, float* out) {
+    static constexpr auto whole = dot_weight_rows_table<L, 128>(std::make_index_sequence<4>{});
+    static constexpr auto any = dot_weight_rows_table<L, 0>(std::make_index_sequence<4>{});
+    if constexpr (std::is_same_v<L, load_e2m1>) {
+        static constexpr auto fp4 = dot_weight_rows_table<L, 32>(std::make_index_sequence<4>{});
+        if (block_k == 32) return fp4[static_cast<std::size_t>(count - 1)](x, row, len, scales, block_k, out);
+    }
+    const auto& by_count = block_k == 128 && len % 128 == 0 ? whole : any;
+    by_count[static_cast<std::size_t>(count - 1)](x, row, len, scales, block_k, out);
+}
+
 // dot_rows for 1-8 activation rows, by row count. 8 rows: 24 accumulators of 32 registers;
 // prefill's small MoE products (5-16 tokens per expert) decode each weight once per 8 rows
 // instead of once per 4. Callers pass 1 <= rows <= 8.
@@ -593,6 +675,36 @@ MNEME_AVX512 bool dot_e4m3_wide(const float* x_wide, int64_t x_stride, int64_t r
     if (rows < 1 || rows > 8 || block_k < 1 || (!codes_checked && has_e4m3_nan(row, len))) return false;
     dot_any_rows<load_e4m3_wide>(x_wide, x_stride, rows, row, len, scales, block_k, out);
     return true;
+}
+
+MNEME_AVX512 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, const uint8_t* const* row,
+                                  int64_t count, int64_t len, const float* const* scales, int64_t block_k, float* out,
+                                  bool codes_checked) {
+    if (count < 1 || count > 4 || block_k < 1) return false;
+    switch (fmt) {
+        case weight_format::e4m3:
+            if (!codes_checked) {
+                for (int64_t j = 0; j < count; ++j) {
+                    if (has_e4m3_nan(row[j], len)) return false;
+                }
+            }
+            if (wide) {
+                dot_weight_rows_any<load_e4m3_wide>(x, row, count, len, scales, block_k, out);
+            } else {
+                dot_weight_rows_any<load_e4m3>(x, row, count, len, scales, block_k, out);
+            }
+            return true;
+        case weight_format::bf16:
+            if (wide) return false;
+            dot_weight_rows_any<load_bf16>(x, row, count, len, scales, block_k, out);
+            return true;
+        case weight_format::e2m1:
+            if (wide || len % 32 != 0 || block_k % 32 != 0) return false;
+            dot_weight_rows_any<load_e2m1>(x, row, count, len, scales, block_k, out);
+            return true;
+        default:
+            return false;
+    }
 }
 
 // order_key 16 scores at a time, and the last position that is not -inf from the masks.
@@ -727,10 +839,10 @@ MNEME_AVX512 void swiglu(const float* gate, const float* up, int64_t n, float li
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,       gemm_nt,       axpy_rows,     gemm_panel, pack_panel,
-                                    decode_panel, dot,           relu_head_sum, head_dots,  8,
-                                    nullptr,      nullptr,       nullptr,       order_keys, quant_block_e4m3,
-                                    add_scaled,   dot_e4m3_wide, scaled_exp,    swiglu,     true};
+    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        gemm_panel, pack_panel,    decode_panel,
+                                    dot,     relu_head_sum, head_dots,        8,          nullptr,       nullptr,
+                                    nullptr, order_keys,    quant_block_e4m3, add_scaled, dot_e4m3_wide, scaled_exp,
+                                    swiglu,  true,          dot_weight_rows};
     return table;
 }
 

@@ -127,7 +127,7 @@ int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
 const kernel_table& scalar_kernels() {
     static const kernel_table table{decode,           gemm_nt,    axpy_rows, nullptr, nullptr, nullptr, nullptr,
                                     relu_head_sum,    nullptr,    0,         nullptr, nullptr, nullptr, order_keys,
-                                    quant_block_e4m3, add_scaled, nullptr,   nullptr, nullptr, false};
+                                    quant_block_e4m3, add_scaled, nullptr,   nullptr, nullptr, false,   nullptr};
     return table;
 }
 
