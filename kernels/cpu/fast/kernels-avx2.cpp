@@ -338,6 +338,118 @@ MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int6
     }
 }
 
+// A whole step of 16 weights as dot_rows loads it. (A function, not a lambda: a lambda does not
+// take the enclosing function's target attribute, and the call then is not inlined.)
+template <bool Wide>
+MNEME_AVX2 inline void load_step(weight_format fmt, const uint8_t* row, int64_t k, __m256& lo, __m256& hi) {
+    if constexpr (Wide) {
+        load16_wide(row, k, 16, lo, hi);
+    } else {
+        load16(fmt, row, k, lo, hi);
+    }
+}
+
+// dot_rows<1, Wide, BK>'s arithmetic against W weight rows, each with its own block scales, the
+// activations loaded once for all of them (see kernels-avx512's dot_weight_rows_of): out[j] is a
+// one-row dot of row j bit for bit.
+template <int W, bool Wide, int BK>
+MNEME_AVX2 void dot_weight_rows_of(weight_format fmt, const float* x, const uint8_t* const* row, int64_t len,
+                                   const float* const* scales, int64_t block_k, float* out) {
+    if constexpr (BK > 0) block_k = BK;
+    const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
+    __m256 total[W];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) total[j] = _mm256_setzero_ps();
+    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
+        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
+        __m256 lo_acc[W], hi_acc[W];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) lo_acc[j] = hi_acc[j] = _mm256_setzero_ps();
+        int64_t k = b0;
+        if constexpr (BK > 0) {
+#pragma GCC unroll 16
+            for (int64_t i = 0; i < BK; i += 16) {
+                const __m256 xl = _mm256_loadu_ps(x + b0 + i), xh = _mm256_loadu_ps(x + b0 + i + 8);
+#pragma GCC unroll 4
+                for (int j = 0; j < W; ++j) {
+                    __m256 lo, hi;
+                    load_step<Wide>(fmt, row[j], b0 + i, lo, hi);
+                    lo_acc[j] = _mm256_fmadd_ps(lo, xl, lo_acc[j]);
+                    hi_acc[j] = _mm256_fmadd_ps(hi, xh, hi_acc[j]);
+                }
+            }
+            k = b1;
+        }
+        for (; k + 16 <= b1; k += 16) {
+            const __m256 xl = _mm256_loadu_ps(x + k), xh = _mm256_loadu_ps(x + k + 8);
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                __m256 lo, hi;
+                load_step<Wide>(fmt, row[j], k, lo, hi);
+                lo_acc[j] = _mm256_fmadd_ps(lo, xl, lo_acc[j]);
+                hi_acc[j] = _mm256_fmadd_ps(hi, xh, hi_acc[j]);
+            }
+        }
+        if (k < b1) {  // tail: as dot_rows, each row decoded on the stack
+            const int64_t rem = b1 - k;
+            const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
+            const __m256 xl = _mm256_maskload_ps(x + k, m0), xh = _mm256_maskload_ps(x + k + 8, m1);
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                alignas(32) float w[16] = {};
+                if constexpr (Wide) {
+                    __m256 lo, hi;
+                    load16_wide(row[j], k, rem, lo, hi);
+                    _mm256_store_ps(w, lo);
+                    _mm256_store_ps(w + 8, hi);
+                } else {
+                    decode(fmt, row[j], k, rem, 1.0f / unit, w);
+                }
+                lo_acc[j] = _mm256_fmadd_ps(_mm256_load_ps(w), xl, lo_acc[j]);
+                hi_acc[j] = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xh, hi_acc[j]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
+            total[j] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[j], hi_acc[j]), _mm256_set1_ps(scales[j][blk]), total[j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) out[j] = hsum(total[j]) * unit;
+}
+
+template <bool Wide, int BK, std::size_t... W>
+constexpr auto dot_weight_rows_table(std::index_sequence<W...>) {
+    return std::array{&dot_weight_rows_of<static_cast<int>(W) + 1, Wide, BK>...};
+}
+
+template <bool Wide>
+MNEME_AVX2 void dot_weight_rows_any(weight_format fmt, const float* x, const uint8_t* const* row, int64_t count,
+                                    int64_t len, const float* const* scales, int64_t block_k, float* out) {
+    static constexpr auto whole = dot_weight_rows_table<Wide, 128>(std::make_index_sequence<4>{});
+    static constexpr auto any = dot_weight_rows_table<Wide, 0>(std::make_index_sequence<4>{});
+    const auto& by_count = block_k == 128 && len % 128 == 0 ? whole : any;
+    by_count[static_cast<std::size_t>(count - 1)](fmt, x, row, len, scales, block_k, out);
+}
+
+MNEME_AVX2 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, const uint8_t* const* row, int64_t count,
+                                int64_t len, const float* const* scales, int64_t block_k, float* out,
+                                bool codes_checked) {
+    if (count < 1 || count > 4 || block_k < 1) return false;
+    if (fmt != weight_format::e4m3 && (wide || fmt != weight_format::bf16)) return false;
+    if (fmt == weight_format::e4m3 && !codes_checked) {
+        for (int64_t j = 0; j < count; ++j) {
+            if (has_e4m3_nan(row[j], len)) return false;
+        }
+    }
+    if (wide) {
+        dot_weight_rows_any<true>(fmt, x, row, count, len, scales, block_k, out);
+    } else {
+        dot_weight_rows_any<false>(fmt, x, row, count, len, scales, block_k, out);
+    }
+    return true;
+}
+
 MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
                     int64_t len, const float* scales, int64_t block_k, float* out, bool codes_checked) {
     if (rows < 1 || rows > 4 || block_k < 1) return false;
@@ -446,7 +558,7 @@ const kernel_table& avx2_kernels() {
                                     scaled_exp,
                                     swiglu,
                                     false,
-                                    nullptr};
+                                    dot_weight_rows};
     return table;
 }
 
