@@ -241,77 +241,114 @@ MNEME_AVX2 inline void load16_wide(const uint8_t* row, int64_t k, int64_t count,
     hi = e4m3x8_wide(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)));
 }
 
+// A whole step of 16 weights as dot_tile loads it. (A function, not a lambda: a lambda does not
+// take the enclosing function's target attribute, and the call then is not inlined.)
+template <bool Wide>
+MNEME_AVX2 inline void load_step(weight_format fmt, const uint8_t* row, int64_t k, __m256& lo, __m256& hi) {
+    if constexpr (Wide) {
+        load16_wide(row, k, 16, lo, hi);
+    } else {
+        load16(fmt, row, k, lo, hi);
+    }
+}
+
+// R activation rows against W weight rows, out[j * R + r] (see kernels-avx512's dot_tile): every
+// pair sums in the same order whatever R and W are, so each output is the one-row, one-weight-row
+// result bit for bit.
 // Wide: fmt is e4m3 and x is the activations times k_e4m3_wide_unit (same products, bit for bit).
-// BK > 0: every block is exactly BK long, so its steps unroll (see kernels-avx512's dot_rows).
-template <int R, bool Wide, int BK>
-MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const uint8_t* row, int64_t len,
-                         const float* scales, int64_t block_k, float* out) {
+// BK > 0: every block is exactly BK long, so its steps unroll.
+template <int R, int W, bool Wide, int BK>
+MNEME_AVX2 void dot_tile(weight_format fmt, const float* x, int64_t xs, const uint8_t* const* row, int64_t len,
+                         const float* const* scales, int64_t block_k, float* out) {
     if constexpr (BK > 0) block_k = BK;
     const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
-    __m256 total[R];
+    __m256 total[W][R];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) total[r] = _mm256_setzero_ps();
+        for (int r = 0; r < R; ++r) total[j][r] = _mm256_setzero_ps();
+    }
     for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
         const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
-        __m256 lo_acc[R], hi_acc[R];
+        __m256 lo_acc[W][R], hi_acc[W][R];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm256_setzero_ps();
+            for (int r = 0; r < R; ++r) lo_acc[j][r] = hi_acc[j][r] = _mm256_setzero_ps();
+        }
         int64_t k = b0;
         if constexpr (BK > 0) {
 #pragma GCC unroll 16
             for (int64_t i = 0; i < BK; i += 16) {
-                __m256 lo, hi;
-                if constexpr (Wide) {
-                    load16_wide(row, b0 + i, 16, lo, hi);
-                } else {
-                    load16(fmt, row, b0 + i, lo, hi);
-                }
+#pragma GCC unroll 4
+                for (int j = 0; j < W; ++j) {
+                    __m256 lo, hi;
+                    load_step<Wide>(fmt, row[j], b0 + i, lo, hi);
 #pragma GCC unroll 8
-                for (int r = 0; r < R; ++r) {
-                    lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + b0 + i), lo_acc[r]);
-                    hi_acc[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + b0 + i + 8), hi_acc[r]);
+                    for (int r = 0; r < R; ++r) {
+                        lo_acc[j][r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + b0 + i), lo_acc[j][r]);
+                        hi_acc[j][r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + b0 + i + 8), hi_acc[j][r]);
+                    }
                 }
             }
             k = b1;
         }
         for (; k + 16 <= b1; k += 16) {
-            __m256 lo, hi;
-            if constexpr (Wide) {
-                load16_wide(row, k, 16, lo, hi);
-            } else {
-                load16(fmt, row, k, lo, hi);
-            }
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                __m256 lo, hi;
+                load_step<Wide>(fmt, row[j], k, lo, hi);
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                lo_acc[r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + k), lo_acc[r]);
-                hi_acc[r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + k + 8), hi_acc[r]);
+                for (int r = 0; r < R; ++r) {
+                    lo_acc[j][r] = _mm256_fmadd_ps(lo, _mm256_loadu_ps(x + r * xs + k), lo_acc[j][r]);
+                    hi_acc[j][r] = _mm256_fmadd_ps(hi, _mm256_loadu_ps(x + r * xs + k + 8), hi_acc[j][r]);
+                }
             }
         }
         if (k < b1) {  // tail: decoded on the stack with the same unit, activations masked
             const int64_t rem = b1 - k;
-            alignas(32) float w[16] = {};
-            if constexpr (Wide) {
-                __m256 lo, hi;
-                load16_wide(row, k, rem, lo, hi);
-                _mm256_store_ps(w, lo);
-                _mm256_store_ps(w + 8, hi);
-            } else {
-                decode(fmt, row, k, rem, 1.0f / unit, w);
-            }
             const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
+#pragma GCC unroll 4
+            for (int j = 0; j < W; ++j) {
+                alignas(32) float w[16] = {};
+                if constexpr (Wide) {
+                    __m256 lo, hi;
+                    load16_wide(row[j], k, rem, lo, hi);
+                    _mm256_store_ps(w, lo);
+                    _mm256_store_ps(w + 8, hi);
+                } else {
+                    decode(fmt, row[j], k, rem, 1.0f / unit, w);
+                }
 #pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                lo_acc[r] = _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_maskload_ps(x + r * xs + k, m0), lo_acc[r]);
-                const __m256 xh = _mm256_maskload_ps(x + r * xs + k + 8, m1);
-                hi_acc[r] = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xh, hi_acc[r]);
+                for (int r = 0; r < R; ++r) {
+                    lo_acc[j][r] =
+                        _mm256_fmadd_ps(_mm256_load_ps(w), _mm256_maskload_ps(x + r * xs + k, m0), lo_acc[j][r]);
+                    const __m256 xh = _mm256_maskload_ps(x + r * xs + k + 8, m1);
+                    hi_acc[j][r] = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xh, hi_acc[j][r]);
+                }
             }
         }
-        const __m256 sc = _mm256_set1_ps(scales[blk]);
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
+            const __m256 sc = _mm256_set1_ps(scales[j][blk]);
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) total[r] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[r], hi_acc[r]), sc, total[r]);
+            for (int r = 0; r < R; ++r) {
+                total[j][r] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[j][r], hi_acc[j][r]), sc, total[j][r]);
+            }
+        }
     }
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) out[r] = hsum(total[r]) * unit;
+        for (int r = 0; r < R; ++r) out[j * R + r] = hsum(total[j][r]) * unit;
+    }
+}
+
+// One weight row against R activation rows.
+template <int R, bool Wide, int BK>
+MNEME_AVX2 void dot_rows(weight_format fmt, const float* x, int64_t xs, const uint8_t* row, int64_t len,
+                         const float* scales, int64_t block_k, float* out) {
+    dot_tile<R, 1, Wide, BK>(fmt, x, xs, &row, len, &scales, block_k, out);
 }
 
 // dot_rows for 1-4 activation rows, by row count (callers pass 1 <= rows <= 4).
@@ -338,84 +375,11 @@ MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int6
     }
 }
 
-// A whole step of 16 weights as dot_rows loads it. (A function, not a lambda: a lambda does not
-// take the enclosing function's target attribute, and the call then is not inlined.)
-template <bool Wide>
-MNEME_AVX2 inline void load_step(weight_format fmt, const uint8_t* row, int64_t k, __m256& lo, __m256& hi) {
-    if constexpr (Wide) {
-        load16_wide(row, k, 16, lo, hi);
-    } else {
-        load16(fmt, row, k, lo, hi);
-    }
-}
-
-// dot_rows<1, Wide, BK>'s arithmetic against W weight rows, each with its own block scales, the
-// activations loaded once for all of them (see kernels-avx512's dot_weight_rows_of): out[j] is a
-// one-row dot of row j bit for bit.
+// One activation row against W weight rows, each with its own block scales.
 template <int W, bool Wide, int BK>
 MNEME_AVX2 void dot_weight_rows_of(weight_format fmt, const float* x, const uint8_t* const* row, int64_t len,
                                    const float* const* scales, int64_t block_k, float* out) {
-    if constexpr (BK > 0) block_k = BK;
-    const float unit = fmt == weight_format::e4m3 ? 256.0f : 1.0f;
-    __m256 total[W];
-#pragma GCC unroll 4
-    for (int j = 0; j < W; ++j) total[j] = _mm256_setzero_ps();
-    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
-        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
-        __m256 lo_acc[W], hi_acc[W];
-#pragma GCC unroll 4
-        for (int j = 0; j < W; ++j) lo_acc[j] = hi_acc[j] = _mm256_setzero_ps();
-        int64_t k = b0;
-        if constexpr (BK > 0) {
-#pragma GCC unroll 16
-            for (int64_t i = 0; i < BK; i += 16) {
-                const __m256 xl = _mm256_loadu_ps(x + b0 + i), xh = _mm256_loadu_ps(x + b0 + i + 8);
-#pragma GCC unroll 4
-                for (int j = 0; j < W; ++j) {
-                    __m256 lo, hi;
-                    load_step<Wide>(fmt, row[j], b0 + i, lo, hi);
-                    lo_acc[j] = _mm256_fmadd_ps(lo, xl, lo_acc[j]);
-                    hi_acc[j] = _mm256_fmadd_ps(hi, xh, hi_acc[j]);
-                }
-            }
-            k = b1;
-        }
-        for (; k + 16 <= b1; k += 16) {
-            const __m256 xl = _mm256_loadu_ps(x + k), xh = _mm256_loadu_ps(x + k + 8);
-#pragma GCC unroll 4
-            for (int j = 0; j < W; ++j) {
-                __m256 lo, hi;
-                load_step<Wide>(fmt, row[j], k, lo, hi);
-                lo_acc[j] = _mm256_fmadd_ps(lo, xl, lo_acc[j]);
-                hi_acc[j] = _mm256_fmadd_ps(hi, xh, hi_acc[j]);
-            }
-        }
-        if (k < b1) {  // tail: as dot_rows, each row decoded on the stack
-            const int64_t rem = b1 - k;
-            const __m256i m0 = tail_mask(rem < 8 ? rem : 8), m1 = tail_mask(rem > 8 ? rem - 8 : 0);
-            const __m256 xl = _mm256_maskload_ps(x + k, m0), xh = _mm256_maskload_ps(x + k + 8, m1);
-#pragma GCC unroll 4
-            for (int j = 0; j < W; ++j) {
-                alignas(32) float w[16] = {};
-                if constexpr (Wide) {
-                    __m256 lo, hi;
-                    load16_wide(row[j], k, rem, lo, hi);
-                    _mm256_store_ps(w, lo);
-                    _mm256_store_ps(w + 8, hi);
-                } else {
-                    decode(fmt, row[j], k, rem, 1.0f / unit, w);
-                }
-                lo_acc[j] = _mm256_fmadd_ps(_mm256_load_ps(w), xl, lo_acc[j]);
-                hi_acc[j] = _mm256_fmadd_ps(_mm256_load_ps(w + 8), xh, hi_acc[j]);
-            }
-        }
-#pragma GCC unroll 4
-        for (int j = 0; j < W; ++j) {
-            total[j] = _mm256_fmadd_ps(_mm256_add_ps(lo_acc[j], hi_acc[j]), _mm256_set1_ps(scales[j][blk]), total[j]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < W; ++j) out[j] = hsum(total[j]) * unit;
+    dot_tile<1, W, Wide, BK>(fmt, x, 0, row, len, scales, block_k, out);
 }
 
 template <bool Wide, int BK, std::size_t... W>

@@ -476,129 +476,106 @@ struct load_bf16 {
     }
 };
 
-// The row loops are unrolled explicitly: left as loops, GCC keeps the accumulator arrays in memory
+// R activation rows against W weight rows, out[j * R + r] for weight row row[j] (with its block
+// scales scales[j]) and activation row r. Every (r, j) pair keeps its own accumulators and sums in
+// the same order whatever R and W are, so each output is the one-row, one-weight-row result bit for
+// bit. More activation rows decode each weight once for all of them (prefill's small MoE products,
+// drafting's verify passes); more weight rows load each activation once for all of them and keep
+// more chains of fused multiply-adds in flight (decode, where a one-row product waits on its two
+// chains' latency and on a load of activations per 16 weights).
+// The loops are unrolled explicitly: left as loops, GCC keeps the accumulator arrays in memory
 // (a load and a store around every FMA), which made 5-16-row products 4-8x slower.
 // BK > 0: every block is exactly BK long (block_k == BK and len a multiple of it), so the block's
 // steps unroll completely; with a run-time trip count of four, the loop's own branches and counters
 // cost a one-row FP8 product about half its speed here. The arithmetic is the same either way.
-template <class L, int R, int BK>
-MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64_t len, const float* scales,
-                           int64_t block_k, float* out) {
-    if constexpr (BK > 0) block_k = BK;
-    __m512 total[R];
+// dot_tile's whole step of 32 weights at k. (With several weight rows GCC folds the activations'
+// loads into the FMAs, once per weight row; loading them once into registers for all rows measured
+// the same, and cost 8-row products ~3 %.)
+template <class L, int R, int W>
+MNEME_AVX512 inline __attribute__((always_inline)) void tile_step(const float* x, int64_t xs, const uint8_t* const* row,
+                                                                  int64_t k, __m512 (&lo_acc)[W][R],
+                                                                  __m512 (&hi_acc)[W][R]) {
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
+        __m512 lo, hi;
+        L::load(row[j], k, ~0u, lo, hi);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) total[r] = _mm512_setzero_ps();
+        for (int r = 0; r < R; ++r) {
+            lo_acc[j][r] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(x + r * xs + k), lo_acc[j][r]);
+            hi_acc[j][r] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + r * xs + k + 16), hi_acc[j][r]);
+        }
+    }
+}
+
+template <class L, int R, int W, int BK>
+MNEME_AVX512 void dot_tile(const float* x, int64_t xs, const uint8_t* const* row, int64_t len,
+                           const float* const* scales, int64_t block_k, float* out) {
+    if constexpr (BK > 0) block_k = BK;
+    __m512 total[W][R];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) total[j][r] = _mm512_setzero_ps();
+    }
     for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
         const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
-        // Two accumulators per activation row keep two FMA chains in flight.
-        __m512 lo_acc[R], hi_acc[R];
+        // Two accumulators per pair keep two FMA chains in flight even for one pair.
+        __m512 lo_acc[W][R], hi_acc[W][R];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) lo_acc[r] = hi_acc[r] = _mm512_setzero_ps();
+            for (int r = 0; r < R; ++r) lo_acc[j][r] = hi_acc[j][r] = _mm512_setzero_ps();
+        }
         int64_t k = b0;
         if constexpr (BK > 0) {
 #pragma GCC unroll 16
-            for (int64_t i = 0; i < BK; i += 32) {
-                __m512 lo, hi;
-                L::load(row, b0 + i, ~0u, lo, hi);
-#pragma GCC unroll 8
-                for (int r = 0; r < R; ++r) {
-                    lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(x + r * xs + b0 + i), lo_acc[r]);
-                    hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + r * xs + b0 + i + 16), hi_acc[r]);
-                }
-            }
+            for (int64_t i = 0; i < BK; i += 32) tile_step<L, R, W>(x, xs, row, b0 + i, lo_acc, hi_acc);
             k = b1;
         }
         // Whole steps without masks (the mask's computation and the masked loads cost port time
         // that one-row products, bound by the conversions, do not have to spare), then the tail.
-        for (; k + 32 <= b1; k += 32) {
-            __m512 lo, hi;
-            L::load(row, k, ~0u, lo, hi);
-#pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_loadu_ps(x + r * xs + k), lo_acc[r]);
-                hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + r * xs + k + 16), hi_acc[r]);
-            }
-        }
-        if (k < b1) {
-            const uint32_t m = static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
-            __m512 lo, hi;
-            L::load(row, k, m, lo, hi);
-            const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
-#pragma GCC unroll 8
-            for (int r = 0; r < R; ++r) {
-                lo_acc[r] = _mm512_fmadd_ps(lo, _mm512_maskz_loadu_ps(mlo, x + r * xs + k), lo_acc[r]);
-                hi_acc[r] = _mm512_fmadd_ps(hi, _mm512_maskz_loadu_ps(mhi, x + r * xs + k + 16), hi_acc[r]);
-            }
-        }
-        const __m512 s = _mm512_set1_ps(scales[blk]);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) total[r] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[r], hi_acc[r]), s, total[r]);
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(total[r]) * L::unit;
-}
-
-// dot_rows<L, 1, BK>'s arithmetic for one activation row against W weight rows, each with its own
-// block scales: every row keeps its own accumulators and sums in dot_rows' order, so out[j] is a
-// one-row dot of row j bit for bit. The activations are loaded once for all W rows, and the W rows'
-// chains of fused multiply-adds overlap (a one-row product waits on its two chains' latency and on
-// a load of activations per 16 weights).
-template <class L, int W, int BK>
-MNEME_AVX512 void dot_weight_rows_of(const float* x, const uint8_t* const* row, int64_t len, const float* const* scales,
-                                     int64_t block_k, float* out) {
-    if constexpr (BK > 0) block_k = BK;
-    __m512 total[W];
-#pragma GCC unroll 4
-    for (int j = 0; j < W; ++j) total[j] = _mm512_setzero_ps();
-    for (int64_t b0 = 0, blk = 0; b0 < len; b0 += block_k, ++blk) {
-        const int64_t b1 = b0 + block_k < len ? b0 + block_k : len;
-        __m512 lo_acc[W], hi_acc[W];
-#pragma GCC unroll 4
-        for (int j = 0; j < W; ++j) lo_acc[j] = hi_acc[j] = _mm512_setzero_ps();
-        int64_t k = b0;
-        if constexpr (BK > 0) {
-#pragma GCC unroll 16
-            for (int64_t i = 0; i < BK; i += 32) {
-                const __m512 xl = _mm512_loadu_ps(x + b0 + i), xh = _mm512_loadu_ps(x + b0 + i + 16);
-#pragma GCC unroll 4
-                for (int j = 0; j < W; ++j) {
-                    __m512 lo, hi;
-                    L::load(row[j], b0 + i, ~0u, lo, hi);
-                    lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
-                    hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
-                }
-            }
-            k = b1;
-        }
-        for (; k + 32 <= b1; k += 32) {
-            const __m512 xl = _mm512_loadu_ps(x + k), xh = _mm512_loadu_ps(x + k + 16);
-#pragma GCC unroll 4
-            for (int j = 0; j < W; ++j) {
-                __m512 lo, hi;
-                L::load(row[j], k, ~0u, lo, hi);
-                lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
-                hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
-            }
-        }
+        for (; k + 32 <= b1; k += 32) tile_step<L, R, W>(x, xs, row, k, lo_acc, hi_acc);
         if (k < b1) {
             const uint32_t m = static_cast<uint32_t>((uint64_t{1} << (b1 - k)) - 1);
             const __mmask16 mlo = static_cast<__mmask16>(m), mhi = static_cast<__mmask16>(m >> 16);
-            const __m512 xl = _mm512_maskz_loadu_ps(mlo, x + k), xh = _mm512_maskz_loadu_ps(mhi, x + k + 16);
 #pragma GCC unroll 4
             for (int j = 0; j < W; ++j) {
                 __m512 lo, hi;
                 L::load(row[j], k, m, lo, hi);
-                lo_acc[j] = _mm512_fmadd_ps(lo, xl, lo_acc[j]);
-                hi_acc[j] = _mm512_fmadd_ps(hi, xh, hi_acc[j]);
+#pragma GCC unroll 8
+                for (int r = 0; r < R; ++r) {
+                    lo_acc[j][r] = _mm512_fmadd_ps(lo, _mm512_maskz_loadu_ps(mlo, x + r * xs + k), lo_acc[j][r]);
+                    hi_acc[j][r] = _mm512_fmadd_ps(hi, _mm512_maskz_loadu_ps(mhi, x + r * xs + k + 16), hi_acc[j][r]);
+                }
             }
         }
 #pragma GCC unroll 4
         for (int j = 0; j < W; ++j) {
-            total[j] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[j], hi_acc[j]), _mm512_set1_ps(scales[j][blk]), total[j]);
+            const __m512 s = _mm512_set1_ps(scales[j][blk]);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                total[j][r] = _mm512_fmadd_ps(_mm512_add_ps(lo_acc[j][r], hi_acc[j][r]), s, total[j][r]);
+            }
         }
     }
 #pragma GCC unroll 4
-    for (int j = 0; j < W; ++j) out[j] = _mm512_reduce_add_ps(total[j]) * L::unit;
+    for (int j = 0; j < W; ++j) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) out[j * R + r] = _mm512_reduce_add_ps(total[j][r]) * L::unit;
+    }
+}
+
+// One weight row against R activation rows.
+template <class L, int R, int BK>
+MNEME_AVX512 void dot_rows(const float* x, int64_t xs, const uint8_t* row, int64_t len, const float* scales,
+                           int64_t block_k, float* out) {
+    dot_tile<L, R, 1, BK>(x, xs, &row, len, &scales, block_k, out);
+}
+
+template <class L, int W, int BK>
+MNEME_AVX512 void dot_weight_rows_of(const float* x, const uint8_t* const* row, int64_t len, const float* const* scales,
+                                     int64_t block_k, float* out) {
+    dot_tile<L, 1, W, BK>(x, 0, row, len, scales, block_k, out);
 }
 
 template <class L, int BK, std::size_t... W>
