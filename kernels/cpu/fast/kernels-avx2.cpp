@@ -214,6 +214,19 @@ MNEME_AVX2 inline void load16(weight_format fmt, const uint8_t* row, int64_t k, 
         const __m256i h = _mm256_and_si256(_mm256_slli_epi16(b, 7), _mm256_set1_epi16(static_cast<short>(0xbfff)));
         lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
         hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+    } else if (fmt == weight_format::e2m1) {  // two codes a byte, element 2j in the low nibble; k is even
+        const __m256 magnitudes = _mm256_loadu_ps(k_e2m1_values.data());
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k / 2));
+        const __m128i low = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+        const __m128i high = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+        const __m128i codes = _mm_unpacklo_epi8(low, high);  // the 16 codes in order
+        const __m256i idx_lo = _mm256_cvtepu8_epi32(codes), idx_hi = _mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8));
+        // The magnitude from the low 3 bits (the permute reads only those), the sign from bit 3.
+        const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+        lo = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, idx_lo),
+                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(idx_lo, 28), sign)));
+        hi = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, idx_hi),
+                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(idx_hi, 28), sign)));
     } else {  // bf16
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k));
         lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(v)), 16));
@@ -364,11 +377,14 @@ MNEME_AVX2 void dot_any_rows_of(weight_format fmt, const float* x, int64_t xs, i
     by_rows[static_cast<std::size_t>(rows - 1)](fmt, x, xs, row, len, scales, block_k, out);
 }
 
-// 128: the block width of DeepSeek's FP8 scales (a whole number of 16-weight steps).
+// 128: the block width of DeepSeek's FP8 scales (a whole number of 16-weight steps); 32: that of
+// V4's FP4 experts' scales.
 template <bool Wide>
 MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int64_t rows, const uint8_t* row,
                              int64_t len, const float* scales, int64_t block_k, float* out) {
-    if (block_k == 128 && len % 128 == 0) {
+    if (block_k == 32 && fmt == weight_format::e2m1) {  // V4's FP4 experts: a scale per 32 weights
+        dot_any_rows_of<Wide, 32>(fmt, x, xs, rows, row, len, scales, block_k, out);
+    } else if (block_k == 128 && len % 128 == 0) {
         dot_any_rows_of<Wide, 128>(fmt, x, xs, rows, row, len, scales, block_k, out);
     } else {
         dot_any_rows_of<Wide, 0>(fmt, x, xs, rows, row, len, scales, block_k, out);
@@ -392,15 +408,25 @@ MNEME_AVX2 void dot_weight_rows_any(weight_format fmt, const float* x, const uin
                                     int64_t len, const float* const* scales, int64_t block_k, float* out) {
     static constexpr auto whole = dot_weight_rows_table<Wide, 128>(std::make_index_sequence<4>{});
     static constexpr auto any = dot_weight_rows_table<Wide, 0>(std::make_index_sequence<4>{});
-    const auto& by_count = block_k == 128 && len % 128 == 0 ? whole : any;
+    static constexpr auto fp4 = dot_weight_rows_table<Wide, 32>(std::make_index_sequence<4>{});
+    const auto& by_count = block_k == 32 && fmt == weight_format::e2m1 ? fp4
+                           : block_k == 128 && len % 128 == 0          ? whole
+                                                                       : any;
     by_count[static_cast<std::size_t>(count - 1)](fmt, x, row, len, scales, block_k, out);
+}
+
+// The formats and shapes dot decodes in registers. FP4 rows and blocks must be whole 32-code
+// steps (so no step straddles a block or the row's end; FP4 has no NaN code).
+bool dot_takes(weight_format fmt, int64_t len, int64_t block_k) {
+    return fmt == weight_format::e4m3 || fmt == weight_format::bf16 ||
+           (fmt == weight_format::e2m1 && len % 32 == 0 && block_k % 32 == 0);
 }
 
 MNEME_AVX2 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, const uint8_t* const* row, int64_t count,
                                 int64_t len, const float* const* scales, int64_t block_k, float* out,
                                 bool codes_checked) {
     if (count < 1 || count > 4 || block_k < 1) return false;
-    if (fmt != weight_format::e4m3 && (wide || fmt != weight_format::bf16)) return false;
+    if (fmt != weight_format::e4m3 && (wide || !dot_takes(fmt, len, block_k))) return false;
     if (fmt == weight_format::e4m3 && !codes_checked) {
         for (int64_t j = 0; j < count; ++j) {
             if (has_e4m3_nan(row[j], len)) return false;
@@ -416,8 +442,7 @@ MNEME_AVX2 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, co
 
 MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
                     int64_t len, const float* scales, int64_t block_k, float* out, bool codes_checked) {
-    if (rows < 1 || rows > 4 || block_k < 1) return false;
-    if (fmt != weight_format::e4m3 && fmt != weight_format::bf16) return false;
+    if (rows < 1 || rows > 4 || block_k < 1 || !dot_takes(fmt, len, block_k)) return false;
     if (fmt == weight_format::e4m3 && !codes_checked && has_e4m3_nan(row, len)) return false;
     dot_any_rows<false>(fmt, x, x_stride, rows, row, len, scales, block_k, out);
     return true;
@@ -521,7 +546,7 @@ const kernel_table& avx2_kernels() {
                                     dot_e4m3_wide,
                                     scaled_exp,
                                     swiglu,
-                                    false,
+                                    true,
                                     dot_weight_rows};
     return table;
 }
