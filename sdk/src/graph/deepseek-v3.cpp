@@ -257,7 +257,11 @@ public:
             l.add(d_ * s);  // x2
             const auto ffn = [&](const expert_weights& e, int64_t rows) {
                 lin(e.gate, d_);
-                lin(e.up, d_);
+                if (e.up.quantised == e.gate.quantised) {
+                    l.add(e.up.out_features() * s);  // the gate's rounded input serves (linear_input_as)
+                } else {
+                    lin(e.up, d_);
+                }
                 l.add(e.gate.out_features() * rows);
                 lin(e.down, e.gate.out_features());
             };
@@ -353,8 +357,19 @@ private:
         return y;
     }
 
+    // The input of a linear layer when `given` (x through w_given's linear_input) may serve:
+    // quantised alike, it is the same tensor, so x is not rounded through FP8 a second time.
+    mneme_tensor linear_input_as(graph_builder& g, const mneme_tensor& x, const linear_weight& w,
+                                 const mneme_tensor& given, const linear_weight& w_given) {
+        return w.quantised == w_given.quantised ? given : linear_input(g, x, w);
+    }
+
     mneme_tensor swiglu_ffn(graph_builder& g, const expert_weights& e, const mneme_tensor& x) {
-        const mneme_tensor gate = apply(g, x, e.gate), up = apply(g, x, e.up);
+        const mneme_tensor x_gate = linear_input(g, x, e.gate), x_up = linear_input_as(g, x, e.up, x_gate, e.gate);
+        const mneme_tensor gate = g.tensor({e.gate.out_features(), x.ne[1]});
+        const mneme_tensor up = g.tensor({e.up.out_features(), x.ne[1]});
+        g.matmul(gate, x_gate, e.gate);
+        g.matmul(up, x_up, e.up);
         const mneme_tensor act = g.tensor({gate.ne[0], x.ne[1]});
         g.swiglu(act, gate, up, 0.0);
         return apply(g, act, e.down);
@@ -437,7 +452,9 @@ private:
             experts.push_back(c);
         }
         const expert_weights& sh = L.shared;
-        const mneme_tensor sx_gate = linear_input(g, x, sh.gate), sx_up = linear_input(g, x, sh.up);
+        const linear_weight& routed_gate = L.experts[0].gate;  // xq's (see moe)
+        const mneme_tensor sx_gate = linear_input_as(g, x, sh.gate, xq, routed_gate);
+        const mneme_tensor sx_up = linear_input_as(g, x, sh.up, xq, routed_gate);
         const mneme_tensor s_gate = g.tensor({sh.gate.out_features(), s}), s_up = g.tensor({sh.up.out_features(), s});
         g.matmul(s_gate, sx_gate, sh.gate);
         g.matmul(s_up, sx_up, sh.up);
