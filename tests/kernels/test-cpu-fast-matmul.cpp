@@ -463,19 +463,35 @@ TEST_CASE("one activation row against 1-4 weight rows at once gives each row's o
                 row_scales[j] = scales.data() + j * kb;
             }
             std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-            std::vector<float> x(static_cast<std::size_t>(kdim));
+            std::vector<float> x(static_cast<std::size_t>(kdim)), xd = x;
             for (auto& v : x) v = u(rng);
+            // The kernels take FP4 rows' activations in their own order.
+            if (kt.e2m1_x_layout) {
+                kt.e2m1_x_layout(x.data(), kdim, xd.data());
+            } else {
+                xd = x;
+            }
             for (int64_t count = 1; count <= 4; ++count) {
                 INFO("isa " << k::fast::isa_name(isa) << " e2m1 K " << kdim << " block " << block_k << " rows "
                             << count);
                 float together[4], alone[4];
-                const bool taken = kt.dot_weight_rows(k::weight_format::e2m1, false, x.data(), rows, count, kdim,
+                const bool taken = kt.dot_weight_rows(k::weight_format::e2m1, false, xd.data(), rows, count, kdim,
                                                       row_scales, block_k, together, true);
                 REQUIRE(taken == kt.dot_e2m1);
                 if (!taken) continue;
                 for (int64_t j = 0; j < count; ++j) {
-                    REQUIRE(kt.dot(k::weight_format::e2m1, x.data(), kdim, 1, rows[j], kdim, row_scales[j], block_k,
+                    REQUIRE(kt.dot(k::weight_format::e2m1, xd.data(), kdim, 1, rows[j], kdim, row_scales[j], block_k,
                                    alone + j, true));
+                    // ... and that is the row's product with x, decoded code by code.
+                    double want = 0, mag = 0;
+                    for (int64_t i = 0; i < kdim; ++i) {
+                        const uint8_t b = rows[j][i / 2];
+                        const double wv =
+                            double(k::k_e2m1_values[(i % 2) ? b >> 4 : b & 15]) * row_scales[j][i / block_k];
+                        want += double(x[i]) * wv;
+                        mag += std::fabs(double(x[i]) * wv);
+                    }
+                    REQUIRE(std::fabs(double(alone[j]) - want) <= 1e-5 * (1.0 + mag));
                 }
                 REQUIRE(std::memcmp(together, alone, static_cast<std::size_t>(count) * sizeof(float)) == 0);
             }
@@ -492,6 +508,32 @@ TEST_CASE("one activation row against 1-4 weight rows at once gives each row's o
             kt.dot_weight_rows(k::weight_format::e4m3, false, &one, some_rows, 5, 16, one_scales, 16, out, true));
         CHECK_FALSE(
             kt.dot_weight_rows(k::weight_format::f16, false, &one, some_rows, 2, 16, one_scales, 16, out, true));
+    });
+}
+
+TEST_CASE("e8m0 scale rows convert like the reference, 0 and 255 included, on every instruction set",
+          "[fast][decode]") {
+    std::vector<uint8_t> codes(256 + 37);
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(i * 7 % 256);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        REQUIRE(kt.e8m0_scales);
+        // Every length up to a few vectors past the last code, so that each tail is taken.
+        for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{33},
+                          static_cast<int64_t>(codes.size())}) {
+            std::vector<float> got(static_cast<std::size_t>(n + 1), -7.0f);
+            kt.e8m0_scales(codes.data(), n, got.data());
+            for (int64_t i = 0; i < n; ++i) {
+                INFO("isa " << k::fast::isa_name(isa) << " n " << n << " code " << int(codes[i]));
+                const float want = k::e8m0_to_f32(codes[i]);
+                if (std::isnan(want)) {
+                    REQUIRE(std::isnan(got[i]));
+                } else {
+                    REQUIRE(got[i] == want);
+                }
+            }
+            REQUIRE(got[n] == -7.0f);  // nothing past n is written
+        }
     });
 }
 

@@ -10,6 +10,16 @@
 namespace mneme::kernels::fast {
 
 // Block scale number idx (block row · scale_row_elems + block column) in float32.
+inline float e8m0_scale(uint8_t code) {
+    // 2^(b-127) built from its bits (e8m0_to_f32 goes through ldexp, too slow once per 32 elements);
+    // b = 0 is the float32 subnormal 2^-127 and b = 255 is NaN, as in e8m0_to_f32.
+    const uint32_t b = code;
+    const uint32_t bits = b == 0 ? 0x00400000u : b == 255 ? 0x7fc00000u : b << 23;
+    float s;
+    std::memcpy(&s, &bits, 4);
+    return s;
+}
+
 inline float block_scale_at(const weight_view& w, int64_t idx) {
     if (w.scale_fmt == scale_format::none) return 1.0f;
     if (w.scale_fmt == scale_format::f32) {
@@ -17,13 +27,7 @@ inline float block_scale_at(const weight_view& w, int64_t idx) {
         std::memcpy(&s, w.scale + idx * 4, 4);
         return s;
     }
-    // 2^(b-127) built from its bits (e8m0_to_f32 goes through ldexp, too slow once per 32 elements);
-    // b = 0 is the float32 subnormal 2^-127 and b = 255 is NaN, as in e8m0_to_f32.
-    const uint32_t b = w.scale[idx];
-    const uint32_t bits = b == 0 ? 0x00400000u : b == 255 ? 0x7fc00000u : b << 23;
-    float s;
-    std::memcpy(&s, &bits, 4);
-    return s;
+    return e8m0_scale(w.scale[idx]);
 }
 
 // The block scale of weight element (n, k) in float32 (1 when the weight has none).
@@ -128,7 +132,8 @@ struct kernel_table {
     // the reference's operations in its order, exp being scaled_exp's. Null where absent.
     void (*swiglu)(const float* gate, const float* up, int64_t n, float limit, const float* weight, float* y);
     // Whether dot takes FP4 (e2m1) rows as well, for len and block_k multiples of 32 (whole bytes of
-    // 32 codes; it returns false for other shapes). FP4 has no NaN code.
+    // 32 codes; it returns false for other shapes), with the activations laid out by e2m1_x_layout.
+    // FP4 has no NaN code.
     bool dot_e2m1;
     // One activation row against `count` (1-4) weight rows, row[j] with its block scales scales[j]:
     // out[j] is, bit for bit, what dot (or dot_e4m3_wide when `wide`, x then being x_wide) gives for
@@ -137,6 +142,15 @@ struct kernel_table {
     // when any of the rows holds a NaN code (codes_checked as in dot). Null where absent.
     bool (*dot_weight_rows)(weight_format fmt, bool wide, const float* x, const uint8_t* const* row, int64_t count,
                             int64_t len, const float* const* scales, int64_t block_k, float* out, bool codes_checked);
+    // out[i] = block_scale_at's float32 for the e8m0 scale code codes[i], i < n: 2^(c-127), the
+    // subnormal 2^-127 for 0 and NaN for 255. FP4 experts take a row of K/32 of them per weight row,
+    // converted before the row is multiplied.
+    void (*e8m0_scales)(const uint8_t* codes, int64_t n, float* out);
+    // The order in which dot and dot_weight_rows take the activations of e2m1 rows: out is x (len a
+    // multiple of 32) rearranged into it. Null where they take x as it is. (AVX-512 decodes a
+    // byte's two codes into one lane of two vectors, so each step of 32 takes its even elements,
+    // then its odd ones.)
+    void (*e2m1_x_layout)(const float* x, int64_t len, float* out);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

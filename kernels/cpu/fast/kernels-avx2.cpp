@@ -524,6 +524,20 @@ MNEME_AVX2 void swiglu(const float* gate, const float* up, int64_t n, float limi
     }
 }
 
+MNEME_AVX2 void e8m0_scales(const uint8_t* codes, int64_t n, float* out) {
+    const __m256i nan = _mm256_set1_epi32(0x7fc00000), tiny = _mm256_set1_epi32(0x00400000);
+    const __m256i zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + i)));
+        __m256i bits = _mm256_slli_epi32(c, 23);
+        bits = _mm256_blendv_epi8(bits, tiny, _mm256_cmpeq_epi32(c, zero));
+        bits = _mm256_blendv_epi8(bits, nan, _mm256_cmpeq_epi32(c, top));
+        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(bits));
+    }
+    for (; i < n; ++i) out[i] = e8m0_scale(codes[i]);
+}
+
 }  // namespace
 
 const kernel_table& avx2_kernels() {
@@ -547,7 +561,9 @@ const kernel_table& avx2_kernels() {
                                     scaled_exp,
                                     swiglu,
                                     true,
-                                    dot_weight_rows};
+                                    dot_weight_rows,
+                                    e8m0_scales,
+                                    nullptr};
     return table;
 }
 

@@ -451,17 +451,20 @@ struct load_e4m3_wide {
 };
 
 // 32 consecutive FP4 (e2m1) weights of one row, two codes a byte (element 2j in the low nibble),
-// through the 16-value table. Whole steps only: dot takes FP4 rows whose length and blocks are
-// multiples of 32, so the mask is always full and the 16 bytes lie inside the row.
+// through the 16-value table: byte j widened into lane j, whose low nibble picks element 2j from
+// the table into lo (vpermps reads an index's low 4 bits only) and whose high nibble, shifted down,
+// element 2j + 1 into hi. The activations are laid out to match (e2m1_x_layout): even elements of
+// the step, then odd ones. Interleaving the codes into order instead took 4 more shuffles and 3
+// logic ops per step, and a one-row 512 x 1024 product 23.3 us instead of 17.4 (Zen 5, warm).
+// Whole steps only: dot takes FP4 rows whose length and blocks are multiples of 32, so the mask is
+// always full and the 16 bytes lie inside the row.
 struct load_e2m1 {
     static constexpr float unit = 1.0f;
     MNEME_AVX512 static void load(const uint8_t* row, int64_t k, uint32_t, __m512& lo, __m512& hi) {
         const __m512 table = _mm512_loadu_ps(k_e2m1_values.data());
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
-        const __m128i low = _mm_and_si128(b, _mm_set1_epi8(0x0f));
-        const __m128i high = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
-        lo = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(low, high)), table);
-        hi = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(low, high)), table);
+        const __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2)));
+        lo = _mm512_permutexvar_ps(c, table);
+        hi = _mm512_permutexvar_ps(_mm512_srli_epi32(c, 4), table);
     }
 };
 
@@ -813,13 +816,37 @@ MNEME_AVX512 void swiglu(const float* gate, const float* up, int64_t n, float li
     }
 }
 
+// Per 32 elements: the even ones, then the odd ones (load_e2m1's order). len is a multiple of 32.
+MNEME_AVX512 void e2m1_x_layout(const float* x, int64_t len, float* out) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int64_t i = 0; i + 32 <= len; i += 32) {
+        const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        _mm512_storeu_ps(out + i, _mm512_permutex2var_ps(a, even, b));
+        _mm512_storeu_ps(out + i + 16, _mm512_permutex2var_ps(a, odd, b));
+    }
+}
+
+MNEME_AVX512 void e8m0_scales(const uint8_t* codes, int64_t n, float* out) {
+    const __m512i nan = _mm512_set1_epi32(0x7fc00000), tiny = _mm512_set1_epi32(0x00400000);
+    const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = first_lanes(n - i);
+        const __m512i c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, codes + i));
+        __m512i bits = _mm512_slli_epi32(c, 23);
+        bits = _mm512_mask_mov_epi32(bits, _mm512_cmpeq_epi32_mask(c, zero), tiny);
+        bits = _mm512_mask_mov_epi32(bits, _mm512_cmpeq_epi32_mask(c, top), nan);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_castsi512_ps(bits));
+    }
+}
+
 }  // namespace
 
 const kernel_table& avx512_kernels() {
-    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        gemm_panel, pack_panel,    decode_panel,
-                                    dot,     relu_head_sum, head_dots,        8,          nullptr,       nullptr,
-                                    nullptr, order_keys,    quant_block_e4m3, add_scaled, dot_e4m3_wide, scaled_exp,
-                                    swiglu,  true,          dot_weight_rows};
+    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        gemm_panel,  pack_panel,    decode_panel,
+                                    dot,     relu_head_sum, head_dots,        8,           nullptr,       nullptr,
+                                    nullptr, order_keys,    quant_block_e4m3, add_scaled,  dot_e4m3_wide, scaled_exp,
+                                    swiglu,  true,          dot_weight_rows,  e8m0_scales, e2m1_x_layout};
     return table;
 }
 

@@ -122,12 +122,17 @@ int64_t order_keys(const float* x, int64_t n, uint32_t* keys) {
     return live;
 }
 
+void e8m0_scales(const uint8_t* codes, int64_t n, float* out) {
+    for (int64_t i = 0; i < n; ++i) out[i] = e8m0_scale(codes[i]);
+}
+
 }  // namespace
 
 const kernel_table& scalar_kernels() {
-    static const kernel_table table{decode,           gemm_nt,    axpy_rows, nullptr, nullptr, nullptr, nullptr,
-                                    relu_head_sum,    nullptr,    0,         nullptr, nullptr, nullptr, order_keys,
-                                    quant_block_e4m3, add_scaled, nullptr,   nullptr, nullptr, false,   nullptr};
+    static const kernel_table table{decode,  gemm_nt,       axpy_rows,        nullptr,     nullptr, nullptr,
+                                    nullptr, relu_head_sum, nullptr,          0,           nullptr, nullptr,
+                                    nullptr, order_keys,    quant_block_e4m3, add_scaled,  nullptr, nullptr,
+                                    nullptr, false,         nullptr,          e8m0_scales, nullptr};
     return table;
 }
 

@@ -84,14 +84,17 @@ void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64
 }
 
 // The block scales of weight row n, one per block of block_k columns.
-void load_scales(const weight_view& w, int64_t n, int64_t n_blocks, int64_t block_k, float* scales) {
+void load_scales(const kernel_table& kt, const weight_view& w, int64_t n, int64_t n_blocks, int64_t block_k,
+                 float* scales) {
     if (w.scale_fmt == scale_format::none || block_k != w.block_k) {
         for (int64_t b = 0; b < n_blocks; ++b) scales[b] = weight_block_scale(w, n, b * block_k);
         return;
     }
     // Blocks of the scales' own width: scale b of the row's scale row, without a division per
-    // block (FP4 experts take a scale row per weight row, 1 per 32 weights).
+    // block. FP4 experts take a scale row per weight row, 1 per 32 weights: converted one by one,
+    // those took a quarter of a one-row FP4 product's time (512 x 1024, Zen 5).
     const int64_t base = (n / w.block_n) * w.scale_row_elems;
+    if (w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales) return kt.e8m0_scales(w.scale + base, n_blocks, scales);
     for (int64_t b = 0; b < n_blocks; ++b) scales[b] = block_scale_at(w, base + b);
 }
 
@@ -163,6 +166,19 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
+    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout), from a
+    // 64-byte boundary as widen_rows' are.
+    std::vector<float> arranged_store;
+    const float* xd = x;  // the activations as dot and dot_weight_rows take them
+    int64_t xd_stride = x_stride;
+    if (w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
+        arranged_store.resize(static_cast<std::size_t>(rows * w.k + 16));
+        float* arranged = arranged_store.data();
+        arranged += (64 - reinterpret_cast<uintptr_t>(arranged) % 64) % 64 / sizeof(float);
+        for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * w.k);
+        xd = arranged;
+        xd_stride = w.k;
+    }
     parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {
         const bool use_wide = wide && subnormals_kept();
         const int64_t n_begin = static_cast<int64_t>(t0) * k_tile_rows;
@@ -179,12 +195,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             st.next = std::min(n_end, n_begin + i * per_stream);
             st.end = std::min(n_end, st.next + per_stream);
             st.scales = scale_store.data() + i * n_blocks;
-            if (scaled && st.next < st.end) load_scales(w, st.next, n_blocks, block_k, st.scales);
+            if (scaled && st.next < st.end) load_scales(kt, w, st.next, n_blocks, block_k, st.scales);
         }
         std::vector<float> buf;
-        const bool weight_rows = rows == 1 && kt.dot_weight_rows &&
-                                 (w.format == weight_format::e4m3 || w.format == weight_format::bf16 ||
-                                  (w.format == weight_format::e2m1 && w.k % 32 == 0 && block_k % 32 == 0));
+        // (few_rows_apply has checked the format, and FP4's shape, for dot_weight_rows as for dot.)
+        const bool weight_rows = rows == 1 && kt.dot_weight_rows;
         // Activation rows [r0, r0 + dot_max_rows) against weight row n; false on NaN codes. The
         // kernel keeps one accumulator per activation row, so a row's sum does not depend on the
         // rows beside it.
@@ -193,7 +208,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             const uint8_t* row = w.data + n * w.row_bytes;
             return use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k, scales, block_k,
                                                out + r0, w.no_nan_codes)
-                            : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, scales, block_k, out + r0,
+                            : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k, scales, block_k, out + r0,
                                      w.no_nan_codes);
         };
         const auto store_row = [&](int64_t n, bool decoded, float* out) {
@@ -216,7 +231,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             for (stream& st : streams) {
                 if (st.next >= st.end) continue;
                 const int64_t n = st.next++;
-                if (scaled && n % w.block_n == 0) load_scales(w, n, n_blocks, block_k, st.scales);
+                if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
                 if (n + k_prefetch_rows < st.end) {
                     const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
                     for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
@@ -227,7 +242,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             }
             if (count == 0) return false;
             float out[k_row_streams];
-            if (kt.dot_weight_rows(w.format, use_wide, use_wide ? wide : x, row_ptrs, count, w.k, row_scales, block_k,
+            if (kt.dot_weight_rows(w.format, use_wide, use_wide ? wide : xd, row_ptrs, count, w.k, row_scales, block_k,
                                    out, w.no_nan_codes)) {
                 for (int64_t j = 0; j < count; ++j) y[ns[j]] = alpha == 1.0 ? out[j] : out[j] * a;
                 return true;
@@ -236,15 +251,16 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 float one = 0.0f;
                 const bool decoded = use_wide ? kt.dot_e4m3_wide(wide, wide_stride, 1, row_ptrs[j], w.k, row_scales[j],
                                                                  block_k, &one, w.no_nan_codes)
-                                              : kt.dot(w.format, x, x_stride, 1, row_ptrs[j], w.k, row_scales[j],
+                                              : kt.dot(w.format, xd, xd_stride, 1, row_ptrs[j], w.k, row_scales[j],
                                                        block_k, &one, w.no_nan_codes);
                 store_row(ns[j], decoded, &one);
             }
             return true;
         };
-        // Two instances of the walk over the streams: one row per step (decoding takes this one; its
-        // dot calls are written out as before steps existed, since calling them through dot_group
-        // cost 2-5 % on warm one-row products) and steps of weight rows.
+        // Several activation rows: two instances of the walk over the streams, one weight row per
+        // step (its dot calls are written out as before steps existed, since calling them through
+        // dot_group cost 2-5 % on warm one-row products) and steps of weight rows. One activation
+        // row takes round_of_streams instead.
         const auto walk = [&](auto stepped) {
             for (bool more = true; more;) {
                 more = false;
@@ -258,7 +274,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         // prefetcher alone leaves the stream waiting on misses. (The prefetches are
                         // written out where used: GCC judged a lambda holding only prefetches free of
                         // effects and dropped its calls.)
-                        if (scaled && n % w.block_n == 0) load_scales(w, n, n_blocks, block_k, st.scales);
+                        if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
                         if (n + k_prefetch_rows < st.end) {
                             const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
                             for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
@@ -270,8 +286,8 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                             const uint8_t* row = w.data + n * w.row_bytes;
                             decoded = use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k,
                                                                   st.scales, block_k, out + r0, w.no_nan_codes)
-                                               : kt.dot(w.format, x + r0 * x_stride, x_stride, cnt, row, w.k, st.scales,
-                                                        block_k, out + r0, w.no_nan_codes);
+                                               : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k,
+                                                        st.scales, block_k, out + r0, w.no_nan_codes);
                         }
                         store_row(n, decoded, out);
                     } else {
@@ -280,7 +296,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         int64_t n1 = std::min(st.end, n0 + k_group_step_rows);
                         if (scaled) n1 = std::min(n1, (n0 / w.block_n + 1) * w.block_n);
                         st.next = n1;
-                        if (scaled && n0 % w.block_n == 0) load_scales(w, n0, n_blocks, block_k, st.scales);
+                        if (scaled && n0 % w.block_n == 0) load_scales(kt, w, n0, n_blocks, block_k, st.scales);
                         float out[k_group_step_rows][k_exact_rows];
                         bool decoded[k_group_step_rows];
                         for (int64_t r0 = 0; r0 < rows; r0 += kt.dot_max_rows) {
