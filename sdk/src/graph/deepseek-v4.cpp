@@ -171,8 +171,16 @@ public:
             };
             expert(m.shared);
             if (aq && !m.experts.empty() && m.experts[0].w1.quantised) l.add(d_ * s);
-            // One routed expert at a time; at most every token of the chunk routes to it.
-            if (!m.experts.empty()) {
+            if (!m.experts.empty() && s <= k_v4_grouped_expert_rows) {
+                // Every chosen expert's temporaries at once (v4-moe.cpp's grouped_experts): s * top_k
+                // rows in all, over at most that many experts, each tensor rounded up to 64 bytes.
+                const v4_expert_weights& e = m.experts[0];
+                const int64_t inter = e.w1.out_features(), rows = s * cfg_.num_experts_per_tok;
+                const int64_t down_in = aq && e.w2.quantised ? inter : 0;
+                const int64_t per_row = 4 + l.es * (2 + d_ + 3 * inter + down_in + e.w2.out_features());
+                l.bytes_add(per_row * rows + 63 * 9 * std::min(rows, cfg_.n_routed_experts));
+            } else if (!m.experts.empty()) {
+                // One routed expert at a time; at most every token of the chunk routes to it.
                 const v4_expert_weights& e = m.experts[0];
                 l.i32(s).add(s, 2).add(d_ * s).add(e.w1.out_features() * s, 3);
                 lin(e.w2, e.w1.out_features(), s);

@@ -41,6 +41,69 @@ mneme_tensor shared_expert(graph_builder& g, const v4_context& c, const v4_exper
     return apply_linear(g, c, act, e.w2);
 }
 
+// Decode-sized passes: the same ops as v4_moe's loop, reordered so that the products that do not
+// depend on each other follow one another: the shared and every chosen expert's gate and up, then
+// every down. The CPU backend then runs them side by side, each thread streaming whole matrices,
+// instead of one expert's down product at a time on one thread (v4-0.5g decode, 2 threads). The
+// outputs are added to y in v4_moe's order, so the logits are the same bit for bit; the
+// temporaries of all chosen experts live at once (see deepseek-v4.cpp's scratch_bytes). The shared
+// expert's inputs are the routed experts' rounded input when their weights round alike (the same
+// round trip of the same x).
+mneme_tensor grouped_experts(graph_builder& g, const v4_context& c, const v4_moe_weights& w, const mneme_tensor& x,
+                             const mneme_tensor& xq, const routing& r) {
+    const int64_t s = x.ne[1];
+    struct chosen {
+        const v4_expert_weights* w;
+        mneme_tensor ids, weights, ones, x, gate, up, act, out;
+    };
+    std::vector<chosen> experts;
+    for (int64_t e = 0; e < c.cfg.n_routed_experts; ++e) {
+        const auto [rows, weights] = rows_of_expert(r, s, e);
+        if (rows.empty()) continue;
+        const v4_expert_weights& ew = w.experts[static_cast<std::size_t>(e)];
+        const int64_t n = static_cast<int64_t>(rows.size());
+        chosen ch{&ew, g.tensor_of(MNEME_DTYPE_I32, {n}), g.tensor({n}), g.tensor({n}), xq, {}, {}, {}, {}};
+        g.upload_i32(ch.ids, rows);
+        g.upload(ch.weights, weights);
+        g.upload(ch.ones, std::vector<double>(static_cast<std::size_t>(n), 1.0));
+        if (n < s) {  // (a single token's experts all take the whole of xq)
+            ch.x = g.tensor({c.cfg.hidden_size, n});
+            g.get_rows(ch.x, xq, ch.ids);
+        }
+        ch.gate = g.tensor({ew.w1.out_features(), n});
+        ch.up = g.tensor({ew.w3.out_features(), n});
+        ch.act = g.tensor({ew.w1.out_features(), n});
+        experts.push_back(ch);
+    }
+    const v4_expert_weights& sh = w.shared;
+    const auto shared_input = [&](const linear_weight& lw) {
+        return lw.quantised == w.experts[0].w1.quantised ? xq : linear_input(g, c, x, lw);
+    };
+    const mneme_tensor s_gate = g.tensor({sh.w1.out_features(), s}), s_up = g.tensor({sh.w3.out_features(), s});
+    g.matmul(s_gate, shared_input(sh.w1), sh.w1);
+    g.matmul(s_up, shared_input(sh.w3), sh.w3);
+    for (const chosen& ch : experts) {
+        g.matmul(ch.gate, ch.x, ch.w->w1);
+        g.matmul(ch.up, ch.x, ch.w->w3);
+    }
+    const mneme_tensor s_act = g.tensor({s_gate.ne[0], s});
+    g.swiglu(s_act, s_gate, s_up, c.cfg.swiglu_limit);
+    // The routing weight scales the hidden before w2 (and before w2's activation round trip).
+    for (const chosen& ch : experts) g.swiglu(ch.act, ch.gate, ch.up, c.cfg.swiglu_limit, &ch.weights);
+    const mneme_tensor s_in = linear_input(g, c, s_act, sh.w2);
+    std::vector<mneme_tensor> down_in;
+    for (const chosen& ch : experts) down_in.push_back(linear_input(g, c, ch.act, ch.w->w2));
+    const mneme_tensor y = g.tensor({sh.w2.out_features(), s});
+    g.matmul(y, s_in, sh.w2);
+    for (std::size_t i = 0; i < experts.size(); ++i) {
+        chosen& ch = experts[i];
+        ch.out = g.tensor({ch.w->w2.out_features(), ch.ids.ne[0]});
+        g.matmul(ch.out, down_in[i], ch.w->w2);
+    }
+    for (const chosen& ch : experts) g.add_rows_scaled(y, ch.out, ch.ids, ch.ones);
+    return y;
+}
+
 }  // namespace
 
 v4_moe_weights load_v4_moe(const checkpoint& ckpt, weight_store& ws, const model_config& cfg, int64_t layer) {
@@ -85,6 +148,9 @@ mneme_tensor v4_moe(graph_builder& g, const v4_context& c, const v4_moe_weights&
     const routing r = route_tokens(rp, z, s, w.bias, fixed);
     if (probe) probe->count_experts(layer, r.expert);
 
+    if (s <= k_v4_grouped_expert_rows) {
+        return grouped_experts(g, c, w, x, linear_input(g, c, x, w.experts[0].w1), r);
+    }
     mneme_tensor y = shared_expert(g, c, w.shared, x);
     const mneme_tensor xq = linear_input(g, c, x, w.experts[0].w1);  // the same for every expert
     for (int64_t e = 0; e < cfg.n_routed_experts; ++e) {

@@ -24,6 +24,10 @@ struct v4_moe_weights {
     std::vector<v4_expert_weights> experts;
 };
 
+// Passes of at most this many tokens record the experts' products grouped (see v4_moe): the rows
+// the CPU backend's decode-sized products take.
+inline constexpr int64_t k_v4_grouped_expert_rows = 16;
+
 // Checks tid2eid (I64 or I32 [vocab, top_k]) and names the tensor when an expert id is out of range.
 v4_moe_weights load_v4_moe(const checkpoint& ckpt, weight_store& ws, const model_config& cfg, int64_t layer);
 
