@@ -41,7 +41,7 @@ void read_header(const std::filesystem::path& file, std::vector<stored_tensor>& 
     }
 }
 
-enum class part { skip, attention_dense, shared, routed, embedding, head, kv_b };
+enum class part { skip, attention_dense, shared, routed, embedding, head, kv_b, hash_table, engram_table };
 
 // The decoder layer a tensor belongs to (-1 for top-level tensors), from "model.layers.N." or
 // "layers.N."; V4's "mtp.N." multi-token-prediction modules count as beyond the last layer.
@@ -62,6 +62,8 @@ part classify(const std::string& name, const model_shape& s) {
         if (name == "lm_head.weight" || name == "head.weight") return part::head;
         return part::attention_dense;
     }
+    if (name.ends_with(".gate.tid2eid")) return part::hash_table;
+    if (name.find(".engram.embed.") != std::string::npos) return part::engram_table;
     if (name.find("shared_experts.") != std::string::npos) return part::shared;
     if (name.find(".experts.") != std::string::npos) return part::routed;
     if (s.v3_family() && name.find("self_attn.kv_b_proj.") != std::string::npos) return part::kv_b;
@@ -132,6 +134,9 @@ checkpoint_summary read_checkpoint_summary(const std::string& dir) {
     s.index_topk = field(cfg, "index_topk");
     s.index_heads = field(cfg, "index_n_heads");
     s.index_dim = field(cfg, "index_head_dim");
+    if (cfg.contains("engram_layer_ids")) {
+        s.engram_rows = std::max<int64_t>(field(cfg, "engram_max_ngram_size") - 1, 0) * field(cfg, "engram_n_heads");
+    }
     if (const auto q = cfg.find("quantization_config"); q != cfg.end() && q->is_object()) {
         const auto b = q->find("weight_block_size");
         if (b != q->end() && b->is_array() && !b->empty() && b->at(0).is_number_integer()) {
@@ -187,6 +192,16 @@ step_cost decode_step_cost(const checkpoint_summary& ckpt, uint64_t context, uin
                 c.weight_bytes_stored += t.bytes;
                 c.head_params += params;
                 break;
+            case part::hash_table:
+            case part::engram_table: {
+                // One row per token (the token's experts), or the n-gram rows Engram gathers.
+                const uint64_t rows = t.shape.empty() ? 1 : static_cast<uint64_t>(std::max<int64_t>(t.shape[0], 1));
+                const uint64_t read = p == part::hash_table ? 1 : static_cast<uint64_t>(s.engram_rows);
+                const uint64_t bytes = t.bytes / rows * std::min(read, rows);
+                c.attention_dense_bytes += bytes;
+                c.weight_bytes_stored += bytes;
+                break;
+            }
             case part::kv_b: {
                 c.weight_bytes_stored += t.bytes;
                 c.body_params += params;

@@ -25,6 +25,8 @@ struct model_shape {
     int64_t kv_lora = 0, rope = 0, nope = 0, v_dim = 0;      // MLA (V3 family)
     int64_t index_topk = 0, index_heads = 0, index_dim = 0;  // DSA indexer (V3.2)
     int64_t block_rows = 128;  // quantization_config.weight_block_size[0]: rows one block scale covers
+    // Engram (V4.1): table rows one layer reads per token, (engram_max_ngram_size - 1) × engram_n_heads.
+    int64_t engram_rows = 0;
     bool v3_family() const { return kv_lora > 0; }
 };
 
@@ -43,7 +45,8 @@ struct step_cost {
     // (its v rows), each in the stored format with its block scales when its first row starts a
     // scale block (every head when nope and v are multiples of block_rows, as in V3/V3.2; always
     // for unscaled weights), otherwise dequantised in the activation type.
-    uint64_t attention_dense_bytes = 0;  // attention, dense FFN layers, norms, routers
+    // Lookup tables (V4's hash routing table, Engram's n-gram tables) count the rows a token reads.
+    uint64_t attention_dense_bytes = 0;  // attention, dense FFN layers, norms, routers, lookups
     uint64_t shared_expert_bytes = 0;
     uint64_t routed_expert_bytes = 0;  // experts_per_token of each MoE layer's routed experts
     uint64_t embedding_bytes = 0;      // one row of the embedding table

@@ -117,6 +117,23 @@ TEST_CASE("a V3-shaped kv_b_proj is read in its stored format, as a float copy o
     CHECK(kv_b_bytes(64, 192, 64) == 4 * (64 * 512 + 4 * 4) + 4 * (192 * 512 + 3 * 4 * 4));
 }
 
+TEST_CASE("lookup tables count the rows one token reads: V4's hash routing, Engram's n-grams", "[bench]") {
+    bench::checkpoint_summary ckpt;
+    ckpt.shape.model_type = "deepseek_v4";
+    ckpt.shape.layers = 2;
+    ckpt.shape.engram_rows = 2 * 4;  // n-grams of 2 and 3 tokens, 4 heads
+    // vocab 1000, top-6 (I64); 5000 Engram rows of 64 FP8 codes with one E8M0 scale each; a router.
+    ckpt.tensors = {{"layers.0.ffn.gate.tid2eid", "I64", {1000, 6}, 1000 * 6 * 8},
+                    {"layers.1.engram.embed.weight", "F8_E4M3", {5000, 64}, 5000 * 64},
+                    {"layers.1.engram.embed.scale", "F8_E8M0", {5000, 1}, 5000},
+                    {"layers.1.ffn.gate.weight", "BF16", {16, 64}, 16 * 64 * 2}};
+    const bench::step_cost c = bench::decode_step_cost(ckpt, 10, 4, 100);
+    CHECK(c.attention_dense_bytes == 6 * 8 + 8 * (64 + 1) + 16 * 64 * 2);
+    CHECK(c.weight_bytes_stored == c.attention_dense_bytes);
+    CHECK(c.body_params == 16 * 64);  // lookups multiply nothing
+    CHECK(c.cache_bytes == 100 * 10);
+}
+
 TEST_CASE("V3.2 reads the indexer keys of every token but latents only of the selected ones", "[bench]") {
     const bench::checkpoint_summary ckpt = bench::read_checkpoint_summary(k_golden + "v32-tiny");
     // 2 layers, kv_lora 136 + rope 64, indexer keys of 128, top 20.
