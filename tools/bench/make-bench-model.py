@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write a random DeepSeek-V3-shaped checkpoint large enough to leave the CPU caches.
 
-    make-bench-model.py --out DIR [--preset v3-0.5g|v3-1.5g|v3-mini|v32-0.5g|v32-mini] [--seed N]
+    make-bench-model.py --out DIR [--preset v3-0.5g|v3-1.5g|v3-mini|v32-0.5g|v32-mini|v4-0.5g] [--seed N]
 
 Speed does not need trained weights, so the tensors come from tools/reference's
 generator (the published layout: FP8 e4m3 linears with float32 128x128
@@ -31,6 +31,14 @@ head is roped; v32-mini keeps a [rope | nope] split (32 | 32). index_topk is 256
 instead of 2048, so that a prompt of a few hundred tokens already exercises sparse
 selection.
 
+The v4-0.5g preset is a DeepSeek-V4 checkpoint (model_type deepseek_v4) from
+tools/reference's V4 generator, sized like v3-0.5g: hidden 1024, 6 layers whose
+attention kinds repeat the release's (window only, CSA ratio 4 with the
+indexer, HCA ratio 128), 96 routed FP4 experts of width 512 per layer (top-6,
+the first layer hash-routed) plus one FP8 shared expert, a 16384-token BF16
+embedding and head. A decode step then reads ~70 MiB, a quarter of it FP4
+experts, so the FP4 kernels are timed where they leave the caches.
+
 The result (~0.5 GB for v3-0.5g) goes to DIR, normally outside the source tree
 (e.g. build/bench-models/v3-0.5g); it is data, never committed.
 """
@@ -44,8 +52,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 import tiny_configs  # noqa: E402
+import tiny_configs_v4  # noqa: E402
 from gen_checkpoint import write  # noqa: E402
 from gen_v3 import v3_tensors  # noqa: E402
+from gen_v4 import v4_tensors  # noqa: E402
 
 PRESETS = {
     # ~466 M parameters: ~0.43 GB of FP8 weights + 64 MiB of BF16 embedding and head.
@@ -80,8 +90,24 @@ PRESETS = {
                      n_group=1, topk_group=1, index_n_heads=16, index_head_dim=64, index_topk=32),
 }
 
+# DeepSeek-V4 presets (tools/reference/tiny_configs_v4.py's fields).
+V4_PRESETS = {
+    # ~520 M parameters: ~0.27 GB of FP4 experts, ~0.13 GB of FP8 and BF16 attention and shared
+    # experts, 64 MiB of BF16 embedding and head.
+    "v4-0.5g": dict(vocab_size=16384, hidden_size=1024, num_hidden_layers=6, num_attention_heads=8,
+                    head_dim=256, qk_rope_head_dim=64, q_lora_rank=384, o_groups=2, o_lora_rank=256,
+                    n_routed_experts=96, num_experts_per_tok=6, moe_intermediate_size=512,
+                    num_hash_layers=1, index_n_heads=16, index_head_dim=64, index_topk=512,
+                    sliding_window=128, compress_ratios=[0, 4, 128, 0, 4, 128], num_nextn_predict_layers=0),
+}
+
 
 def bench_config(preset):
+    if preset in V4_PRESETS:
+        tiny_configs_v4.V4_SHAPES[preset] = V4_PRESETS[preset]
+        cfg = tiny_configs_v4.v4_config("v4", preset)
+        cfg["swiglu_limit"] = 10.0  # the releases' clamp
+        return cfg
     tiny_configs.V3_SHAPES[preset] = PRESETS[preset]
     cfg = tiny_configs.v3_config("v32" if "index_topk" in PRESETS[preset] else "v3", preset)
     cfg.pop("rope_scaling")
@@ -93,12 +119,12 @@ def bench_config(preset):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", default="v3-0.5g", choices=sorted(PRESETS))
+    ap.add_argument("--preset", default="v3-0.5g", choices=sorted(PRESETS) + sorted(V4_PRESETS))
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     t0 = time.time()
     cfg = bench_config(a.preset)
-    tensors = v3_tensors(cfg, a.seed)
+    tensors = v4_tensors(cfg, a.seed) if a.preset in V4_PRESETS else v3_tensors(cfg, a.seed)
     write(a.out, cfg, tensors)
     size = sum(arr.nbytes for _, arr in tensors.values())
     params = sum(arr.size * (1 if dt != "I8" else 2) for name, (dt, arr) in tensors.items()
