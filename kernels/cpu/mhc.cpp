@@ -74,10 +74,19 @@ void stream_mix(const exec_ctx& ex, const T* x, int64_t d, int64_t n_in, int64_t
             const T* ct = c + t * m;
             const T* xt = x + t * n_in * d;
             T* yr = y + (t * n_out + j) * d;
-            for (int64_t q = 0; q < d; ++q) {
-                T acc = 0;
-                for (int64_t i = 0; i < n_in; ++i) acc += ct[w_off + i * n_out + j] * xt[i * d + q];
-                yr[q] = z ? ct[b_off + j] * z[t * d + q] + acc : acc;
+            // Each element sums its n_in products from zero in stream order, then adds the z term;
+            // the loop over elements is innermost so that it vectorises (a decode step mixes 4 x
+            // 1024-wide streams some 25 times).
+            std::fill(yr, yr + d, T{0});
+            for (int64_t i = 0; i < n_in; ++i) {
+                const T ci = ct[w_off + i * n_out + j];
+                const T* xi = xt + i * d;
+                for (int64_t q = 0; q < d; ++q) yr[q] += ci * xi[q];
+            }
+            if (z) {
+                const T bj = ct[b_off + j];
+                const T* zt = z + t * d;
+                for (int64_t q = 0; q < d; ++q) yr[q] = bj * zt[q] + yr[q];
             }
         }
     });

@@ -428,10 +428,12 @@ void run_stream_mix(mneme_backend& be, const mneme_op& op) {
     }
     for (const auto* t : {&x, &c, &y}) require_contiguous(*t, "stream_mix");
     if (z) require_contiguous(*z, "stream_mix update");
-    if (y.buffer == x.buffer && y.offset < x.offset + elements(x) * dtype_size(x.dtype) &&
-        x.offset < y.offset + elements(y) * dtype_size(y.dtype)) {
-        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
-    }
+    const auto overlaps = [&](const mneme_tensor& t) {
+        return y.buffer == t.buffer && y.offset < t.offset + elements(t) * dtype_size(t.dtype) &&
+               t.offset < y.offset + elements(y) * dtype_size(y.dtype);
+    };
+    if (overlaps(x)) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
+    if (z && overlaps(*z)) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the update");
     k::stream_mix<T>(be.exec, data_of<T>(x), d, p.n_in, tokens, data_of<T>(c), c.ne[0], p.n_out, p.weight_offset,
                      z ? data_of<T>(*z) : nullptr, p.bias_offset, data_of<T>(y));
 }
