@@ -2,7 +2,6 @@
 // and decodes each of its rows exactly once per call into a small float buffer; all activation rows
 // are multiplied against that buffer while it is hot, so prefill reads the weights once per call.
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -444,13 +443,9 @@ bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w) {
 }
 
 void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n) {
-    // The products go one at a time, in order, to whichever thread is free, rather than in one
-    // contiguous range per thread: their sizes differ (V4's FP8 shared expert beside FP4 routed
-    // ones) and on a busy host a thread may start late or lose its core for a while.
-    std::atomic<std::size_t> next{0};
-    parallel(ex, n, 1, [&](std::size_t, std::size_t) {
+    parallel(ex, n, 1, [&](std::size_t i0, std::size_t i1) {
         const exec_ctx alone{};  // this thread only: the other threads take the other products
-        for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
+        for (std::size_t i = i0; i < i1; ++i) {
             const matmul_item& it = items[i];
             matmul(alone, it.x, it.rows, it.x_stride, it.w, it.y, it.y_stride, it.alpha);
         }
