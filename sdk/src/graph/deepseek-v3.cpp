@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 
+#include "graph/expert-inputs.h"
 #include "graph/moe-routing.h"
 #include "graph/rope-table.h"
 #include "graph/weights.h"
@@ -439,13 +440,8 @@ private:
             if (er.rows.empty()) continue;
             const expert_weights& ew = L.experts[static_cast<std::size_t>(e)];
             const int64_t n = static_cast<int64_t>(er.rows.size());
-            chosen c{&ew, g.tensor_of(MNEME_DTYPE_I32, {n}), g.tensor({n}), xq, {}, {}, {}, {}};
-            g.upload_i32(c.ids, er.rows);
-            g.upload(c.weights, er.weights);
-            if (n < s) {  // (a single token's experts all take the whole of xq)
-                c.x = g.tensor({d_, n});
-                g.get_rows(c.x, xq, c.ids);
-            }
+            const expert_inputs in = record_expert_inputs(g, er, s, xq);
+            chosen c{&ew, in.ids, in.weights, in.x, {}, {}, {}, {}};
             c.gate = g.tensor({ew.gate.out_features(), n});
             c.up = g.tensor({ew.up.out_features(), n});
             c.act = g.tensor({ew.gate.out_features(), n});

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 
+#include "graph/expert-inputs.h"
 #include "graph/moe-routing.h"
 
 namespace mneme {
@@ -58,18 +59,13 @@ mneme_tensor grouped_experts(graph_builder& g, const v4_context& c, const v4_moe
     };
     std::vector<chosen> experts;
     for (int64_t e = 0; e < c.cfg.n_routed_experts; ++e) {
-        const auto [rows, weights] = rows_of_expert(r, s, e);
-        if (rows.empty()) continue;
+        const expert_rows er = rows_of_expert(r, s, e);
+        if (er.rows.empty()) continue;
         const v4_expert_weights& ew = w.experts[static_cast<std::size_t>(e)];
-        const int64_t n = static_cast<int64_t>(rows.size());
-        chosen ch{&ew, g.tensor_of(MNEME_DTYPE_I32, {n}), g.tensor({n}), g.tensor({n}), xq, {}, {}, {}, {}};
-        g.upload_i32(ch.ids, rows);
-        g.upload(ch.weights, weights);
+        const int64_t n = static_cast<int64_t>(er.rows.size());
+        const expert_inputs in = record_expert_inputs(g, er, s, xq);
+        chosen ch{&ew, in.ids, in.weights, g.tensor({n}), in.x, {}, {}, {}, {}};
         g.upload(ch.ones, std::vector<double>(static_cast<std::size_t>(n), 1.0));
-        if (n < s) {  // (a single token's experts all take the whole of xq)
-            ch.x = g.tensor({c.cfg.hidden_size, n});
-            g.get_rows(ch.x, xq, ch.ids);
-        }
         ch.gate = g.tensor({ew.w1.out_features(), n});
         ch.up = g.tensor({ew.w3.out_features(), n});
         ch.act = g.tensor({ew.w1.out_features(), n});
