@@ -147,9 +147,9 @@ struct kernel_table {
     // converted before the row is multiplied.
     void (*e8m0_scales)(const uint8_t* codes, int64_t n, float* out);
     // The order in which dot and dot_weight_rows take the activations of e2m1 rows: out is x (len a
-    // multiple of 32) rearranged into it. Null where they take x as it is. (AVX-512 decodes a
-    // byte's two codes into one lane of two vectors, so each step of 32 takes its even elements,
-    // then its odd ones.)
+    // multiple of 32) rearranged into it. Null where they take x as it is. (AVX-512 and AVX2 decode
+    // a byte's two codes into one lane of two vectors, so each step of 32 codes (AVX2: 16) takes its
+    // even elements, then its odd ones.)
     void (*e2m1_x_layout)(const float* x, int64_t len, float* out);
 };
 

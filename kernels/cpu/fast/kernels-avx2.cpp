@@ -215,18 +215,18 @@ MNEME_AVX2 inline void load16(weight_format fmt, const uint8_t* row, int64_t k, 
         lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
         hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
     } else if (fmt == weight_format::e2m1) {  // two codes a byte, element 2j in the low nibble; k is even
+        // Byte j of the 8 widened into lane j: its low nibble gives element 2j into lo, its high
+        // nibble element 2j + 1 into hi, against activations in e2m1_x_layout's order (each step's
+        // even elements, then its odd ones; interleaving the codes cost 4 more operations a step).
+        // The magnitude from a code's low 3 bits (the permute reads only those), the sign from its
+        // bit 3 (bit 3 or 7 of the lane) moved to bit 31.
         const __m256 magnitudes = _mm256_loadu_ps(k_e2m1_values.data());
-        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k / 2));
-        const __m128i low = _mm_and_si128(b, _mm_set1_epi8(0x0f));
-        const __m128i high = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
-        const __m128i codes = _mm_unpacklo_epi8(low, high);  // the 16 codes in order
-        const __m256i idx_lo = _mm256_cvtepu8_epi32(codes), idx_hi = _mm256_cvtepu8_epi32(_mm_srli_si128(codes, 8));
-        // The magnitude from the low 3 bits (the permute reads only those), the sign from bit 3.
+        const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k / 2)));
         const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
-        lo = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, idx_lo),
-                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(idx_lo, 28), sign)));
-        hi = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, idx_hi),
-                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(idx_hi, 28), sign)));
+        lo = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, bytes),
+                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(bytes, 28), sign)));
+        hi = _mm256_xor_ps(_mm256_permutevar8x32_ps(magnitudes, _mm256_srli_epi32(bytes, 4)),
+                           _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32(bytes, 24), sign)));
     } else {  // bf16
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k));
         lo = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(v)), 16));
@@ -524,6 +524,18 @@ MNEME_AVX2 void swiglu(const float* gate, const float* up, int64_t n, float limi
     }
 }
 
+// Per 16 elements: the even ones, then the odd ones (load16's FP4 order). len is a multiple of 16.
+MNEME_AVX2 void e2m1_x_layout(const float* x, int64_t len, float* out) {
+    for (int64_t i = 0; i + 16 <= len; i += 16) {
+        const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        // Within each 128-bit half: a0 a2 b0 b2 / a1 a3 b1 b3, then the 64-bit pairs put in order.
+        const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        _mm256_storeu_ps(out + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xd8)));
+        _mm256_storeu_ps(out + i + 8, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xd8)));
+    }
+}
+
 MNEME_AVX2 void e8m0_scales(const uint8_t* codes, int64_t n, float* out) {
     const __m256i nan = _mm256_set1_epi32(0x7fc00000), tiny = _mm256_set1_epi32(0x00400000);
     const __m256i zero = _mm256_setzero_si256(), top = _mm256_set1_epi32(255);
@@ -563,7 +575,7 @@ const kernel_table& avx2_kernels() {
                                     true,
                                     dot_weight_rows,
                                     e8m0_scales,
-                                    nullptr};
+                                    e2m1_x_layout};
     return table;
 }
 
