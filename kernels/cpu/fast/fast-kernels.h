@@ -9,7 +9,7 @@
 
 namespace mneme::kernels::fast {
 
-// Block scale number idx (block row · scale_row_elems + block column) in float32.
+// An e8m0 block scale code in float32.
 inline float e8m0_scale(uint8_t code) {
     // 2^(b-127) built from its bits (e8m0_to_f32 goes through ldexp, too slow once per 32 elements);
     // b = 0 is the float32 subnormal 2^-127 and b = 255 is NaN, as in e8m0_to_f32.
@@ -20,6 +20,7 @@ inline float e8m0_scale(uint8_t code) {
     return s;
 }
 
+// Block scale number idx (block row · scale_row_elems + block column) in float32.
 inline float block_scale_at(const weight_view& w, int64_t idx) {
     if (w.scale_fmt == scale_format::none) return 1.0f;
     if (w.scale_fmt == scale_format::f32) {

@@ -98,15 +98,20 @@ void load_scales(const kernel_table& kt, const weight_view& w, int64_t n, int64_
     for (int64_t b = 0; b < n_blocks; ++b) scales[b] = block_scale_at(w, base + b);
 }
 
+// `floats` floats of `store` from a 64-byte boundary: vector loads that straddle cache lines cost a
+// one-row product about a quarter of its speed.
+float* aligned_floats(std::vector<float>& store, int64_t floats) {
+    store.resize(static_cast<std::size_t>(floats + 16));
+    float* p = store.data();
+    return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64 / sizeof(float);
+}
+
 // The activation rows times k_e4m3_wide_unit, for kernel_table::dot_e4m3_wide, in `store`: rows
-// `stride` floats apart from a 64-byte boundary (vector loads that straddle cache lines cost a
-// one-row product about a quarter of its speed). Null, leaving the caller on dot, when a finite
+// `stride` floats apart from a 64-byte boundary (aligned_floats). Null, leaving the caller on dot, when a finite
 // element is too large for that.
 const float* widen_rows(const float* x, int64_t rows, int64_t x_stride, int64_t k, int64_t stride,
                         std::vector<float>& store) {
-    store.resize(static_cast<std::size_t>(rows * stride + 16));
-    float* wide = store.data();
-    wide += (64 - reinterpret_cast<uintptr_t>(wide) % 64) % 64 / sizeof(float);
+    float* wide = aligned_floats(store, rows * stride);
     for (int64_t r = 0; r < rows; ++r) {
         const float* xr = x + r * x_stride;
         float* wr = wide + r * stride;
@@ -166,15 +171,12 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
-    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout), from a
-    // 64-byte boundary as widen_rows' are.
+    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout).
     std::vector<float> arranged_store;
     const float* xd = x;  // the activations as dot and dot_weight_rows take them
     int64_t xd_stride = x_stride;
     if (w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
-        arranged_store.resize(static_cast<std::size_t>(rows * w.k + 16));
-        float* arranged = arranged_store.data();
-        arranged += (64 - reinterpret_cast<uintptr_t>(arranged) % 64) % 64 / sizeof(float);
+        float* arranged = aligned_floats(arranged_store, rows * w.k);
         for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * w.k);
         xd = arranged;
         xd_stride = w.k;
