@@ -19,6 +19,8 @@ namespace mneme::kernels::fast {
 namespace {
 
 constexpr int64_t k_tile_rows = 16;               // weight rows decoded together
+constexpr int64_t k_small_tile_rows = 4;          // float32 rows of a decode-sized product (see matmul)
+constexpr int64_t k_small_tile_max_act_rows = 4;
 constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to stay in L2
 // Decode-sized products hand each thread at least this many weight bytes (~10-25 us of streaming).
 // The pool's idle workers spin between the ops of a pass, so a hand-off costs well under a
@@ -401,7 +403,11 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
     kc = std::max<int64_t>(1, std::min(kc, kdim));
     // Plain float32 rows are used in place.
     const bool in_place = w.format == weight_format::f32 && w.scale_fmt == scale_format::none && w.row_bytes % 4 == 0;
-    const auto tiles = static_cast<std::size_t>((w.n + k_tile_rows - 1) / k_tile_rows);
+    // A few activation rows against few, long float32 rows (V4's mHC mixes: 24 x 4096 per decoding
+    // step) split into tiles of 16 rows gave one thread twice the other's share; tiles of k_small_tile_rows
+    // (a micro-kernel's width) split them evenly. Nothing is decoded, so a short tile costs nothing more.
+    const int64_t tile_rows = in_place && rows <= k_small_tile_max_act_rows ? k_small_tile_rows : k_tile_rows;
+    const auto tiles = static_cast<std::size_t>((w.n + tile_rows - 1) / tile_rows);
     const float a = static_cast<float>(alpha);
     parallel(ex, tiles, 1, [&](std::size_t t0, std::size_t t1) {
         std::vector<float> buf(in_place ? 0 : static_cast<std::size_t>(k_tile_rows * kc));
@@ -409,8 +415,8 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
         for (int64_t k0 = 0; k0 < kdim; k0 += kc) {
             const int64_t len = std::min(kc, kdim - k0);
             for (std::size_t t = t0; t < t1; ++t) {
-                const int64_t n0 = static_cast<int64_t>(t) * k_tile_rows;
-                const int64_t cnt = std::min(k_tile_rows, w.n - n0);
+                const int64_t n0 = static_cast<int64_t>(t) * tile_rows;
+                const int64_t cnt = std::min(tile_rows, w.n - n0);
                 for (int64_t i = 0; i < cnt; ++i) {
                     if (in_place) {
                         rows_of_tile[i] = reinterpret_cast<const float*>(w.data + (n0 + i) * w.row_bytes) + k0;
@@ -424,8 +430,8 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
         }
         if (alpha == 1.0) return;
         for (std::size_t t = t0; t < t1; ++t) {
-            const int64_t n0 = static_cast<int64_t>(t) * k_tile_rows;
-            const int64_t n1 = std::min(n0 + k_tile_rows, w.n);
+            const int64_t n0 = static_cast<int64_t>(t) * tile_rows;
+            const int64_t n1 = std::min(n0 + tile_rows, w.n);
             for (int64_t r = 0; r < rows; ++r) {
                 for (int64_t n = n0; n < n1; ++n) y[r * y_stride + n] *= a;
             }
