@@ -423,6 +423,7 @@ void run_stream_mix(cudaStream_t st, const mneme_op& op) {
     for (const auto* t : {&x, &c, &y}) require_contiguous(*t, "stream_mix");
     if (z) require_contiguous(*z, "stream_mix update");
     if (overlaps(x, y)) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
+    if (z && overlaps(*z, y)) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the update");
     launched(k::stream_mix(st, data_of<float>(x), d, p.n_in, tokens, data_of<float>(c), c.ne[0], p.n_out,
                            p.weight_offset, z ? data_of<float>(*z) : nullptr, p.bias_offset, data_of<float>(y)),
              "stream_mix");

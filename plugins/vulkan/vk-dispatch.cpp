@@ -569,9 +569,13 @@ void run_stream_mix(context& ctx, recorder& rec, const mneme_op& op) {
         raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: update must be [D, S]");
     }
     for (const auto* t : {&x, &y}) require_contiguous(*t, "stream_mix");
-    if (y.buffer == x.buffer && y.offset < x.offset + elements(x) * 4 && x.offset < y.offset + elements(y) * 4) {
-        raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
-    }
+    // An invocation reads the update and the streams at its own element only, but another one may
+    // already have written there: any overlap with dst is refused, as on the other backends.
+    const auto overlaps = [&](const mneme_tensor& t) {
+        return y.buffer == t.buffer && y.offset < t.offset + elements(t) * 4 && t.offset < y.offset + elements(y) * 4;
+    };
+    if (overlaps(x)) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the streams");
+    if (z && overlaps(op.src[2])) raise(MNEME_ERROR_INVALID_ARGUMENT, "stream_mix: dst must not overlap the update");
     dispatch_builder b(ctx, op);
     b.bind_dst();
     b.bind_src(0, "stream_mix streams");

@@ -1,8 +1,11 @@
 // Every op case on the backend under test against the CPU reference plugin.
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "op-cases.h"
 
@@ -107,4 +110,60 @@ TEST_CASE("an allocation larger than the device is an error, not a crash", "[ops
     const auto log = dev.take_log();
     for (const auto& line : log) INFO("logged by the backend: " << line);
     CHECK(log.empty());
+}
+
+namespace {
+
+// A contiguous float32 tensor of `ne` at byte `offset` of b.
+mneme_tensor f32_at(mneme_buffer* b, uint64_t offset, std::initializer_list<int64_t> ne) {
+    mneme_tensor t{};
+    t.buffer = b;
+    t.offset = offset;
+    t.dtype = MNEME_DTYPE_F32;
+    int i = 0;
+    for (int64_t n : ne) t.ne[i++] = n;
+    for (; i < MNEME_MAX_DIMS; ++i) t.ne[i] = 1;
+    t.nb[0] = 4;
+    for (i = 1; i < MNEME_MAX_DIMS; ++i) t.nb[i] = t.nb[i - 1] * t.ne[i - 1];
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("stream_mix refuses a destination overlapping its streams or its update", "[ops]") {
+    // Each element of dst reads the streams and the update at its own position; where dst overlaps
+    // them, whether a value was read before or after being overwritten would depend on the backend's
+    // order of work, so every backend refuses it.
+    auto& dev = device_under_test();
+    REQUIRE(dev.usable());
+    const int64_t d = 8, n_in = 4, tokens = 2, m = 24;
+    mneme_buffer* b = dev.alloc(4096);
+    std::vector<float> init(1024);
+    for (std::size_t i = 0; i < init.size(); ++i) init[i] = 0.01f * static_cast<float>(i % 97) - 0.4f;
+    dev.upload(b, 0, init.data(), init.size() * 4);
+    const mneme_tensor x = f32_at(b, 0, {d, n_in, tokens}), c = f32_at(b, 256, {m, tokens});
+    const mneme_tensor z = f32_at(b, 448, {d, tokens});
+    const mneme_op_stream_mix p{static_cast<uint32_t>(n_in), 1, 0, 4};
+    const auto mix_into = [&](uint64_t dst_offset) {
+        mneme_op op{};
+        op.struct_size = sizeof(op);
+        op.type = MNEME_OP_STREAM_MIX;
+        op.dst = f32_at(b, dst_offset, {d, 1, tokens});
+        op.src[0] = x;
+        op.src[1] = c;
+        op.src[2] = z;
+        op.n_src = 3;
+        op.params = &p;
+        op.params_size = sizeof(p);
+        return dev.run({op});
+    };
+    CHECK(mix_into(1024) == MNEME_OK);
+    CHECK(mix_into(448) != MNEME_OK);  // dst is the update
+    CHECK(dev.last_error().find("overlap the update") != std::string::npos);
+    CHECK(mix_into(448 + 32) != MNEME_OK);  // dst starts inside the update
+    CHECK(dev.last_error().find("overlap the update") != std::string::npos);
+    CHECK(mix_into(128) != MNEME_OK);  // dst inside the streams
+    CHECK(dev.last_error().find("overlap the streams") != std::string::npos);
+    (void)dev.take_log();
+    dev.free_buffer(b);
 }
