@@ -377,18 +377,22 @@ MNEME_AVX2 void dot_any_rows_of(weight_format fmt, const float* x, int64_t xs, i
     by_rows[static_cast<std::size_t>(rows - 1)](fmt, x, xs, row, len, scales, block_k, out);
 }
 
-// 128: the block width of DeepSeek's FP8 scales (a whole number of 16-weight steps); 32: that of
-// V4's FP4 experts' scales.
+// The block width dot_tile is specialised for, as f(std::integral_constant<int, BK>): 32 for FP4
+// rows with V4's scales, 128 for DeepSeek's FP8 scale blocks over whole rows (a whole number of
+// 16-weight steps), else 0 (any width, a run-time trip count).
+template <class F>
+MNEME_AVX2 void with_block_width(weight_format fmt, int64_t len, int64_t block_k, F&& f) {
+    if (block_k == 32 && fmt == weight_format::e2m1) return f(std::integral_constant<int, 32>{});
+    if (block_k == 128 && len % 128 == 0) return f(std::integral_constant<int, 128>{});
+    f(std::integral_constant<int, 0>{});
+}
+
 template <bool Wide>
 MNEME_AVX2 void dot_any_rows(weight_format fmt, const float* x, int64_t xs, int64_t rows, const uint8_t* row,
                              int64_t len, const float* scales, int64_t block_k, float* out) {
-    if (block_k == 32 && fmt == weight_format::e2m1) {  // V4's FP4 experts: a scale per 32 weights
-        dot_any_rows_of<Wide, 32>(fmt, x, xs, rows, row, len, scales, block_k, out);
-    } else if (block_k == 128 && len % 128 == 0) {
-        dot_any_rows_of<Wide, 128>(fmt, x, xs, rows, row, len, scales, block_k, out);
-    } else {
-        dot_any_rows_of<Wide, 0>(fmt, x, xs, rows, row, len, scales, block_k, out);
-    }
+    with_block_width(fmt, len, block_k, [&](auto bk) {
+        dot_any_rows_of<Wide, decltype(bk)::value>(fmt, x, xs, rows, row, len, scales, block_k, out);
+    });
 }
 
 // One activation row against W weight rows, each with its own block scales.
@@ -406,13 +410,11 @@ constexpr auto dot_weight_rows_table(std::index_sequence<W...>) {
 template <bool Wide>
 MNEME_AVX2 void dot_weight_rows_any(weight_format fmt, const float* x, const uint8_t* const* row, int64_t count,
                                     int64_t len, const float* const* scales, int64_t block_k, float* out) {
-    static constexpr auto whole = dot_weight_rows_table<Wide, 128>(std::make_index_sequence<4>{});
-    static constexpr auto any = dot_weight_rows_table<Wide, 0>(std::make_index_sequence<4>{});
-    static constexpr auto fp4 = dot_weight_rows_table<Wide, 32>(std::make_index_sequence<4>{});
-    const auto& by_count = block_k == 32 && fmt == weight_format::e2m1 ? fp4
-                           : block_k == 128 && len % 128 == 0          ? whole
-                                                                       : any;
-    by_count[static_cast<std::size_t>(count - 1)](fmt, x, row, len, scales, block_k, out);
+    with_block_width(fmt, len, block_k, [&](auto bk) {
+        static constexpr auto by_count =
+            dot_weight_rows_table<Wide, decltype(bk)::value>(std::make_index_sequence<4>{});
+        by_count[static_cast<std::size_t>(count - 1)](fmt, x, row, len, scales, block_k, out);
+    });
 }
 
 // The formats and shapes dot decodes in registers. FP4 rows and blocks must be whole 32-code

@@ -632,18 +632,26 @@ constexpr auto dot_weight_rows_table(std::index_sequence<W...>) {
     return std::array{&dot_weight_rows_of<L, static_cast<int>(W) + 1, BK>...};
 }
 
-// dot_weight_rows_of for 1-4 weight rows, with dot_any_rows' choice of block specialisation.
+// The block width dot_tile is specialised for, as f(std::integral_constant<int, BK>): 32 for FP4
+// rows with V4's scales (one step per block), 128 for DeepSeek's FP8 scale blocks over whole rows (a
+// whole number of 32-weight steps), else 0 (any width, a run-time trip count).
+template <class L, class F>
+MNEME_AVX512 void with_block_width(int64_t len, int64_t block_k, F&& f) {
+    if constexpr (std::is_same_v<L, load_e2m1>) {
+        if (block_k == 32) return f(std::integral_constant<int, 32>{});
+    }
+    if (block_k == 128 && len % 128 == 0) return f(std::integral_constant<int, 128>{});
+    f(std::integral_constant<int, 0>{});
+}
+
+// dot_weight_rows_of for 1-4 weight rows.
 template <class L>
 MNEME_AVX512 void dot_weight_rows_any(const float* x, const uint8_t* const* row, int64_t count, int64_t len,
                                       const float* const* scales, int64_t block_k, float* out) {
-    static constexpr auto whole = dot_weight_rows_table<L, 128>(std::make_index_sequence<4>{});
-    static constexpr auto any = dot_weight_rows_table<L, 0>(std::make_index_sequence<4>{});
-    if constexpr (std::is_same_v<L, load_e2m1>) {
-        static constexpr auto fp4 = dot_weight_rows_table<L, 32>(std::make_index_sequence<4>{});
-        if (block_k == 32) return fp4[static_cast<std::size_t>(count - 1)](x, row, len, scales, block_k, out);
-    }
-    const auto& by_count = block_k == 128 && len % 128 == 0 ? whole : any;
-    by_count[static_cast<std::size_t>(count - 1)](x, row, len, scales, block_k, out);
+    with_block_width<L>(len, block_k, [&](auto bk) {
+        static constexpr auto by_count = dot_weight_rows_table<L, decltype(bk)::value>(std::make_index_sequence<4>{});
+        by_count[static_cast<std::size_t>(count - 1)](x, row, len, scales, block_k, out);
+    });
 }
 
 // dot_rows for 1-8 activation rows, by row count. 8 rows: 24 accumulators of 32 registers;
@@ -664,16 +672,9 @@ MNEME_AVX512 void dot_any_rows_of(const float* x, int64_t xs, int64_t rows, cons
 template <class L>
 MNEME_AVX512 void dot_any_rows(const float* x, int64_t xs, int64_t rows, const uint8_t* row, int64_t len,
                                const float* scales, int64_t block_k, float* out) {
-    // 128: the block width of DeepSeek's FP8 scales (and a whole number of 32-weight steps); 32:
-    // that of V4's FP4 experts' scales, one step per block.
-    if constexpr (std::is_same_v<L, load_e2m1>) {
-        if (block_k == 32) return dot_any_rows_of<L, 32>(x, xs, rows, row, len, scales, block_k, out);
-    }
-    if (block_k == 128 && len % 128 == 0) {
-        dot_any_rows_of<L, 128>(x, xs, rows, row, len, scales, block_k, out);
-    } else {
-        dot_any_rows_of<L, 0>(x, xs, rows, row, len, scales, block_k, out);
-    }
+    with_block_width<L>(len, block_k, [&](auto bk) {
+        dot_any_rows_of<L, decltype(bk)::value>(x, xs, rows, row, len, scales, block_k, out);
+    });
 }
 
 MNEME_AVX512 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
