@@ -8,8 +8,10 @@ the largest |difference| relative to that row's largest |logit|, the mean of tha
 first position whose ratio exceeds 1e-4 (-1 if none) with the largest ratio before it: a discrete
 decision taken differently (a top-k selection at a near-tie) shows as agreement to float32
 rounding up to some position and an error of a different order from there on.
-With --sparse-from K (a V3.2 model's index_topk) the same figures are added for the positions
-t >= K alone, the queries whose attention sees only K of their t+1 causal positions.
+With --sparse-from K the same figures are added for the positions t >= K alone: for a V3.2 model
+K = index_topk, the queries whose attention sees only K of their t+1 causal positions; for V4
+K = 4 * index_topk + 3, the queries whose ratio-4 layers see only index_topk of their compressed
+blocks.
 """
 
 import argparse

@@ -9,20 +9,32 @@
 #    for the headers and gguf-py) is installed into WORK, and tools/bench/llama-run.c is compiled
 #    against it. Nothing fetched is copied into the source tree.
 # 2. The model: DIR, or a random checkpoint from make-bench-model.py (--preset, default v3-0.5g;
-#    v32-0.5g is the DeepSeek-V3.2 one, with DSA's lightning indexer). It is exported to GGUF
+#    v32-0.5g is the DeepSeek-V3.2 one, with DSA's lightning indexer; a DeepSeek-V4 checkpoint,
+#    e.g. build/bench-models/v4-0.5g, is given with --model). It is exported to GGUF
 #    four times: F32 and BF16 (exactly the checkpoint's weights), Q8_0 (llama.cpp's usual 8-bit
 #    format, about as many bytes as FP8, and half the BF16 LM head's) and "stored" (each matrix at
 #    its stored width: FP8 ones as Q8_0, the BF16 embedding and LM head as BF16, so a decode step
-#    reads about the bytes Mneme's does); V3 as `deepseek2`, V3.2 as `deepseek32`.
+#    reads about the bytes Mneme's does); V3 as `deepseek2`, V3.2 as `deepseek32`, V4 as
+#    `deepseek4`. V4's routed experts are FP4 (e2m1, one e8m0 scale per 32 weights), which is
+#    exactly ggml's MXFP4: the Q8_0 and stored exports carry them bit for bit as MXFP4 (F32 and
+#    BF16 decode them, exactly), and the stored export keeps V4's BF16 matrices (embedding, head,
+#    compressors) BF16. For V4 `stored` is therefore the fair "same weights" comparison: only the
+#    FP8 matrices (attention, shared experts) change format, FP8 -> Q8_0; it is timed first.
 # 3. Logits first: Mneme's logits for C random ids (--check-tokens; default 16, for V3.2 twice
 #    index_topk, so that sparse selection decides what the later positions see) against
 #    llama.cpp's on the F32 export with a float32 KV cache and flash attention off (llama.cpp's
 #    CPU flash attention rounds through float16), i.e. the same numbers through two independent
-#    implementations; then against the Q8_0 export as timed. The speed figures mean little if the
-#    first check disagrees. For V3.2 Mneme's logits are taken with --act-quant off: llama.cpp
-#    rounds no activation through FP8 (DeepSeek's reference rounds the linears' inputs, the cached
-#    latent and the indexer's q/k), so only then do both compute the same function. (Mneme is
-#    timed with its default, act-quant on.)
+#    implementations; then against the Q8_0 export (V4: the stored one) as timed. The speed
+#    figures mean little if the first check disagrees. For V3.2 and V4 Mneme's logits are taken
+#    with --act-quant off:
+#    llama.cpp rounds no activation through FP8/FP4 (DeepSeek's reference rounds the linears'
+#    inputs, the cached latent or KV entries, and the indexer's q/k, FP4 in V4), so only then do
+#    both compute the same function. (Mneme is timed with its default, act-quant on.)
+#    V4's default check is 4 * index_topk + 2 * sliding_window ids (2304 for the bench model): past
+#    the sliding window, past several 128-token compressed blocks, and about 250 positions whose
+#    ratio-4 layers see only index_topk of their compressed blocks (the indexer's top-k decides);
+#    those positions (t >= 4 * index_topk + 3) are also reported on their own. Fewer ids
+#    (--check-tokens 64) check everything but the window and the top-k selection.
 # 4. Speed: `mneme-cli bench --json` and llama-run on the Q8_0, stored and BF16 GGUFs (--timed
 #    chooses; each with spinning
 #    and with sleeping pool workers, the better kept; --poll "50" runs only the first), same
@@ -33,9 +45,10 @@
 #    need an N x N x heads score matrix) and a context of N + G tokens; only Q8_0 is timed, one
 #    repetition unless --reps says otherwise; Mneme prefills in chunks of 2048; each engine's
 #    untimed warm-up prefills 512 tokens.
-#    Only Q8_0 is timed there unless --timed says otherwise.
+#    Only Q8_0 (V4: stored) is timed there unless --timed says otherwise.
 #    Each engine's wall time is printed, to size longer runs.
-# --speed-only skips step 3 and exports Q8_0 only (for models too large for an F32 copy).
+# --speed-only skips step 3 and exports Q8_0 (V4: stored) only (for models too large for an F32
+#    copy).
 # Load averages are printed with the figures: on a shared machine they explain a lot.
 set -euo pipefail
 
@@ -95,12 +108,18 @@ if [ -z "$MODEL" ]; then
     [ -f "$MODEL/config.json" ] || $PY "$ROOT/tools/bench/make-bench-model.py" --preset "$PRESET" --out "$MODEL" >&2
 fi
 NAME=$(basename "$MODEL")
+MODEL_TYPE=$($PY -c "import json,sys; print(json.load(open(sys.argv[1])).get('model_type', ''))" "$MODEL/config.json")
+# V4: the stored export (MXFP4 experts, BF16 as BF16, FP8 as Q8_0) is the same-weights one.
+FAIR=q8_0
+[ "$MODEL_TYPE" = deepseek_v4 ] && FAIR=stored
 TIMED="q8_0 stored bf16"
-[ "$CONTEXT" -gt 0 ] && TIMED=q8_0
-[ $CHECK = 1 ] || TIMED=q8_0
+[ "$MODEL_TYPE" = deepseek_v4 ] && TIMED="stored q8_0 bf16"
+[ "$CONTEXT" -gt 0 ] && TIMED=$FAIR
+[ $CHECK = 1 ] || TIMED=$FAIR
 [ -n "$TIMED_ARG" ] && TIMED=$TIMED_ARG
-# The logits check needs F32 and Q8_0 whatever is timed.
-EXPORTS=$(echo $([ $CHECK = 1 ] && echo f32 q8_0) $TIMED | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+# The logits check needs F32 and Q8_0 (V4: stored) whatever is timed.
+CHECKED="f32 $FAIR"
+EXPORTS=$(echo $([ $CHECK = 1 ] && echo $CHECKED) $TIMED | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 for t in $EXPORTS; do
     g=$WORK/models/$NAME-$t.gguf
     if [ ! -f "$g" ] || [ "$MODEL/config.json" -nt "$g" ]; then
@@ -109,12 +128,16 @@ for t in $EXPORTS; do
     fi
 done
 VOCAB=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['vocab_size'])" "$MODEL/config.json")
-# V3.2 (DSA): index_topk, else 0.
-TOPK=$($PY -c "import json,sys; c=json.load(open(sys.argv[1])); \
-print(c.get('index_topk', 0) if c.get('model_type') == 'deepseek_v32' else 0)" "$MODEL/config.json")
+# V3.2 (DSA): index_topk, else 0. SPARSE: the first position whose attention sees only a top-k
+# selection (V3.2: index_topk; V4: 4 * index_topk + 3, when the ratio-4 layers have more complete
+# compressed blocks than index_topk).
+read -r TOPK SPARSE DEFAULT_CHECK < <($PY -c "import json,sys; c=json.load(open(sys.argv[1])); \
+t=c.get('model_type'); k=c.get('index_topk', 0); \
+print(*((k, k, 2 * k) if t == 'deepseek_v32' else \
+(k, 4 * k + 3, 4 * k + 2 * c['sliding_window']) if t == 'deepseek_v4' else (0, 0, 16)))" "$MODEL/config.json")
 MNEME_CHECK_FLAGS=()
 [ "$TOPK" -gt 0 ] && MNEME_CHECK_FLAGS=(--act-quant off)
-[ -n "$CHECK_TOKENS" ] || CHECK_TOKENS=$([ "$TOPK" -gt 0 ] && echo $((2 * TOPK)) || echo 16)
+[ -n "$CHECK_TOKENS" ] || CHECK_TOKENS=$DEFAULT_CHECK
 ids() { $PY -c "import numpy as np,sys; r=np.random.default_rng(int(sys.argv[3])); \
 print(','.join(map(str, r.integers(3, int(sys.argv[1]), int(sys.argv[2])))))" "$VOCAB" "$1" "$2"; }
 
@@ -122,13 +145,13 @@ print(','.join(map(str, r.integers(3, int(sys.argv[1]), int(sys.argv[2])))))" "$
 CHECK_IDS=$(ids "$CHECK_TOKENS" 7)
 [ $CHECK = 1 ] && "$CLI" logits --model "$MODEL" --threads "$THREADS" --tokens "$CHECK_IDS" "${MNEME_CHECK_FLAGS[@]}" \
     --out "$WORK/mneme-logits.npy" >&2
-for t in $([ $CHECK = 1 ] && echo f32 q8_0); do
+for t in $([ $CHECK = 1 ] && echo $CHECKED); do
     flags=()
     [ $t = f32 ] && flags=(--kv f32 --flash-attn 0)
     "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens "$CHECK_IDS" --threads "$THREADS" \
         "${flags[@]}" --logits-out "$WORK/llama-logits-$t.f32" >/dev/null
     $PY "$ROOT/tools/bench/compare-logits.py" "$WORK/mneme-logits.npy" "$WORK/llama-logits-$t.f32" --label "$t" \
-        --sparse-from "$TOPK" > "$WORK/logits-$t.json"
+        --sparse-from "$SPARSE" > "$WORK/logits-$t.json"
     say "logits vs llama.cpp $t: $(cat "$WORK/logits-$t.json")"
 done
 
@@ -166,12 +189,12 @@ L2=$(load)
 T2=$(date +%s)
 
 $PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" "$CONTEXT" "$((T1 - T0))" "$((T2 - T1))" "$CHECK_TOKENS" \
-    "$TOPK" <<'EOF'
+    "$SPARSE" "$MODEL_TYPE" "$CHECKED" <<'EOF'
 import json, sys
-work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, topk = sys.argv[1:12]
+work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, sparse, model_type, checked = sys.argv[1:14]
 m = json.load(open(f"{work}/mneme.json"))
 rows = {t: json.load(open(f"{work}/llama-{t}.json")) for t in timed.split()}
-logits = {t: json.load(open(f"{work}/logits-{t}.json")) for t in ("f32", "q8_0")} if check == "1" else {}
+logits = {t: json.load(open(f"{work}/logits-{t}.json")) for t in checked.split()} if check == "1" else {}
 print(f"model {m['model']} ({m['architecture']}): {m['threads']} threads, prompt {m['prompt_tokens']} tokens, "
       f"{m['gen_tokens']} decode steps")
 if context != "0":
@@ -179,6 +202,8 @@ if context != "0":
     print(f"long context: {context}-token prompt, then decode at that context; llama.cpp batches "
           f"{r['runs'][0]['n_batch']}/{r['runs'][0]['n_ubatch']}, context {r['runs'][0]['n_ctx']} cells; "
           f"{m['reps']} timed repetition(s); wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)")
+else:
+    print(f"wall time of the timed runs: Mneme {wall_m} s, llama.cpp {wall_l} s (all of them, incl. warm-ups)")
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
       f"load average {l0} (start) / {l1} (after Mneme) / {l2} (after llama.cpp)")
 for t, c in logits.items():
@@ -189,10 +214,11 @@ for t, c in logits.items():
               f"{c['positions_beyond_1e-4']} positions beyond 1e-4 from there")
     if "sparse" in c:
         sp = c["sparse"]
-        print(f"    positions >= index_topk {topk} (sparse selection): top-1 {100 * sp['top1_agreement']:.1f}% over "
+        print(f"    positions >= {sparse} (sparse selection): top-1 {100 * sp['top1_agreement']:.1f}% over "
               f"{sp['positions']}, max relative error {sp['max_rel_error']:.2e}")
 print(f"{'':24s} {'prefill tok/s':>14s} {'decode tok/s':>13s}")
-print(f"{'Mneme (FP8 weights)':24s} {m['prefill_tps']:14.1f} {m['decode_tps']:13.1f}   "
+mneme_label = "Mneme (FP8+FP4 weights)" if model_type == "deepseek_v4" else "Mneme (FP8 weights)"
+print(f"{mneme_label:24s} {m['prefill_tps']:14.1f} {m['decode_tps']:13.1f}   "
       f"decode {m['decode_roofline_pct']:.1f}% of roofline, prefill {m['prefill_peak_pct']:.1f}% of GEMM peak")
 for t, r in rows.items():
     print(f"{'llama.cpp ' + t:24s} {r['prefill_tps']:14.1f} {r['decode_tps']:13.1f}")
