@@ -29,6 +29,7 @@ constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to s
 // on 2 threads). 64 and 128 KiB measured the same on a quiet machine and up to 10 % slower than
 // 256 KiB when the host was busy (docs/PERFORMANCE.md).
 constexpr int64_t k_min_bytes_per_thread = 256 * 1024;
+constexpr int64_t k_min_split_bytes = 64 * 1024;  // the least, for products of several rows (few_rows_grain)
 // Decode-sized products of at most this many weight bytes lose a good part of their time to
 // starting up: each thread's share of a cold matrix is too short for the hardware prefetchers to
 // reach full speed before it ends. One thread streaming whole matrices one after another avoids
@@ -151,13 +152,19 @@ bool few_rows_apply(const kernel_table& kt, int64_t rows, const weight_view& w) 
     return kt.dot && kt.dot_max_rows >= 1 && supported && rows <= k_exact_rows && w.k > 0;
 }
 
-// matmul_few_rows' work items (tiles of weight rows) and how many of them one thread takes at least.
+// matmul_few_rows' work items (tiles of weight rows) and how many of them one thread takes at least:
+// k_min_bytes_per_thread of weights for one activation row, less for more rows, whose arithmetic per
+// weight byte grows with them, down to k_min_split_bytes (MLA's per-head 32 KiB products stay whole).
+// V4's prefill runs its routed experts one at a time, 1-16 rows against 272 KiB of FP4 each, which
+// all stayed on one thread (v4-0.5g, 128-token prompt, MNEME_CPU_PROFILE: 1-4 rows 119 -> 84 us,
+// 5-16 rows 170 -> 125 us a product; prefill 766/802/797 -> 864/840/810 tokens/s, alternated).
 std::size_t few_rows_tiles(const weight_view& w) {
     return static_cast<std::size_t>((w.n + k_tile_rows - 1) / k_tile_rows);
 }
-std::size_t few_rows_grain(const weight_view& w) {
+std::size_t few_rows_grain(const weight_view& w, int64_t rows) {
     const int64_t tile_bytes = std::max<int64_t>(1, k_tile_rows * w.row_bytes);
-    return static_cast<std::size_t>(std::max<int64_t>(1, k_min_bytes_per_thread / tile_bytes));
+    const int64_t min_bytes = std::max(k_min_split_bytes, k_min_bytes_per_thread / std::max<int64_t>(1, rows));
+    return static_cast<std::size_t>(std::max<int64_t>(1, min_bytes / tile_bytes));
 }
 
 bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x, int64_t rows, int64_t x_stride,
@@ -166,7 +173,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const bool scaled = w.scale_fmt != scale_format::none;
     const int64_t block_k = scaled ? w.block_k : w.k;
     const int64_t n_blocks = (w.k + block_k - 1) / block_k;
-    const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w);
+    const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w, rows);
     const float a = static_cast<float>(alpha);
     std::vector<float> wide_store;
     const int64_t wide_stride = (w.k + 15) / 16 * 16;
@@ -442,7 +449,7 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
 bool matmul_on_one_thread(int64_t rows, const weight_view& w) {
     if (rows <= 0 || w.n <= 0 || reference_only()) return false;
     // parallel() runs a range of at most `grain` items on the calling thread.
-    return few_rows_apply(active_kernels(), rows, w) && few_rows_tiles(w) <= few_rows_grain(w);
+    return few_rows_apply(active_kernels(), rows, w) && few_rows_tiles(w) <= few_rows_grain(w, rows);
 }
 
 bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w) {
