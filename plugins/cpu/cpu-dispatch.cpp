@@ -171,8 +171,8 @@ void run_rms_norm(mneme_backend& be, const mneme_op& op) {
         }
         weight = data_of<T>(op.src[1]);
     }
-    k::rms_norm<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "rms_norm src"), weight,
-                   params_of<mneme_op_rms_norm>(op).eps, data_of<T>(y), row_stride(y, "rms_norm dst"));
+    k::fast::rms_norm_any<T>(be.exec, data_of<T>(x), row_count(x), x.ne[0], row_stride(x, "rms_norm src"), weight,
+                             params_of<mneme_op_rms_norm>(op).eps, data_of<T>(y), row_stride(y, "rms_norm dst"));
 }
 
 template <class T>
@@ -554,36 +554,46 @@ void run_rows(mneme_backend& be, const mneme_op& op) {
     if (y.ne[0] != src.ne[0]) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy/get_rows: row widths differ");
     const int64_t rows = row_count(y);
     T* out = data_of<T>(y);
-    if (op.type == MNEME_OP_COPY) {
+    const bool copy = op.type == MNEME_OP_COPY;
+    std::vector<int64_t> picks;  // GET_ROWS: the source row of each output row (COPY: row r)
+    if (copy) {
         if (row_count(src) != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "copy: row counts differ");
-        for (int64_t r = 0; r < rows; ++r) k::decode_weight_row<T>(table, r, out + r * ys);
-        return;
+    } else {
+        const mneme_tensor& idx = op.src[1];
+        if (row_count(idx) * idx.ne[0] != rows)
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index count != dst rows");
+        require_contiguous(idx, "get_rows index");
+        if (idx.dtype != MNEME_DTYPE_I32 && idx.dtype != MNEME_DTYPE_I64) {
+            raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
+        }
+        picks.resize(static_cast<std::size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t i = idx.dtype == MNEME_DTYPE_I32 ? data_of<int32_t>(idx)[r] : data_of<int64_t>(idx)[r];
+            if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
+            picks[static_cast<std::size_t>(r)] = i;
+        }
     }
-    const mneme_tensor& idx = op.src[1];
-    if (row_count(idx) * idx.ne[0] != rows) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index count != dst rows");
-    require_contiguous(idx, "get_rows index");
-    if (idx.dtype != MNEME_DTYPE_I32 && idx.dtype != MNEME_DTYPE_I64) {
-        raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index must be I32 or I64");
-    }
-    std::vector<int64_t> picks(static_cast<std::size_t>(rows));
-    for (int64_t r = 0; r < rows; ++r) {
-        const int64_t i = idx.dtype == MNEME_DTYPE_I32 ? data_of<int32_t>(idx)[r] : data_of<int64_t>(idx)[r];
-        if (i < 0 || i >= table.n) raise(MNEME_ERROR_INVALID_ARGUMENT, "get_rows: index ", i, " out of range");
-        picks[static_cast<std::size_t>(r)] = i;
-    }
-    // Rows in parallel (a prefill gathers thousands: embeddings, each expert's tokens), decoded by
-    // the fast kernels for float32 (decode_row equals decode_weight_row bit for bit).
-    const auto grain = static_cast<std::size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, table.k)));
+    // Rows in parallel (a prefill gathers thousands: embeddings, each expert's tokens; V4 copies its
+    // hyper-connection streams, 128 x 4096 floats a time at a 128-token prefill, which took ~260 us
+    // row by row on one thread), decoded by the fast kernels for float32 (decode_row equals
+    // decode_weight_row bit for bit).
+    // A copy between overlapping bytes (rows moved within one buffer) keeps the row-by-row order.
+    const bool overlapping = copy && src.buffer == y.buffer && src.offset < y.offset + byte_extent(y) &&
+                             y.offset < src.offset + byte_extent(src);
+    const auto grain = overlapping
+                           ? static_cast<std::size_t>(rows)
+                           : static_cast<std::size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, table.k)));
     k::parallel(be.exec, static_cast<std::size_t>(rows), grain, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
             T* dst = out + static_cast<int64_t>(r) * ys;
+            const int64_t from = copy ? static_cast<int64_t>(r) : picks[r];
             if constexpr (std::is_same_v<T, float>) {
                 if (!k::fast::reference_only()) {
-                    k::fast::decode_row(table, picks[r], dst);
+                    k::fast::decode_row(table, from, dst);
                     continue;
                 }
             }
-            k::decode_weight_row<T>(table, picks[r], dst);
+            k::decode_weight_row<T>(table, from, dst);
         }
     });
 }

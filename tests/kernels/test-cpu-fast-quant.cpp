@@ -100,3 +100,50 @@ TEST_CASE("fast FP8 activation round trip equals the reference bit for bit", "[f
         check(ex, x, 1, n, block);
     }
 }
+
+TEST_CASE("fast FP4 activation round trip equals the reference bit for bit", "[fast][quant]") {
+    // V4's indexer rounds its queries and keys through e2m1 per block of 32: random blocks over many
+    // magnitudes, every grid value and every midpoint (ties to the even code) and their neighbours,
+    // values that leave float32's normal range once scaled, signed zeros, ragged blocks, and blocks
+    // that take the reference path.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(41);
+    std::uniform_real_distribution<float> mant(-1.0f, 1.0f);
+    std::uniform_int_distribution<int> expo(-60, 60);
+    const auto same = [&](const std::vector<float>& x, int64_t rows, int64_t n, int64_t block) {
+        std::vector<float> ref(x.size(), -3.0f), got(x.size(), -3.0f);
+        k::quant_roundtrip<float>(ex.ctx, x.data(), rows, n, n, k::quant_format::e2m1, block, ref.data(), n);
+        k::fast::quant_roundtrip_e2m1(ex.ctx, x.data(), rows, n, n, block, got.data(), n);
+        require_same_bits(ref, got);
+    };
+    for (int64_t block : {32, 64, 7, 1}) {
+        for (int64_t n : {32, 300, 5}) {
+            const int64_t rows = 7;
+            std::vector<float> x(static_cast<std::size_t>(rows * n));
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::ldexp(mant(rng), expo(rng) / (i % 3 == 0 ? 1 : 4));
+            INFO("block " << block << " n " << n);
+            same(x, rows, n, block);
+        }
+    }
+    // With a block maximum of 6 the scale is 1: the grid, its midpoints and their neighbours unscaled.
+    const float grid[] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+    std::vector<float> x{6.0f, -0.0f, 0.0f};
+    for (std::size_t i = 0; i + 1 < std::size(grid); ++i) {
+        const float mid = 0.5f * (grid[i] + grid[i + 1]);
+        for (float v : {grid[i], mid, -mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 9.0f)}) x.push_back(v);
+    }
+    x.push_back(-1e-30f);
+    x.push_back(1e-40f);
+    for (float scale : {1.0f, 0x1p-20f, 0x1p30f, 0x1p-120f}) {
+        std::vector<float> xs(x);
+        for (auto& v : xs) v *= scale;  // at 2^-120 the small ones leave the normal range
+        INFO("scale " << scale);
+        same(xs, 1, static_cast<int64_t>(xs.size()), static_cast<int64_t>(xs.size()));
+    }
+    std::vector<float> odd(96);
+    for (auto& v : odd) v = mant(rng);
+    odd[3] = std::numeric_limits<float>::quiet_NaN();
+    odd[40] = -std::numeric_limits<float>::infinity();
+    odd[70] = 3e38f;
+    same(odd, 1, 96, 32);
+}

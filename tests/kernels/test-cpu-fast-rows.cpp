@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "fast-kernels.h"
 #include "fast-test-support.h"
 #include "mneme_kernels/cpu-fast.h"
 #include "mneme_kernels/cpu-ops.h"
@@ -83,6 +84,63 @@ TEST_CASE("fast swiglu equals the reference to float32 rounding, clamps, row wei
                     }
                 }
             }
+        }
+    });
+}
+
+TEST_CASE("fast rms_norm equals the reference to float32 rounding", "[fast][rows]") {
+    // The sum of squares is taken in vector lanes, in another order than the reference's running
+    // sum; everything else is the reference's arithmetic. Both are checked against the same norm in
+    // double precision: the lanes' sum is within a few float32 roundings of it.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(53);
+    std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const bool lanes = k::fast::active_kernels().sum_squares != nullptr;
+        CHECK(lanes == (isa != k::fast::isa::scalar));
+        for (const int64_t d : {1, 7, 8, 15, 16, 17, 31, 63, 64, 65, 100, 1024, 4097}) {
+            for (const int64_t rows : {1, 5}) {
+                for (const bool weighted : {false, true}) {
+                    INFO("isa " << k::fast::isa_name(isa) << " d " << d << " rows " << rows << " weighted "
+                                << weighted);
+                    const int64_t xs = d + 3, ys = d + 5;  // rows apart, as views of wider tensors
+                    std::vector<float> x(static_cast<std::size_t>(rows * xs)), w(static_cast<std::size_t>(d));
+                    for (auto& v : x) v = u(rng);
+                    for (auto& v : w) v = u(rng);
+                    std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()),
+                        want(static_cast<std::size_t>(rows * ys));
+                    k::rms_norm<double>(ex.ctx, xd.data(), rows, d, xs, weighted ? wd.data() : nullptr, 1e-6,
+                                        want.data(), ys);
+                    std::vector<float> got(static_cast<std::size_t>(rows * ys), -7.0f);
+                    k::fast::rms_norm(ex.ctx, x.data(), rows, d, xs, weighted ? w.data() : nullptr, 1e-6, got.data(),
+                                      ys);
+                    for (int64_t r = 0; r < rows; ++r) {
+                        for (int64_t i = 0; i < d; ++i) {
+                            const auto at = static_cast<std::size_t>(r * ys + i);
+                            // (The scalar set keeps the reference's running sum, a few 1e-6 off at 4097.)
+                            REQUIRE(std::fabs(double(got[at]) - want[at]) <= 4e-6 * std::fabs(want[at]) + 1e-30);
+                        }
+                        for (int64_t i = d; i < ys && r + 1 < rows; ++i) {
+                            REQUIRE(got[static_cast<std::size_t>(r * ys + i)] == -7.0f);  // gaps untouched
+                        }
+                    }
+                }
+            }
+        }
+    });
+    // The lanes' sum itself: positive terms, so its error is a few roundings of the total.
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const auto sum_squares = k::fast::active_kernels().sum_squares;
+        if (!sum_squares) return;
+        for (const int64_t n : {0, 1, 9, 64, 129, 4096, 100003}) {
+            std::vector<float> x(static_cast<std::size_t>(n));
+            double want = 0;
+            for (auto& v : x) {
+                v = u(rng);
+                want += double(v) * double(v);
+            }
+            INFO("isa " << k::fast::isa_name(isa) << " n " << n);
+            REQUIRE(std::fabs(double(sum_squares(x.data(), n)) - want) <= 1e-6 * want);
         }
     });
 }

@@ -152,6 +152,10 @@ struct kernel_table {
     // a byte's two codes into one lane of two vectors, so each step of 32 codes (AVX2: 16) takes its
     // even elements, then its odd ones.)
     void (*e2m1_x_layout)(const float* x, int64_t len, float* out);
+    // x[0]^2 + ... + x[n-1]^2 (n >= 0) in float32, with the vector lanes as partial sums: another
+    // order than the reference's running sum, which chains every addition on the last (RMSNorm over
+    // V4's 4096-wide hyper-connection rows spent ~4 us a row on it). Null where absent.
+    float (*sum_squares)(const float* x, int64_t n);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

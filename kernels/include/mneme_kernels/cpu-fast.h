@@ -83,6 +83,9 @@ void indexer_scores_bf16(const exec_ctx& ex, const float* q, const float* w, con
 // quant_roundtrip bit for bit.
 void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride,
                           int64_t block, float* y, int64_t y_stride);
+// FP4 e2m1 activation round trip (V4's indexer queries and keys), equal to the reference bit for bit.
+void quant_roundtrip_e2m1(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride, int64_t block,
+                          float* y, int64_t y_stride);
 
 // Top-k positions of each row, the same list in the same order as the reference topk (larger
 // first, NaN last, ties to the lower position), found by selection rather than a partial sort.
@@ -129,12 +132,29 @@ void indexer_scores_any(const exec_ctx& ex, const T* q, const T* w, const T* k, 
     kernels::indexer_scores<T>(ex, q, w, k, d, heads, queries, n_keys, k_stride, start_pos, ratio, out);
 }
 
+// RMSNorm over rows of d (kernels::rms_norm's arguments) with the sum of squares taken in vector
+// lanes: the reference's results to float32 rounding.
+void rms_norm(const exec_ctx& ex, const float* x, int64_t rows, int64_t d, int64_t x_stride, const float* weight,
+              double eps, float* y, int64_t y_stride);
+
+template <class T>
+void rms_norm_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t d, int64_t x_stride, const T* weight,
+                  double eps, T* y, int64_t y_stride) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (!reference_only()) return rms_norm(ex, x, rows, d, x_stride, weight, eps, y, y_stride);
+    }
+    kernels::rms_norm<T>(ex, x, rows, d, x_stride, weight, eps, y, y_stride);
+}
+
 template <class T>
 void quant_roundtrip_any(const exec_ctx& ex, const T* x, int64_t rows, int64_t n, int64_t x_stride, quant_format fmt,
                          int64_t block, T* y, int64_t y_stride) {
     if constexpr (std::is_same_v<T, float>) {
         if (!reference_only() && fmt == quant_format::e4m3) {
             return quant_roundtrip_e4m3(ex, x, rows, n, x_stride, block, y, y_stride);
+        }
+        if (!reference_only() && fmt == quant_format::e2m1) {
+            return quant_roundtrip_e2m1(ex, x, rows, n, x_stride, block, y, y_stride);
         }
     }
     kernels::quant_roundtrip<T>(ex, x, rows, n, x_stride, fmt, block, y, y_stride);
