@@ -14,24 +14,25 @@
 
 namespace mneme::kernels::fast {
 
-void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride,
-                          int64_t block, float* y, int64_t y_stride) {
-    const kernel_table& kt = active_kernels();
+namespace {
+
+// Rows in parallel, each block through `block_fn` (kernel_table::quant_block_e4m3, or
+// quant_block_e2m1 below), or through the reference where that returns false.
+void roundtrip_rows(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride, int64_t block,
+                    float* y, int64_t y_stride, quant_format fmt, bool (*block_fn)(const float*, int64_t, float*)) {
     parallel(ex, static_cast<std::size_t>(rows), 8, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t r = r0; r < r1; ++r) {
             const float* xr = x + static_cast<int64_t>(r) * x_stride;
             float* yr = y + static_cast<int64_t>(r) * y_stride;
             for (int64_t b = 0; b < n; b += block) {
                 const int64_t len = std::min(block, n - b);
-                if (!kt.quant_block_e4m3(xr + b, len, yr + b)) {
-                    kernels::quant_roundtrip<float>(exec_ctx{}, xr + b, 1, len, len, quant_format::e4m3, len, yr + b, len);
+                if (!block_fn(xr + b, len, yr + b)) {
+                    kernels::quant_roundtrip<float>(exec_ctx{}, xr + b, 1, len, len, fmt, len, yr + b, len);
                 }
             }
         }
     });
 }
-
-namespace {
 
 // One block of the FP4 (e2m1) round trip in float32: the reference's scale (the smallest power of
 // two at or above the block's largest magnitude / 6, from the float32 bits), each value scaled onto
@@ -68,21 +69,14 @@ bool quant_block_e2m1(const float* x, int64_t n, float* y) {
 
 }  // namespace
 
+void quant_roundtrip_e4m3(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride, int64_t block,
+                          float* y, int64_t y_stride) {
+    roundtrip_rows(ex, x, rows, n, x_stride, block, y, y_stride, quant_format::e4m3, active_kernels().quant_block_e4m3);
+}
+
 void quant_roundtrip_e2m1(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t x_stride, int64_t block,
                           float* y, int64_t y_stride) {
-    parallel(ex, static_cast<std::size_t>(rows), 8, [&](std::size_t r0, std::size_t r1) {
-        for (std::size_t r = r0; r < r1; ++r) {
-            const float* xr = x + static_cast<int64_t>(r) * x_stride;
-            float* yr = y + static_cast<int64_t>(r) * y_stride;
-            for (int64_t b = 0; b < n; b += block) {
-                const int64_t len = std::min(block, n - b);
-                if (!quant_block_e2m1(xr + b, len, yr + b)) {
-                    kernels::quant_roundtrip<float>(exec_ctx{}, xr + b, 1, len, len, quant_format::e2m1, len, yr + b,
-                                                    len);
-                }
-            }
-        }
-    });
+    roundtrip_rows(ex, x, rows, n, x_stride, block, y, y_stride, quant_format::e2m1, quant_block_e2m1);
 }
 
 }  // namespace mneme::kernels::fast
