@@ -20,7 +20,7 @@ namespace {
 
 constexpr int64_t k_tile_rows = 16;               // weight rows decoded together
 constexpr int64_t k_small_tile_rows = 4;          // float32 rows of a decode-sized product (see matmul)
-constexpr int64_t k_small_tile_max_act_rows = 4;
+constexpr int64_t k_small_tile_max_act_rows = 4;  // ... for products of at most this many activation rows
 constexpr int64_t k_x_chunk_bytes = 256 * 1024;   // activation chunk meant to stay in L2
 // Decode-sized products hand each thread at least this many weight bytes (~10-25 us of streaming).
 // The pool's idle workers spin between the ops of a pass, so a hand-off costs well under a
