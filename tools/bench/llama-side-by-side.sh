@@ -3,7 +3,8 @@
 #
 #   tools/bench/llama-side-by-side.sh --cli build/release/bin/mneme-cli [--model DIR | --preset NAME]
 #       [--threads N] [--prompt-tokens P | --context N] [--gen-tokens G] [--reps R] [--work DIR]
-#       [--check-tokens C] [--poll "50 0"] [--timed "q8_0 stored bf16"] [--speed-only]
+#       [--check-tokens C] [--check-mode prefill|decode] [--poll "50 0"] [--timed "q8_0 stored bf16"]
+#       [--speed-only]
 #
 # 1. llama.cpp: the node-llama-cpp npm package (prebuilt CPU libllama, and its own source bundle
 #    for the headers and gguf-py) is installed into WORK, and tools/bench/llama-run.c is compiled
@@ -35,6 +36,10 @@
 #    ratio-4 layers see only index_topk of their compressed blocks (the indexer's top-k decides);
 #    those positions (t >= 4 * index_topk + 3) are also reported on their own. Fewer ids
 #    (--check-tokens 64) check everything but the window and the top-k selection.
+#    --check-mode decode takes both engines' logits one token at a time instead (Mneme's
+#    `logits --mode decode`, llama-run --batch 1): their single-token decode paths, caches grown a
+#    step at a time (V4: the compressors' incremental state), against each other. The F32 export
+#    decodes slowly (it reads all its bytes per token), so give it fewer --check-tokens.
 # 4. Speed: `mneme-cli bench --json` and llama-run on the Q8_0, stored and BF16 GGUFs (--timed
 #    chooses; each with spinning
 #    and with sleeping pool workers, the better kept; --poll "50" runs only the first), same
@@ -55,7 +60,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 CLI="" MODEL="" PRESET=v3-0.5g THREADS=2 PROMPT=128 GEN=32 REPS="" WORK="$ROOT/build/llama-side-by-side" CHECK=1
-CONTEXT=0 CHECK_TOKENS="" POLLS="50 0" TIMED_ARG=""
+CONTEXT=0 CHECK_TOKENS="" CHECK_MODE=prefill POLLS="50 0" TIMED_ARG=""
 NLC_VERSION=3.22.1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
         --preset) PRESET=$2; shift 2 ;;
         --context) CONTEXT=$2; shift 2 ;;
         --check-tokens) CHECK_TOKENS=$2; shift 2 ;;
+        --check-mode) CHECK_MODE=$2; shift 2 ;;
         --poll) POLLS=$2; shift 2 ;;
         --timed) TIMED_ARG=$2; shift 2 ;;
         --threads) THREADS=$2; shift 2 ;;
@@ -135,8 +141,11 @@ read -r TOPK SPARSE DEFAULT_CHECK < <($PY -c "import json,sys; c=json.load(open(
 t=c.get('model_type'); k=c.get('index_topk', 0); \
 print(*((k, k, 2 * k) if t == 'deepseek_v32' else \
 (k, 4 * k + 3, 4 * k + 2 * c['sliding_window']) if t == 'deepseek_v4' else (0, 0, 16)))" "$MODEL/config.json")
-MNEME_CHECK_FLAGS=()
-[ "$TOPK" -gt 0 ] && MNEME_CHECK_FLAGS=(--act-quant off)
+case "$CHECK_MODE" in prefill | decode) ;; *) echo "--check-mode must be prefill or decode" >&2; exit 2 ;; esac
+MNEME_CHECK_FLAGS=(--mode "$CHECK_MODE")
+LLAMA_CHECK_FLAGS=()
+[ "$CHECK_MODE" = decode ] && LLAMA_CHECK_FLAGS=(--batch 1)
+[ "$TOPK" -gt 0 ] && MNEME_CHECK_FLAGS+=(--act-quant off)
 [ -n "$CHECK_TOKENS" ] || CHECK_TOKENS=$DEFAULT_CHECK
 ids() { $PY -c "import numpy as np,sys; r=np.random.default_rng(int(sys.argv[3])); \
 print(','.join(map(str, r.integers(3, int(sys.argv[1]), int(sys.argv[2])))))" "$VOCAB" "$1" "$2"; }
@@ -149,7 +158,7 @@ for t in $([ $CHECK = 1 ] && echo $CHECKED); do
     flags=()
     [ $t = f32 ] && flags=(--kv f32 --flash-attn 0)
     "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens "$CHECK_IDS" --threads "$THREADS" \
-        "${flags[@]}" --logits-out "$WORK/llama-logits-$t.f32" >/dev/null
+        "${flags[@]}" "${LLAMA_CHECK_FLAGS[@]}" --logits-out "$WORK/llama-logits-$t.f32" >/dev/null
     $PY "$ROOT/tools/bench/compare-logits.py" "$WORK/mneme-logits.npy" "$WORK/llama-logits-$t.f32" --label "$t" \
         --sparse-from "$SPARSE" > "$WORK/logits-$t.json"
     say "logits vs llama.cpp $t: $(cat "$WORK/logits-$t.json")"
@@ -189,9 +198,10 @@ L2=$(load)
 T2=$(date +%s)
 
 $PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" "$CONTEXT" "$((T1 - T0))" "$((T2 - T1))" "$CHECK_TOKENS" \
-    "$SPARSE" "$MODEL_TYPE" "$CHECKED" <<'EOF'
+    "$SPARSE" "$MODEL_TYPE" "$CHECKED" "$CHECK_MODE" <<'EOF'
 import json, sys
-work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, sparse, model_type, checked = sys.argv[1:14]
+work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, sparse, model_type, checked, check_mode = \
+    sys.argv[1:15]
 m = json.load(open(f"{work}/mneme.json"))
 rows = {t: json.load(open(f"{work}/llama-{t}.json")) for t in timed.split()}
 logits = {t: json.load(open(f"{work}/logits-{t}.json")) for t in checked.split()} if check == "1" else {}
@@ -207,7 +217,7 @@ else:
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
       f"load average {l0} (start) / {l1} (after Mneme) / {l2} (after llama.cpp)")
 for t, c in logits.items():
-    print(f"logits vs llama.cpp {t}: top-1 agreement {100 * c['top1_agreement']:.1f}% over {c['positions']} positions, "
+    print(f"logits vs llama.cpp {t} ({check_mode}): top-1 agreement {100 * c['top1_agreement']:.1f}% over {c['positions']} positions, "
           f"max relative error {c['max_rel_error']:.2e} (mean {c['mean_rel_error']:.2e})")
     if c["first_beyond_1e-4"] > 0:
         print(f"    agreement to {c['max_rel_error_before']:.2e} up to position {c['first_beyond_1e-4']}; "
@@ -226,6 +236,6 @@ for t, r in rows.items():
     print(f"ratio Mneme / llama.cpp {t}: prefill {m['prefill_tps'] / r['prefill_tps']:.2f}x, "
           f"decode {m['decode_tps'] / r['decode_tps']:.2f}x")
 json.dump({"mneme": m, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2], "context": int(context),
-           "check_tokens": int(check_tokens), "wall_seconds": {"mneme": int(wall_m), "llama_cpp": int(wall_l)}},
+           "check_tokens": int(check_tokens), "check_mode": check_mode, "wall_seconds": {"mneme": int(wall_m), "llama_cpp": int(wall_l)}},
           open(f"{work}/side-by-side.json", "w"), indent=1)
 EOF
