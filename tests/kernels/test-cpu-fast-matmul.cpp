@@ -742,3 +742,157 @@ TEST_CASE("MNEME_CPU_ISA names cap the instruction set without going above it", 
     REQUIRE(k::fast::isa_at_most(nullptr) == k::fast::detect_isa());
     REQUIRE(k::fast::isa_at_most("no such set") == k::fast::detect_isa());
 }
+
+namespace {
+
+// Activations as V4's routed experts take them, FP8-rounded: at most 4 significant bits times a
+// power of two, so bf16 values exactly.
+std::vector<float> fp8_like_activations(std::mt19937_64& rng, std::size_t n) {
+    std::vector<float> x(n);
+    for (auto& v : x)
+        v = static_cast<float>(static_cast<int>(rng() % 31) - 15) * std::ldexp(1.0f, static_cast<int>(rng() % 24) - 20);
+    return x;
+}
+
+// sum_i x[i] * W[j, i] for an FP4 row with one float scale per block, in float64, and the sum of the
+// products' magnitudes (the tolerance's scale).
+std::pair<double, double> fp4_row_dot(const float* x, const uint8_t* row, int64_t kdim, const float* scales,
+                                      int64_t block_k) {
+    double want = 0, mag = 0;
+    for (int64_t i = 0; i < kdim; ++i) {
+        const uint8_t b = row[i / 2];
+        const double wv = double(k::k_e2m1_values[(i % 2) ? b >> 4 : b & 15]) * scales[i / block_k];
+        want += double(x[i]) * wv;
+        mag += std::fabs(double(x[i]) * wv);
+    }
+    return {want, mag};
+}
+
+}  // namespace
+
+TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) take the bf16 kernels",
+          "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(41);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        INFO("isa " << k::fast::isa_name(isa));
+        if (!kt.e2m1_bf16_layout) {
+            REQUIRE(kt.dot_e2m1_bf16 == nullptr);
+            REQUIRE(kt.dot_weight_rows_e2m1_bf16 == nullptr);
+            return;
+        }
+        SECTION("the layout: each 64's even elements then its odd ones (a last 32: 16 and 16), exactness told") {
+            for (const int64_t len : {32, 64, 96, 1024 + 32}) {
+                auto x = fp8_like_activations(rng, static_cast<std::size_t>(len));
+                x[0] = -0.0f;
+                x[static_cast<std::size_t>(len - 1)] = std::numeric_limits<float>::infinity();
+                std::vector<uint16_t> got(static_cast<std::size_t>(len));
+                REQUIRE(kt.e2m1_bf16_layout(x.data(), len, got.data()));
+                for (int64_t i = 0; i < len; ++i) {
+                    const int64_t c = i / 64 * 64, width = std::min<int64_t>(64, len - c), half = width / 2;
+                    const int64_t j = i - c;  // position within the chunk: even elements, then odd ones
+                    const int64_t src = c + (j < half ? 2 * j : 2 * (j - half) + 1);
+                    uint32_t bits;
+                    std::memcpy(&bits, &x[static_cast<std::size_t>(src)], 4);
+                    INFO("len " << len << " at " << i);
+                    REQUIRE(got[static_cast<std::size_t>(i)] == bits >> 16);
+                }
+                for (const float odd_one : {1.0f + 0x1p-20f, 0x1p-130f, -0x1p-127f}) {  // not bf16, subnormals
+                    auto y = x;
+                    y[static_cast<std::size_t>(len / 3)] = odd_one;
+                    CHECK_FALSE(kt.e2m1_bf16_layout(y.data(), len, got.data()));
+                }
+            }
+        }
+        SECTION("the kernels equal the float64 sum and give each row pair its result alone, bit for bit") {
+            // V4's blocks of 32, a last half chunk, one chunk, blocks of 64 and of 96 (a block edge
+            // inside a chunk), and unscaled rows (one block).
+            for (const auto& [kdim, block_k] :
+                 {std::pair<int64_t, int64_t>{2048, 32}, {96, 32}, {32, 32}, {256, 64}, {288, 96}, {160, 160}}) {
+                INFO("K " << kdim << " block " << block_k);
+                auto w = random_weight(rng, k::weight_format::e2m1, 8, kdim);
+                const int64_t kb = kdim / block_k;
+                std::vector<float> scales(static_cast<std::size_t>(8 * kb));
+                for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 17) - 8);
+                const uint8_t* rows[8];
+                const float* row_scales[8];
+                for (int j = 0; j < 8; ++j) {
+                    rows[j] = w.data.data() + (7 - j) * w.view.row_bytes;
+                    row_scales[j] = scales.data() + j * kb;
+                }
+                const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
+                std::vector<uint16_t> xb(x.size());
+                for (int r = 0; r < 8; ++r)
+                    REQUIRE(kt.e2m1_bf16_layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
+                float alone[8][8];  // [activation row][weight row]
+                for (int r = 0; r < 8; ++r) {
+                    for (int j = 0; j < 8; ++j) {
+                        REQUIRE(kt.dot_e2m1_bf16(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k,
+                                                 &alone[r][j]));
+                        const auto [want, mag] =
+                            fp4_row_dot(x.data() + r * kdim, rows[j], kdim, row_scales[j], block_k);
+                        INFO("row " << r << " weight row " << j << " got " << alone[r][j] << " want " << want);
+                        REQUIRE(std::fabs(double(alone[r][j]) - want) <= 1e-6 * (1.0 + mag));
+                    }
+                }
+                for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
+                    float together[8];
+                    REQUIRE(kt.dot_e2m1_bf16(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1],
+                                             block_k, together));
+                    for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
+                }
+                for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
+                    float together[4];
+                    REQUIRE(kt.dot_weight_rows_e2m1_bf16(xb.data(), rows, count, kdim, row_scales, block_k, together));
+                    for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
+                }
+            }
+            float out[4];
+            std::vector<uint16_t> xb(64, 0);
+            const std::vector<uint8_t> codes(64, 0x11);
+            const uint8_t* some_rows[5] = {codes.data(), codes.data(), codes.data(), codes.data(), codes.data()};
+            const float one = 1.0f;
+            const float* one_scales[5] = {&one, &one, &one, &one, &one};
+            // Not whole 32-code steps, nine or five rows: nothing computed.
+            CHECK_FALSE(kt.dot_e2m1_bf16(xb.data(), 48, 1, codes.data(), 48, &one, 48, out));
+            CHECK_FALSE(kt.dot_e2m1_bf16(xb.data(), 64, 9, codes.data(), 64, &one, 64, out));
+            CHECK_FALSE(kt.dot_weight_rows_e2m1_bf16(xb.data(), some_rows, 5, 64, one_scales, 64, out));
+            CHECK_FALSE(kt.dot_weight_rows_e2m1_bf16(xb.data(), some_rows, 2, 64, one_scales, 48, out));
+        }
+        SECTION("matmul takes them for bf16 rows, and a row outside bf16 keeps each row's result alone") {
+            auto w = random_weight(rng, k::weight_format::e2m1, 43, 2048, k::scale_format::e8m0, 1, 32);
+            const int64_t kdim = w.view.k, n = w.view.n, rows = 16;
+            auto x = fp8_like_activations(rng, static_cast<std::size_t>(rows * kdim));
+            x[static_cast<std::size_t>(5 * kdim + 7)] = 0.1f;  // row 5 is not bf16
+            std::vector<float> alone(static_cast<std::size_t>(rows * n));
+            for (int64_t r = 0; r < rows; ++r) {
+                k::fast::matmul(ex.ctx, x.data() + r * kdim, 1, kdim, w.view, alone.data() + r * n, n, 1.0);
+            }
+            // Each bf16 row's result is the bf16 kernel's.
+            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
+            std::vector<float> scales(static_cast<std::size_t>(kdim / 32));
+            for (int64_t r = 0; r < rows; ++r) {
+                if (r == 5) continue;
+                REQUIRE(kt.e2m1_bf16_layout(x.data() + r * kdim, kdim, xb.data()));
+                for (int64_t j = 0; j < n; ++j) {
+                    for (int64_t b = 0; b < kdim / 32; ++b) {
+                        scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w.view, j, 32 * b);
+                    }
+                    float want = 0;
+                    REQUIRE(kt.dot_e2m1_bf16(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim,
+                                             scales.data(), 32, &want));
+                    INFO("row " << r << " weight row " << j);
+                    REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
+                }
+            }
+            for (const int64_t count : {2, 4, 5, 6, 9, 16}) {  // from 6 rows on, row 5 is among them
+                INFO("rows " << count);
+                std::vector<float> together(static_cast<std::size_t>(count * n));
+                k::fast::matmul(ex.ctx, x.data(), count, kdim, w.view, together.data(), n, 1.0);
+                REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
+            }
+            check_matmul(ex, rng, w.view, 3, 1.0);  // and arbitrary float32 activations take the float32 kernels
+        }
+    });
+}

@@ -156,6 +156,19 @@ struct kernel_table {
     // order than the reference's running sum, which chains every addition on the last (RMSNorm over
     // V4's 4096-wide hyper-connection rows spent ~4 us a row on it). Null where absent.
     float (*sum_squares)(const float* x, int64_t n);
+    // FP4 products against activations that bf16 holds exactly (V4's experts take FP8-rounded
+    // ones): e2m1_bf16_layout writes x (len a multiple of 32) as bf16 in the order the two dots
+    // take, and returns whether every element was a bf16 value exactly, zero or normal (otherwise
+    // the caller takes dot's float32 path). dot_e2m1_bf16 and dot_weight_rows_e2m1_bf16 are dot
+    // and dot_weight_rows for e2m1 rows on those activations, on dot's shapes (false otherwise):
+    // the same exact products, summed in another order than dot's float32 kernel, and as there
+    // each row pair's result the same whatever rows are beside it. Null where the CPU has no
+    // AVX512-BF16.
+    bool (*e2m1_bf16_layout)(const float* x, int64_t len, uint16_t* out);
+    bool (*dot_e2m1_bf16)(const uint16_t* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
+                          const float* scales, int64_t block_k, float* out);
+    bool (*dot_weight_rows_e2m1_bf16)(const uint16_t* x, const uint8_t* const* row, int64_t count, int64_t len,
+                                      const float* const* scales, int64_t block_k, float* out);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -596,7 +596,10 @@ const kernel_table& avx2_kernels() {
                                     dot_weight_rows,
                                     e8m0_scales,
                                     e2m1_x_layout,
-                                    sum_squares};
+                                    sum_squares,
+                                    nullptr,
+                                    nullptr,
+                                    nullptr};
     return table;
 }
 

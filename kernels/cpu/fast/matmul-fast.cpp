@@ -180,11 +180,28 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
-    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout).
+    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout), or as
+    // bf16 where every activation is one exactly (kernel_table::e2m1_bf16_layout; xb rows of w.k).
     std::vector<float> arranged_store;
     const float* xd = x;  // the activations as dot and dot_weight_rows take them
     int64_t xd_stride = x_stride;
-    if (w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
+    const uint16_t* xb = nullptr;
+    if (w.format == weight_format::e2m1 && kt.e2m1_bf16_layout) {
+        auto* b = reinterpret_cast<uint16_t*>(aligned_floats(arranged_store, (rows * w.k + 1) / 2));
+        int64_t exact = 0;
+        for (int64_t r = 0; r < rows; ++r) exact += kt.e2m1_bf16_layout(x + r * x_stride, w.k, b + r * w.k) ? 1 : 0;
+        if (exact == rows) {
+            xb = b;
+        } else if (exact > 0) {
+            // Some rows bf16, some not (FP8 rounding rounds all of a product's rows or none): each
+            // row alone, so that it is summed as it would be alone.
+            for (int64_t r = 0; r < rows; ++r) {
+                matmul_few_rows(ex, kt, x + r * x_stride, 1, x_stride, w, y + r * y_stride, y_stride, alpha);
+            }
+            return true;
+        }
+    }
+    if (!xb && w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
         float* arranged = aligned_floats(arranged_store, rows * w.k);
         for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * w.k);
         xd = arranged;
@@ -217,6 +234,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         const auto dot_group = [&](int64_t r0, int64_t n, const float* scales, float* out) {
             const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
             const uint8_t* row = w.data + n * w.row_bytes;
+            if (xb) return kt.dot_e2m1_bf16(xb + r0 * w.k, w.k, cnt, row, w.k, scales, block_k, out + r0);
             return use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k, scales, block_k,
                                                out + r0, w.no_nan_codes)
                             : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k, scales, block_k, out + r0,
@@ -253,25 +271,21 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             }
             if (count == 0) return false;
             float out[k_row_streams];
-            if (kt.dot_weight_rows(w.format, use_wide, use_wide ? wide : xd, row_ptrs, count, w.k, row_scales, block_k,
-                                   out, w.no_nan_codes)) {
+            if (xb ? kt.dot_weight_rows_e2m1_bf16(xb, row_ptrs, count, w.k, row_scales, block_k, out)
+                   : kt.dot_weight_rows(w.format, use_wide, use_wide ? wide : xd, row_ptrs, count, w.k, row_scales,
+                                        block_k, out, w.no_nan_codes)) {
                 for (int64_t j = 0; j < count; ++j) y[ns[j]] = alpha == 1.0 ? out[j] : out[j] * a;
                 return true;
             }
             for (int64_t j = 0; j < count; ++j) {  // a NaN code among them: each row alone
                 float one = 0.0f;
-                const bool decoded = use_wide ? kt.dot_e4m3_wide(wide, wide_stride, 1, row_ptrs[j], w.k, row_scales[j],
-                                                                 block_k, &one, w.no_nan_codes)
-                                              : kt.dot(w.format, xd, xd_stride, 1, row_ptrs[j], w.k, row_scales[j],
-                                                       block_k, &one, w.no_nan_codes);
+                const bool decoded = dot_group(0, ns[j], row_scales[j], &one);
                 store_row(ns[j], decoded, &one);
             }
             return true;
         };
         // Several activation rows: two instances of the walk over the streams, one weight row per
-        // step (its dot calls are written out as before steps existed, since calling them through
-        // dot_group cost 2-5 % on warm one-row products) and steps of weight rows. One activation
-        // row takes round_of_streams instead.
+        // step and steps of weight rows. One activation row takes round_of_streams instead.
         const auto walk = [&](auto stepped) {
             for (bool more = true; more;) {
                 more = false;
@@ -293,12 +307,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         float out[k_exact_rows];
                         bool decoded = true;
                         for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
-                            const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
-                            const uint8_t* row = w.data + n * w.row_bytes;
-                            decoded = use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k,
-                                                                  st.scales, block_k, out + r0, w.no_nan_codes)
-                                               : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k,
-                                                        st.scales, block_k, out + r0, w.no_nan_codes);
+                            decoded = dot_group(r0, n, st.scales, out);
                         }
                         store_row(n, decoded, out);
                     } else {
