@@ -171,6 +171,64 @@ int main(int argc, char** argv) {
             mats.size(), s.min_s * 1e3, s.median_s * 1e3, s.min_s * 1e6 / static_cast<double>(mats.size()),
             bytes / s.min_s / 1e9, 100.0 * bytes / s.min_s / 1e9 / bw);
     }
+    // A V4 decode step's routed experts: FP4 e2m1 gate and up (512 x 1024) of 6 experts side by
+    // side, then their down products (1024 x 512), as the CPU backend runs them; 96 experts (78 MiB)
+    // taken 6 at a time in turn, so each is cold. Activations as V4 gives them (FP8-rounded, bf16
+    // values: the bf16 dot products) and as float32 (act-quant off: the float32 kernel); "warm" runs
+    // one expert's three matrices for all 6 (816 KiB, within a core's L2): what the arithmetic and
+    // the driver cost without the memory.
+    {
+        const int64_t n_experts = 96, top_k = 6;
+        std::vector<weights> gate, up, down;
+        for (int64_t e = 0; e < n_experts; ++e) {
+            gate.push_back(make_weights(k::weight_format::e2m1, 512, 1024));
+            up.push_back(make_weights(k::weight_format::e2m1, 512, 1024));
+            down.push_back(make_weights(k::weight_format::e2m1, 1024, 512));
+        }
+        std::mt19937 rng(7);
+        std::vector<float> x_fp8(1024), x_f32(1024), h(static_cast<std::size_t>(2 * top_k * 512)),
+            y(static_cast<std::size_t>(top_k * 1024));
+        for (std::size_t i = 0; i < x_fp8.size(); ++i) {
+            x_fp8[i] = k::e4m3_to_f32(static_cast<uint8_t>(rng() & 0xf7)) * 0x1p-4f;  // normal e4m3 values
+            x_f32[i] = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+        }
+        std::vector<float> h_fp8(h.size());
+        for (std::size_t i = 0; i < h_fp8.size(); ++i) h_fp8[i] = x_fp8[i % x_fp8.size()];
+        const auto step = [&](int64_t first, const std::vector<float>& x, const std::vector<float>& hx) {
+            std::vector<k::fast::matmul_item> items;
+            for (int64_t j = 0; j < top_k; ++j) {
+                const int64_t e = first < 0 ? 0 : (first + j) % n_experts;  // first < 0: warm
+                for (const auto* m : {&gate[e], &up[e]}) {
+                    items.push_back({x.data(), 1, 1024, m->view, h.data() + items.size() * 512, 512, 1.0});
+                }
+            }
+            k::fast::matmul_side_by_side(ex, items.data(), items.size());
+            items.clear();
+            for (int64_t j = 0; j < top_k; ++j) {
+                const int64_t e = first < 0 ? 0 : (first + j) % n_experts;  // first < 0: warm
+                items.push_back({hx.data() + j * 512, 1, 512, down[e].view, y.data() + j * 1024, 1024, 1.0});
+            }
+            k::fast::matmul_side_by_side(ex, items.data(), items.size());
+        };
+        const double step_bytes =
+            static_cast<double>(top_k * (gate[0].data.size() + gate[0].scale.size() + up[0].data.size() +
+                                         up[0].scale.size() + down[0].data.size() + down[0].scale.size()));
+        const int64_t steps = n_experts / top_k;
+        for (const bool fp8 : {true, false}) {
+            for (const bool warm : {false, true}) {
+                const stats s = time_it(reps, [&] {
+                    for (int64_t t = 0; t < steps; ++t)
+                        step(warm ? -1 : t * top_k, fp8 ? x_fp8 : x_f32, fp8 ? h_fp8 : h);
+                });
+                std::printf(
+                    "v4moe    fp4 experts side by side, %s activations, %-4s: %7.1f us/step  %6.1f GB/s (%5.1f%% of "
+                    "triad)\n",
+                    fp8 ? "fp8-rounded" : "float32", warm ? "warm" : "cold", s.min_s * 1e6 / static_cast<double>(steps),
+                    step_bytes * static_cast<double>(steps) / s.min_s / 1e9,
+                    100.0 * step_bytes * static_cast<double>(steps) / s.min_s / 1e9 / bw);
+            }
+        }
+    }
     if (only == "experts") return 0;
 
     // Decode-shaped GEMV (one token) over weights well beyond the LLC, every format.

@@ -101,7 +101,9 @@ TEST_CASE("fast matmul applies block scales like the reference", "[fast][matmul]
     };
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         for (const auto& c : cases) {
-            for (int64_t kdim : {1, 31, 200, 333}) {
+            // (K = 96 gives FP4 rows the decode kernels; at N = 130 each stream converts its scale
+            // rows in several batches, the last one partial.)
+            for (int64_t kdim : {1, 31, 96, 200, 333}) {
                 for (int64_t n : {1, 9, 130}) {
                     for (int64_t rows : {1, 5}) {
                         INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(c.fmt) << " K " << kdim
@@ -533,6 +535,27 @@ TEST_CASE("e8m0 scale rows convert like the reference, 0 and 255 included, on ev
                 }
             }
             REQUIRE(got[n] == -7.0f);  // nothing past n is written
+        }
+        // Runs of ordinary codes (a batch of FP4 scale rows) take 64 at a time; a 0 or a 255 after
+        // the first 64, or in the tail, must still convert as the reference does.
+        for (const int64_t special_at : {int64_t{-1}, int64_t{64 + 5}, int64_t{128 + 63}, int64_t{256 + 20}}) {
+            for (const uint8_t special : {uint8_t{0}, uint8_t{255}}) {
+                std::vector<uint8_t> plain(300);
+                for (std::size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<uint8_t>(1 + i * 11 % 254);
+                if (special_at >= 0) plain[static_cast<std::size_t>(special_at)] = special;
+                std::vector<float> got(plain.size() + 1, -7.0f);
+                kt.e8m0_scales(plain.data(), static_cast<int64_t>(plain.size()), got.data());
+                for (std::size_t i = 0; i < plain.size(); ++i) {
+                    INFO("isa " << k::fast::isa_name(isa) << " special at " << special_at << " code " << int(plain[i]));
+                    const float want = k::e8m0_to_f32(plain[i]);
+                    if (std::isnan(want)) {
+                        REQUIRE(std::isnan(got[i]));
+                    } else {
+                        REQUIRE(got[i] == want);
+                    }
+                }
+                REQUIRE(got[plain.size()] == -7.0f);
+            }
         }
     });
 }

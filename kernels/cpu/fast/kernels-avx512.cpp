@@ -820,58 +820,47 @@ MNEME_AVX512_BF16 void dot_tile_e2m1_bf16(const uint16_t* x, int64_t xs, const u
     }
 }
 
-template <int R, int W, int BK>
-MNEME_AVX512_BF16 void dot_tile_e2m1_bf16_of(const uint16_t* x, int64_t xs, const uint8_t* const* row, int64_t len,
-                                             const float* const* scales, int64_t block_k, float* out) {
-    dot_tile_e2m1_bf16<R, W, BK>(x, xs, row, len, scales, block_k, out);
+// The tiles for 1..N activation rows against one weight row (ByRows) or one activation row against
+// 1..N weight rows, by count; BK as dot_tile_e2m1_bf16 takes it.
+template <bool ByRows, int BK, std::size_t... I>
+constexpr auto e2m1_bf16_tiles(std::index_sequence<I...>) {
+    return std::array{&dot_tile_e2m1_bf16 < ByRows ? static_cast<int>(I) + 1 : 1, ByRows ? 1 : static_cast<int>(I) + 1,
+                      BK > ...};
 }
 
-// [R - 1][W - 1] for R = 1..8 activation rows against one weight row and one activation row
-// against W = 1..4 weight rows: the shapes dot and dot_weight_rows take.
-template <int BK, std::size_t... R>
-constexpr auto dot_e2m1_bf16_rows_table(std::index_sequence<R...>) {
-    return std::array{&dot_tile_e2m1_bf16_of<static_cast<int>(R) + 1, 1, BK>...};
-}
-template <int BK, std::size_t... W>
-constexpr auto dot_e2m1_bf16_weight_rows_table(std::index_sequence<W...>) {
-    return std::array{&dot_tile_e2m1_bf16_of<1, static_cast<int>(W) + 1, BK>...};
+// The tile for `count` rows at the block width: 32 (V4's FP4 scales, one block per step) or any
+// multiple of 32 (a run-time block count). Callers pass 1 <= count <= N.
+template <bool ByRows, std::size_t N>
+MNEME_AVX512_BF16 void dot_e2m1_bf16_tile_any(int64_t count, const uint16_t* x, int64_t xs, const uint8_t* const* row,
+                                              int64_t len, const float* const* scales, int64_t block_k, float* out) {
+    const auto run = [&](auto bk) MNEME_AVX512_BF16 {
+        static constexpr auto by_count = e2m1_bf16_tiles<ByRows, decltype(bk)::value>(std::make_index_sequence<N>{});
+        by_count[static_cast<std::size_t>(count - 1)](x, xs, row, len, scales, block_k, out);
+    };
+    if (block_k == 32) {
+        run(std::integral_constant<int, 32>{});
+    } else {
+        run(std::integral_constant<int, 0>{});
+    }
 }
 
 MNEME_AVX512_BF16 bool dot_e2m1_bf16(const uint16_t* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
                                      const float* scales, int64_t block_k, float* out) {
     if (rows < 1 || rows > 8 || block_k < 1 || len % 32 != 0 || block_k % 32 != 0) return false;
-    const auto run = [&](auto table) {
-        table[static_cast<std::size_t>(rows - 1)](x, x_stride, &row, len, &scales, block_k, out);
-    };
-    if (block_k == 32) {
-        static constexpr auto by_rows = dot_e2m1_bf16_rows_table<32>(std::make_index_sequence<8>{});
-        run(by_rows);
-    } else {
-        static constexpr auto by_rows = dot_e2m1_bf16_rows_table<0>(std::make_index_sequence<8>{});
-        run(by_rows);
-    }
+    dot_e2m1_bf16_tile_any<true, 8>(rows, x, x_stride, &row, len, &scales, block_k, out);
     return true;
 }
 
 MNEME_AVX512_BF16 bool dot_weight_rows_e2m1_bf16(const uint16_t* x, const uint8_t* const* row, int64_t count,
                                                  int64_t len, const float* const* scales, int64_t block_k, float* out) {
     if (count < 1 || count > 4 || block_k < 1 || len % 32 != 0 || block_k % 32 != 0) return false;
-    const auto run = [&](auto table) {
-        table[static_cast<std::size_t>(count - 1)](x, 0, row, len, scales, block_k, out);
-    };
-    if (block_k == 32) {
-        static constexpr auto by_count = dot_e2m1_bf16_weight_rows_table<32>(std::make_index_sequence<4>{});
-        run(by_count);
-    } else {
-        static constexpr auto by_count = dot_e2m1_bf16_weight_rows_table<0>(std::make_index_sequence<4>{});
-        run(by_count);
-    }
+    dot_e2m1_bf16_tile_any<false, 4>(count, x, 0, row, len, scales, block_k, out);
     return true;
 }
 
 // dot_e2m1_bf16's activations: per 64 elements the 32 even ones, then the 32 odd ones (a last 32: 16
 // and 16), as bf16. True when every element is a bf16 value exactly and none is subnormal (vdpbf16ps
-// reads subnormal inputs as zero).
+// reads subnormal inputs as zero); when false, out is partly written.
 MNEME_AVX512_BF16 bool e2m1_bf16_layout(const float* x, int64_t len, uint16_t* out) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
@@ -891,12 +880,14 @@ MNEME_AVX512_BF16 bool e2m1_bf16_layout(const float* x, int64_t len, uint16_t* o
         store(ev, _mm512_permutex2var_epi32(a, even, b));
         store(od, _mm512_permutex2var_epi32(a, odd, b));
     };
+    // Stops at the first chunk that is not: a float32 product (act-quant off) then pays for a chunk
+    // per row, not a whole layout it does not use.
     int64_t i = 0;
-    for (; i + 64 <= len; i += 64) {
+    for (; i + 64 <= len && inexact == 0; i += 64) {
         part(i, out + i, out + i + 32);
         part(i + 32, out + i + 16, out + i + 48);
     }
-    if (i < len) part(i, out + i, out + i + 16);
+    if (i < len && inexact == 0) part(i, out + i, out + i + 16);
     return inexact == 0;
 }
 
@@ -1043,7 +1034,20 @@ MNEME_AVX512 void e2m1_x_layout(const float* x, int64_t len, float* out) {
 MNEME_AVX512 void e8m0_scales(const uint8_t* codes, int64_t n, float* out) {
     const __m512i nan = _mm512_set1_epi32(0x7fc00000), tiny = _mm512_set1_epi32(0x00400000);
     const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255);
-    for (int64_t i = 0; i < n; i += 16) {
+    int64_t i = 0;
+    // 64 codes at a time while none is 0 (2^-127, a subnormal) or 255 (NaN): each float is then the
+    // code shifted into the exponent field. Batches of FP4 scale rows are all such codes.
+    for (; i + 64 <= n; i += 64) {
+        const __m512i c = _mm512_loadu_si512(codes + i);
+        if (_mm512_cmpeq_epi8_mask(c, zero) | _mm512_cmpeq_epi8_mask(c, _mm512_set1_epi8(-1))) break;
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+            const __m512i wide =
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + i + 16 * q)));
+            _mm512_storeu_ps(out + i + 16 * q, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 23)));
+        }
+    }
+    for (; i < n; i += 16) {
         const __mmask16 m = first_lanes(n - i);
         const __m512i c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, codes + i));
         __m512i bits = _mm512_slli_epi32(c, 23);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -42,6 +43,7 @@ constexpr int64_t k_whole_product_max_bytes = 2 << 20;
 // 10-12 -> 15-17 GB/s; v3-0.5g decode +10-28 %; docs/PERFORMANCE.md).
 constexpr int k_row_streams = 3;
 constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a stream, in rows
+constexpr int64_t k_scale_batch_rows = 16;  // scale rows converted at a time (see matmul_few_rows)
 // One activation row (decode): each round of the walk takes the next row of every stream in one
 // kernel_table::dot_weight_rows call (the activations loaded once for all of them, their sums'
 // chains overlapping, and all the streams' rows read at once). v3-0.5g decode, 2 threads (Zen 5):
@@ -99,6 +101,13 @@ void load_scales(const kernel_table& kt, const weight_view& w, int64_t n, int64_
     const int64_t base = (n / w.block_n) * w.scale_row_elems;
     if (w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales) return kt.e8m0_scales(w.scale + base, n_blocks, scales);
     for (int64_t b = 0; b < n_blocks; ++b) scales[b] = block_scale_at(w, base + b);
+}
+
+// The first byte of weight row n's scale row. The scales are a tensor of their own, read beside
+// the rows: FP4 experts take one 32-byte scale row per 512-byte weight row, and left to the hardware
+// prefetcher those reads were as costly as the rows' arithmetic.
+const uint8_t* scale_row_of(const weight_view& w, int64_t n) {
+    return w.scale + (n / w.block_n) * w.scale_row_elems * (w.scale_fmt == scale_format::f32 ? 4 : 1);
 }
 
 // `floats` floats of `store` from a 64-byte boundary: vector loads that straddle cache lines cost a
@@ -174,12 +183,21 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const int64_t block_k = scaled ? w.block_k : w.k;
     const int64_t n_blocks = (w.k + block_k - 1) / block_k;
     const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w, rows);
+    const int64_t scale_row_bytes = scaled ? n_blocks * (w.scale_fmt == scale_format::f32 ? 4 : 1) : 0;
     const float a = static_cast<float>(alpha);
     std::vector<float> wide_store;
     const int64_t wide_stride = (w.k + 15) / 16 * 16;
     const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
+    // A decode-sized product's scale rows, where each weight row has its own packed row of e8m0 codes
+    // (FP4 experts: 32 codes a row), are converted k_scale_batch_rows rows at a time: converted row
+    // by row they cost a one-row 512 x 1024 product 2.4 of its 13.5 us (one thread, warm, Zen 5).
+    // (Not when a stream steps over several weight rows at a time; see walk below.)
+    const bool stepped_walk = !(rows == 1 && kt.dot_weight_rows) && rows > kt.dot_max_rows &&
+                              rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes;
+    const bool batch_scales = !stepped_walk && scaled && w.block_n == 1 && block_k == w.block_k &&
+                              w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales && w.scale_row_elems == n_blocks;
     // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout), or as
     // bf16 where every activation is one exactly (kernel_table::e2m1_bf16_layout; xb rows of w.k).
     std::vector<float> arranged_store;
@@ -213,18 +231,44 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         const int64_t n_end = std::min<int64_t>(w.n, static_cast<int64_t>(t1) * k_tile_rows);
         struct stream {
             int64_t next = 0, end = 0;
-            float* scales = nullptr;  // of the block row `next` is in: n_blocks of scale_store
+            // Of the block row `next` is in: n_blocks of scale_store; with batched scale rows, those
+            // of rows [batch_first, batch_end), n_blocks each.
+            float* scales = nullptr;
+            int64_t batch_first = 0, batch_end = 0;
         };
-        std::vector<float> scale_store(static_cast<std::size_t>(k_row_streams * n_blocks), 1.0f);
+        const int64_t scale_rows = batch_scales ? k_scale_batch_rows : 1;
+        // Written before it is read where the weights have scales (filling it cost a one-row FP4
+        // product ~4 %); unscaled rows take it as one block of scale 1.
+        const auto scale_store =
+            std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(k_row_streams * scale_rows * n_blocks));
+        if (!scaled) std::fill_n(scale_store.get(), k_row_streams * n_blocks, 1.0f);
         stream streams[k_row_streams];
         const int64_t per_stream = (n_end - n_begin + k_row_streams - 1) / k_row_streams;
         for (int i = 0; i < k_row_streams; ++i) {
             stream& st = streams[i];
             st.next = std::min(n_end, n_begin + i * per_stream);
             st.end = std::min(n_end, st.next + per_stream);
-            st.scales = scale_store.data() + i * n_blocks;
-            if (scaled && st.next < st.end) load_scales(kt, w, st.next, n_blocks, block_k, st.scales);
+            st.scales = scale_store.get() + i * scale_rows * n_blocks;
+            if (scaled && st.next < st.end && !batch_scales) load_scales(kt, w, st.next, n_blocks, block_k, st.scales);
         }
+        // Row n's scales, n being the stream's next row, in float32.
+        const auto scales_of_next = [&](stream& st, int64_t n) -> const float* {
+            if (!batch_scales) {
+                if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                return st.scales;
+            }
+            if (n >= st.batch_end) {
+                st.batch_first = n;
+                st.batch_end = std::min(st.end, n + k_scale_batch_rows);
+                kt.e8m0_scales(w.scale + n * n_blocks, (st.batch_end - n) * n_blocks, st.scales);
+                // The next batch's codes are requested now (k_scale_batch_rows rows' worth).
+                const uint8_t* ahead = w.scale + st.batch_end * n_blocks;
+                const int64_t ahead_bytes =
+                    (std::min(st.end, st.batch_end + k_scale_batch_rows) - st.batch_end) * n_blocks;
+                for (int64_t off = 0; off < ahead_bytes; off += 64) __builtin_prefetch(ahead + off);
+            }
+            return st.scales + (n - st.batch_first) * n_blocks;
+        };
         std::vector<float> buf;
         // (few_rows_apply has checked the format, and FP4's shape, for dot_weight_rows as for dot.)
         const bool weight_rows = rows == 1 && kt.dot_weight_rows;
@@ -260,13 +304,17 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             for (stream& st : streams) {
                 if (st.next >= st.end) continue;
                 const int64_t n = st.next++;
-                if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                const float* scales = scales_of_next(st, n);
                 if (n + k_prefetch_rows < st.end) {
                     const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
                     for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
+                    if (scaled && !batch_scales && (n + k_prefetch_rows) % w.block_n == 0) {
+                        const uint8_t* s = scale_row_of(w, n + k_prefetch_rows);
+                        for (int64_t off = 0; off < scale_row_bytes; off += 64) __builtin_prefetch(s + off);
+                    }
                 }
                 row_ptrs[count] = w.data + n * w.row_bytes;
-                row_scales[count] = st.scales;
+                row_scales[count] = scales;
                 ns[count++] = n;
             }
             if (count == 0) return false;
@@ -299,15 +347,19 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         // prefetcher alone leaves the stream waiting on misses. (The prefetches are
                         // written out where used: GCC judged a lambda holding only prefetches free of
                         // effects and dropped its calls.)
-                        if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                        const float* scales = scales_of_next(st, n);
                         if (n + k_prefetch_rows < st.end) {
                             const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
                             for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
+                            if (scaled && !batch_scales && (n + k_prefetch_rows) % w.block_n == 0) {
+                                const uint8_t* s = scale_row_of(w, n + k_prefetch_rows);
+                                for (int64_t off = 0; off < scale_row_bytes; off += 64) __builtin_prefetch(s + off);
+                            }
                         }
                         float out[k_exact_rows];
                         bool decoded = true;
                         for (int64_t r0 = 0; r0 < rows && decoded; r0 += kt.dot_max_rows) {
-                            decoded = dot_group(r0, n, st.scales, out);
+                            decoded = dot_group(r0, n, scales, out);
                         }
                         store_row(n, decoded, out);
                     } else {
@@ -341,7 +393,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         if (weight_rows) {
             while (round_of_streams()) {
             }
-        } else if (rows > kt.dot_max_rows && rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes) {
+        } else if (stepped_walk) {
             walk(std::true_type{});
         } else {
             walk(std::false_type{});
