@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench-bandwidth.h"
 #include "core/thread-pool.h"
 #include "mneme_kernels/cpu-fast.h"
 #include "mneme_kernels/number-formats.h"
@@ -228,6 +229,26 @@ int main(int argc, char** argv) {
                     100.0 * step_bytes * static_cast<double>(steps) / s.min_s / 1e9 / bw);
             }
         }
+    }
+    // The LM head of a decode step (V3/V4 bench models: 16384 x 1024 BF16, 32 MiB), one product over
+    // the pool; 4 heads taken in turn so each is read from memory, next to a read-only sweep of as
+    // many bytes (what the head could reach if reading were all it did).
+    {
+        const int64_t heads = 4, vocab = 16384, dim = 1024;
+        std::vector<weights> head;
+        for (int64_t i = 0; i < heads; ++i) head.push_back(make_weights(k::weight_format::bf16, vocab, dim));
+        std::vector<float> x(dim, 0.01f), y(vocab);
+        const stats s = time_it(reps, [&] {
+            for (const auto& h : head) k::fast::matmul(ex, x.data(), 1, dim, h.view, y.data(), vocab, 1.0);
+        });
+        // The CLI bench's read-only sweep, over an array of the heads' size.
+        const double read_gbs =
+            mneme_cli::bench::measure_bandwidth(pool, static_cast<std::size_t>(heads * vocab * dim * 2), reps).read_gbs;
+        const double bytes = static_cast<double>(heads * vocab * dim * 2);
+        std::printf(
+            "lmhead   bf16 %lld x %lld, one row, cold: %7.1f us/product  %6.1f GB/s; read-only sweep %6.1f GB/s\n",
+            static_cast<long long>(vocab), static_cast<long long>(dim), s.min_s * 1e6 / heads, bytes / s.min_s / 1e9,
+            read_gbs);
     }
     if (only == "experts") return 0;
 
