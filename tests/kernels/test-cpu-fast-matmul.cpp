@@ -258,7 +258,8 @@ TEST_CASE("fast matmul computes each of up to 16 activation rows exactly as if i
         auto fp8_steps = random_weight(rng, k::weight_format::e4m3, 150, 2055, k::scale_format::f32, 3, 128, 3);
         auto bf16_steps = random_weight(rng, k::weight_format::bf16, 37, 3001);
         auto fp4 = random_weight(rng, k::weight_format::e2m1, 43, 2048, k::scale_format::e8m0, 1, 32);
-        for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view, &fp4.view}) {
+        auto f32 = random_weight(rng, k::weight_format::f32, 24, 4096 + 7);  // mHC's mixes, a ragged tail
+        for (const auto* w : {&fp8.view, &bf16.view, &fp8_steps.view, &bf16_steps.view, &fp4.view, &f32.view}) {
             std::uniform_real_distribution<float> u(-1.0f, 1.0f);
             const int64_t rows = 16;
             std::vector<float> x(static_cast<std::size_t>(rows * w->k));

@@ -465,9 +465,13 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
     }
     if (matmul_panel(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
     const int64_t kdim = w.k;
-    // Split K only when the activation rows would not fit in L2 together.
+    // Split K only when the activation rows would not fit in L2 together, and never for up to
+    // k_exact_rows rows (where no register-decoding kernel takes them): a split sums each row in
+    // another order than the row alone would be.
     int64_t kc = kdim;
-    if (rows * kdim * 4 > k_x_chunk_bytes) kc = std::max<int64_t>(256, k_x_chunk_bytes / (4 * rows) / 64 * 64);
+    if (rows > k_exact_rows && rows * kdim * 4 > k_x_chunk_bytes) {
+        kc = std::max<int64_t>(256, k_x_chunk_bytes / (4 * rows) / 64 * 64);
+    }
     kc = std::max<int64_t>(1, std::min(kc, kdim));
     // Plain float32 rows are used in place.
     const bool in_place = w.format == weight_format::f32 && w.scale_fmt == scale_format::none && w.row_bytes % 4 == 0;
