@@ -806,17 +806,19 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
             REQUIRE(kt.dot_weight_rows_e2m1_bf16 == nullptr);
             return;
         }
-        SECTION("the layout: each 64's even elements then its odd ones (a last 32: 16 and 16), exactness told") {
-            for (const int64_t len : {32, 64, 96, 1024 + 32}) {
+        SECTION("the layout: each 128's blocks, half by half, even elements then odd ones; exactness told") {
+            for (const int64_t len : {32, 64, 96, 128, 1024 + 32, 1024 + 96}) {
                 auto x = fp8_like_activations(rng, static_cast<std::size_t>(len));
                 x[0] = -0.0f;
                 x[static_cast<std::size_t>(len - 1)] = std::numeric_limits<float>::infinity();
                 std::vector<uint16_t> got(static_cast<std::size_t>(len));
                 REQUIRE(kt.e2m1_bf16_layout(x.data(), len, got.data()));
                 for (int64_t i = 0; i < len; ++i) {
-                    const int64_t c = i / 64 * 64, width = std::min<int64_t>(64, len - c), half = width / 2;
-                    const int64_t j = i - c;  // position within the chunk: even elements, then odd ones
-                    const int64_t src = c + (j < half ? 2 * j : 2 * (j - half) + 1);
+                    // Step c of 128 (or fewer) elements: four vectors of `words`, vector 2h + n holding
+                    // in word 8L + q element 32L + 16h + 2q + n (block L's half h, even or odd).
+                    const int64_t c = i / 128 * 128, words = 8 * std::min<int64_t>(4, (len - c) / 32);
+                    const int64_t v = (i - c) / words, p = (i - c) % words;
+                    const int64_t src = c + 32 * (p / 8) + 16 * (v / 2) + 2 * (p % 8) + v % 2;
                     uint32_t bits;
                     std::memcpy(&bits, &x[static_cast<std::size_t>(src)], 4);
                     INFO("len " << len << " at " << i);

@@ -739,14 +739,19 @@ MNEME_AVX512 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, 
 // activations, e4m3 codes times a power of two: 4 significant bits and float32's exponent range),
 // with vdpbf16ps: each product of a bf16 activation and an e2m1 weight (2 significant bits) is
 // exact, and two of them are summed per lane and instruction, where the float32 kernel needs a
-// widening, two lookups and two multiply-adds per 32 weights. Per 64 weights (32 code bytes): the
-// bytes widened to 16-bit lanes once, the low nibbles looked up as they are (vpermw reads an
-// index's low 5 bits, so the table is written twice and the high nibble's low bit in bit 4 picks
-// the same value), the high nibbles after one shift; the activations are laid out to match
-// (e2m1_bf16_layout: the chunk's 32 even elements, then its 32 odd ones). Lanes 0-7 of a chunk's
-// sum hold its first 32 weights and lanes 8-15 its second, so one vector carries both blocks'
-// scales (blocks are 32 or a multiple). One-row 512 x 1024 products, 4 weight rows a call, warm
-// (Zen 5): 11.2 us in float32, 9.6 here.
+// widening, two lookups and two multiply-adds per 32 weights. A step takes 128 weights (64 code
+// bytes, four blocks of 32) and keeps each 128-bit lane within one block: the bytes are widened to
+// 16-bit lanes by interleaving them with zeros (vpunpcklbw takes bytes 0-7 of each 128-bit lane,
+// vpunpckhbw bytes 8-15), so a lane's words, and the vdpbf16ps sums made of them, all belong to the
+// block of its 16 code bytes. The low nibbles are looked up as they are (vpermw reads an index's
+// low 5 bits, so the table is written twice and the high nibble's low bit in bit 4 picks the same
+// value), the high nibbles after one shift; the activations are laid out to match
+// (e2m1_bf16_layout). The step's four sums go into one vector whose lanes hold four blocks, scaled
+// by one multiply-add against the four blocks' scales; steps of 64 weights with two blocks a
+// vector took a multiply-add, two broadcasts and a blend per 64 weights. One-row 512 x 1024
+// products, 4 weight rows a call, warm (Zen 5): 11.2 us in float32, 9.6 with 64-weight steps; a
+// V4 decode step's 18 expert products, warm, one thread: 224-237 -> 215-229 us. (Looking the
+// bytes up with vpshufb, two tables for a bf16's two bytes, took more operations and was slower.)
 #define MNEME_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")))
 
 constexpr uint16_t bf16_bits(float v) {
@@ -764,55 +769,55 @@ template <int R, int W, int BK>
 MNEME_AVX512_BF16 void dot_tile_e2m1_bf16(const uint16_t* x, int64_t xs, const uint8_t* const* row, int64_t len,
                                           const float* const* scales, int64_t block_k, float* out) {
     const __m512i table = _mm512_load_si512(k_e2m1_bf16_twice.data());
-    const int64_t halves_per_block = BK == 32 ? 1 : block_k / 32;
-    const auto scale_of = [&](int j, int64_t half) { return scales[j][BK == 32 ? half : half / halves_per_block]; };
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const int64_t blocks_per_scale = BK == 32 ? 1 : block_k / 32;
     __m512 acc[W][R];
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) acc[j][r] = _mm512_setzero_ps();
     }
-    const auto chunk = [&](int64_t k, const __m512i(&codes)[W], const __m512(&s)[W],
-                           __mmask32 lanes) MNEME_AVX512_BF16 {
+    // The step at k of `blocks` (1-4) blocks of 32: the activations' four vectors of 8 * blocks
+    // words each (masked to them), the codes' 16 * blocks bytes (zero beyond: +0 weights).
+    const auto step = [&](int64_t k, int64_t blocks) MNEME_AVX512_BF16 {
+        const int64_t words = 8 * blocks;
+        const __mmask32 xm = blocks == 4 ? ~__mmask32{0} : static_cast<__mmask32>((1u << words) - 1u);
+        const __mmask64 cm = blocks == 4 ? ~__mmask64{0} : (__mmask64{1} << (16 * blocks)) - 1u;
 #pragma GCC unroll 4
         for (int j = 0; j < W; ++j) {
-            const __m512bh lo = reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(codes[j], table));
-            const __m512bh hi =
-                reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(codes[j], 4), table));
+            const __m512i codes = _mm512_maskz_loadu_epi8(cm, row[j] + k / 2);
+            const __m512i a = _mm512_unpacklo_epi8(codes, zero), b = _mm512_unpackhi_epi8(codes, zero);
+            const __m512bh w[4] = {
+                reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(a, table)),
+                reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(a, 4), table)),
+                reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(b, table)),
+                reinterpret_cast<__m512bh>(_mm512_permutexvar_epi16(_mm512_srli_epi16(b, 4), table))};
+            __m128 s4;
+            if constexpr (BK == 32) {
+                s4 = _mm_maskz_loadu_ps(static_cast<__mmask8>((1u << blocks) - 1u), scales[j] + k / 32);
+            } else {
+                float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                for (int64_t i = 0; i < blocks; ++i) s[i] = scales[j][(k / 32 + i) / blocks_per_scale];
+                s4 = _mm_loadu_ps(s);
+            }
+            const __m512 s = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(s4));
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r) {
                 const uint16_t* xr = x + r * xs + k;
-                const int64_t odd = lanes == ~__mmask32{0} ? 32 : 16;
-                __m512 t = _mm512_dpbf16_ps(_mm512_setzero_ps(), lo,
-                                            reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(lanes, xr)));
-                t = _mm512_dpbf16_ps(t, hi, reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(lanes, xr + odd)));
-                acc[j][r] = _mm512_fmadd_ps(t, s[j], acc[j][r]);
+                __m512 t = _mm512_setzero_ps();
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; ++v) {
+                    t = _mm512_dpbf16_ps(t, w[v],
+                                         reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(xm, xr + v * words)));
+                }
+                acc[j][r] = _mm512_fmadd_ps(t, s, acc[j][r]);
             }
         }
     };
     int64_t k = 0;
-    for (; k + 64 <= len; k += 64) {
-        __m512i codes[W];
-        __m512 s[W];
-#pragma GCC unroll 4
-        for (int j = 0; j < W; ++j) {
-            codes[j] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[j] + k / 2)));
-            s[j] = _mm512_mask_mov_ps(_mm512_set1_ps(scale_of(j, k / 32)), 0xff00,
-                                      _mm512_set1_ps(scale_of(j, k / 32 + 1)));
-        }
-        chunk(k, codes, s, ~__mmask32{0});
-    }
-    if (k < len) {  // a last 32: the upper code lanes are zero bytes (+0 weights), the activations' masked off
-        __m512i codes[W];
-        __m512 s[W];
-#pragma GCC unroll 4
-        for (int j = 0; j < W; ++j) {
-            codes[j] = _mm512_cvtepu8_epi16(
-                _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row[j] + k / 2))));
-            s[j] = _mm512_set1_ps(scale_of(j, k / 32));
-        }
-        chunk(k, codes, s, 0xffff);
-    }
+    for (; k + 128 <= len; k += 128) step(k, 4);
+    if (k < len) step(k, (len - k) / 32);
 #pragma GCC unroll 4
     for (int j = 0; j < W; ++j) {
 #pragma GCC unroll 8
@@ -858,36 +863,47 @@ MNEME_AVX512_BF16 bool dot_weight_rows_e2m1_bf16(const uint16_t* x, const uint8_
     return true;
 }
 
-// dot_e2m1_bf16's activations: per 64 elements the 32 even ones, then the 32 odd ones (a last 32: 16
-// and 16), as bf16. True when every element is a bf16 value exactly and none is subnormal (vdpbf16ps
-// reads subnormal inputs as zero); when false, out is partly written.
+// A block's 32 floats, given as two vectors a and b, to bf16 words (the high word of each float) in
+// e2m1_bf16_layout's order: a's even elements, its odd ones, then b's.
+alignas(64) constexpr std::array<uint16_t, 32> k_e2m1_bf16_pick = [] {
+    std::array<uint16_t, 32> p{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        p[i] = static_cast<uint16_t>(4 * i + 1);  // word 2e + 1 is element e's high half
+        p[8 + i] = static_cast<uint16_t>(4 * i + 3);
+        p[16 + i] = static_cast<uint16_t>(32 + 4 * i + 1);
+        p[24 + i] = static_cast<uint16_t>(32 + 4 * i + 3);
+    }
+    return p;
+}();
+
+// dot_e2m1_bf16's activations as bf16, per step of 128 elements (a last step of 32, 64 or 96:
+// `blocks` blocks of 32) four vectors of 8 * blocks words, the order of dot_tile_e2m1_bf16's
+// weights: vector 2h + n, word 8L + i is element 32L + 16h + 2i + n of the step (block L's half h,
+// its even (n = 0) or odd elements). True when every element is a bf16 value exactly and none is
+// subnormal (vdpbf16ps reads subnormal inputs as zero); when false, out is partly written.
 MNEME_AVX512_BF16 bool e2m1_bf16_layout(const float* x, int64_t len, uint16_t* out) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i pick = _mm512_load_si512(k_e2m1_bf16_pick.data());
     const __m512i low = _mm512_set1_epi32(0xffff), exponent = _mm512_set1_epi32(0x7f800000);
     const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
     __mmask16 inexact = 0;
-    // 32 elements at x + i: the even ones to ev, the odd ones to od (16 each).
-    const auto part = [&](int64_t i, uint16_t* ev, uint16_t* od) MNEME_AVX512_BF16 {
-        const __m512i a = _mm512_loadu_si512(x + i), b = _mm512_loadu_si512(x + i + 16);
-        for (const __m512i v : {a, b}) {
-            inexact |= _mm512_test_epi32_mask(v, low);
-            inexact |= _mm512_mask_test_epi32_mask(_mm512_testn_epi32_mask(v, exponent), v, magnitude);
-        }
-        const auto store = [](uint16_t* p, __m512i v) MNEME_AVX512_BF16 {
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
-        };
-        store(ev, _mm512_permutex2var_epi32(a, even, b));
-        store(od, _mm512_permutex2var_epi32(a, odd, b));
-    };
-    // Stops at the first chunk that is not: a float32 product (act-quant off) then pays for a chunk
+    // Stops at the first step that is not: a float32 product (act-quant off) then pays for a step
     // per row, not a whole layout it does not use.
-    int64_t i = 0;
-    for (; i + 64 <= len && inexact == 0; i += 64) {
-        part(i, out + i, out + i + 32);
-        part(i + 32, out + i + 16, out + i + 48);
+    for (int64_t k = 0; k < len && inexact == 0; k += 128) {
+        const int64_t blocks = std::min<int64_t>(4, (len - k) / 32), words = 8 * blocks;
+        for (int64_t l = 0; l < blocks; ++l) {
+            const __m512i a = _mm512_loadu_si512(x + k + 32 * l), b = _mm512_loadu_si512(x + k + 32 * l + 16);
+            for (const __m512i v : {a, b}) {
+                inexact |= _mm512_test_epi32_mask(v, low);
+                inexact |= _mm512_mask_test_epi32_mask(_mm512_testn_epi32_mask(v, exponent), v, magnitude);
+            }
+            const __m512i parts = _mm512_permutex2var_epi16(a, pick, b);
+            uint16_t* o = out + k + 8 * l;
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm512_castsi512_si128(parts));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(o + words), _mm512_extracti32x4_epi32(parts, 1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * words), _mm512_extracti32x4_epi32(parts, 2));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 3 * words), _mm512_extracti32x4_epi32(parts, 3));
+        }
     }
-    if (i < len && inexact == 0) part(i, out + i, out + i + 16);
     return inexact == 0;
 }
 
