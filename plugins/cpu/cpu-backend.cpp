@@ -157,6 +157,12 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
             }
             return MNEME_OK;
         }
+        const auto since_epoch = [] {
+            return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::steady_clock::now().time_since_epoch())
+                                             .count());
+        };
+        be->profile.submit_started(since_epoch());
         for (size_t i = 0; i < n_ops;) {
             mneme::cpu::forget_written(ops + i, 1);
             const auto t0 = std::chrono::steady_clock::now();
@@ -167,6 +173,7 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
             for (size_t j = i; j < i + ran; ++j) be->profile.record(ops[j], static_cast<uint64_t>(ns.count()) / ran);
             i += ran;
         }
+        be->profile.submit_ended(since_epoch());
         return MNEME_OK;
     });
 }

@@ -82,6 +82,27 @@ op_profile::~op_profile() {
         if (t.flops > 0 && t.ns > 0) std::fprintf(stderr, " %9.1f", t.flops / static_cast<double>(t.ns));
         std::fprintf(stderr, "\n");
     }
+    for (int decode = 0; decode < 2; ++decode) {
+        const tally& t = host_[decode];
+        if (t.calls == 0) continue;
+        std::fprintf(stderr, "  host between submits%-17s %10llu %12.2f %7s %12.2f\n", decode ? " (decode)" : "",
+                     static_cast<unsigned long long>(t.calls), static_cast<double>(t.ns) / 1e6, "",
+                     static_cast<double>(t.ns) / 1e3 / static_cast<double>(t.calls));
+    }
+}
+
+void op_profile::submit_started(uint64_t now_ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (last_end_ns_ == 0 || now_ns < last_end_ns_) return;
+    // Counted with the pass of the ops before it (a decode step's sampling follows its last op).
+    tally& t = host_[in_decode_ ? 1 : 0];
+    ++t.calls;
+    t.ns += now_ns - last_end_ns_;
+}
+
+void op_profile::submit_ended(uint64_t now_ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_end_ns_ = now_ns;
 }
 
 void op_profile::record(const mneme_op& op, uint64_t ns) {

@@ -4,7 +4,8 @@
 // prefill) and by size (w<=64K: at most 64Ki weights), which decide the kernel and how well it
 // streams; ops of 1-token decode passes are counted apart from prefill's (a pass is told by its
 // RMS norms, so what runs before a pass's first norm, the embedding lookup and cache growth, is
-// counted with the pass before). Off by default: no clock is read.
+// counted with the pass before). The time between submits, the host's share of a step, is printed
+// after the ops. Off by default: no clock is read.
 #pragma once
 
 #include <mneme/mneme_plugin.h>
@@ -26,8 +27,12 @@ public:
 
     bool enabled() const noexcept { return enabled_; }
     void record(const mneme_op& op, uint64_t ns);
+    // A queue_submit's start and end: the time between one submit's end and the next one's start
+    // is the host's (graph recording, routing read-backs, sampling), printed apart from the ops.
+    void submit_started(uint64_t now_ns);
+    void submit_ended(uint64_t now_ns);
 
-private:
+  private:
     struct tally {
         uint64_t calls = 0, ns = 0;
         double flops = 0;  // matmuls only
@@ -36,6 +41,8 @@ private:
     std::mutex mu_;  // queues of several sessions may run at once
     std::map<std::string, tally> by_kind_;
     bool in_decode_ = false;  // the pass in progress has one token (set by its RMS norms)
+    uint64_t last_end_ns_ = 0;  // of the previous submit; 0 before the first
+    tally host_[2];             // time between submits: [0] other passes (loading included), [1] decode
 };
 
 }  // namespace mneme::cpu
