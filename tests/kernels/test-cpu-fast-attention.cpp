@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "fast-kernels.h"
 #include "fast-test-support.h"
 #include "mneme_kernels/cpu-ops.h"
 #include "mneme_kernels/number-formats.h"
@@ -201,6 +202,100 @@ TEST_CASE("a lone query's indexer scores equal its scores within a batch, bit fo
             }
         }
     });
+}
+
+// Queries as V3.2 and V4 give them with the activation round trips on: every element a BF16 value.
+std::vector<float> bf16_valued(std::mt19937_64& rng, std::size_t n) {
+    std::vector<float> v = random_floats(rng, n);
+    for (auto& x : v) x = k::bf16_to_f32(k::f32_to_bf16(x));
+    return v;
+}
+
+TEST_CASE("BF16-exact queries on BF16 dot products: the reference's scores, a lone query's alike in a batch",
+          "[fast][indexer]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(8);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        for (int64_t heads : {1, 13, 16, 17, 40, 64, 100, 128}) {
+            for (int64_t d : {2, 17, 64, 128}) {
+                INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " d " << d);
+                const int64_t queries = 16, n_keys = 283, k_stride = d + 2, start_pos = n_keys - queries;
+                const auto q = bf16_valued(rng, static_cast<std::size_t>(queries * heads * d));
+                const auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+                const key_copies keys = bf16_keys(rng, static_cast<std::size_t>(n_keys * k_stride));
+                std::vector<float> ref(static_cast<std::size_t>(queries * n_keys)), batch(ref.size(), 3.0f),
+                    lone(static_cast<std::size_t>(n_keys));
+                k::indexer_scores<float>(ex.ctx, q.data(), w.data(), keys.wide.data(), d, heads, queries, n_keys,
+                                         k_stride, start_pos, 1, ref.data());
+                k::fast::indexer_scores_bf16(ex.ctx, q.data(), w.data(), keys.half.data(), d, heads, queries, n_keys,
+                                             k_stride, start_pos, 1, batch.data());
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    INFO("element " << i);
+                    if (std::isinf(ref[i])) {
+                        REQUIRE(batch[i] == ref[i]);
+                    } else {
+                        REQUIRE(std::fabs(double(ref[i]) - batch[i]) <= 1e-5 * (1.0 + heads * d));
+                    }
+                }
+                // A decoding step's query and the same query in a drafting verify pass (up to 16).
+                for (int64_t s = 0; s < queries; ++s) {
+                    k::fast::indexer_scores_bf16(ex.ctx, q.data() + s * heads * d, w.data() + s * heads,
+                                                 keys.half.data(), d, heads, 1, n_keys, k_stride, start_pos + s, 1,
+                                                 lone.data());
+                    INFO("query " << s);
+                    REQUIRE(std::memcmp(lone.data(), batch.data() + s * n_keys, lone.size() * sizeof(float)) == 0);
+                }
+                // The kernel itself against float64 sums of the exact products.
+                if (kt.head_dots_bf16 && d % 2 == 0) {
+                    std::vector<uint32_t> qp(static_cast<std::size_t>(d / 2 * k::fast::head_vectors(heads) * 16));
+                    REQUIRE(k::fast::pack_heads_bf16(q.data(), heads, d, qp.data()));
+                    std::vector<const uint16_t*> rows;
+                    for (int64_t j = 0; j < n_keys; ++j) rows.push_back(keys.half.data() + j * k_stride);
+                    std::vector<float> dots(static_cast<std::size_t>(heads * n_keys));
+                    REQUIRE(kt.head_dots_bf16(qp.data(), heads, rows.data(), n_keys, d, dots.data(), n_keys));
+                    for (int64_t h = 0; h < heads; ++h) {
+                        for (int64_t j = 0; j < n_keys; ++j) {
+                            double exact = 0, magnitude = 0;
+                            for (int64_t c = 0; c < d; ++c) {
+                                const double t = double(q[static_cast<std::size_t>(h * d + c)]) *
+                                                 keys.wide[static_cast<std::size_t>(j * k_stride + c)];
+                                exact += t;
+                                magnitude += std::fabs(t);
+                            }
+                            INFO("head " << h << " key " << j);
+                            REQUIRE(std::fabs(exact - dots[static_cast<std::size_t>(h * n_keys + j)]) <=
+                                    1e-6 * magnitude);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+TEST_CASE("queries that BF16 does not hold exactly, or holds as subnormals, keep the float32 dots", "[fast][indexer]") {
+    // pack_heads_bf16 refuses them; the scan then scores them exactly as with float32 keys.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(9);
+    const int64_t heads = 16, d = 64, queries = 2, n_keys = 300, start_pos = n_keys - queries;
+    for (const float odd : {1.0f + 0x1p-12f, 0x1p-130f}) {
+        auto q = bf16_valued(rng, static_cast<std::size_t>(queries * heads * d));
+        q[37] = odd;
+        std::vector<uint32_t> qp(static_cast<std::size_t>(d / 2 * k::fast::head_vectors(heads) * 16));
+        CHECK_FALSE(k::fast::pack_heads_bf16(q.data(), heads, d, qp.data()));
+        const auto w = random_floats(rng, static_cast<std::size_t>(queries * heads));
+        const key_copies keys = bf16_keys(rng, static_cast<std::size_t>(n_keys * d));
+        std::vector<float> want(static_cast<std::size_t>(queries * n_keys)), got(want.size());
+        mneme::test::for_each_isa([&](k::fast::isa isa) {
+            INFO("isa " << k::fast::isa_name(isa) << " element " << odd);
+            k::fast::indexer_scores(ex.ctx, q.data(), w.data(), keys.wide.data(), d, heads, queries, n_keys, d,
+                                    start_pos, 1, want.data());
+            k::fast::indexer_scores_bf16(ex.ctx, q.data(), w.data(), keys.half.data(), d, heads, queries, n_keys, d,
+                                         start_pos, 1, got.data());
+            REQUIRE(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+        });
+    }
 }
 
 TEST_CASE("fast indexer scores equal the reference", "[fast][indexer]") {

@@ -20,6 +20,9 @@ constexpr int64_t k_query_group = 4;     // queries per indexer work item
 // the matrix tiles, whose sums differ from the panels' in rounding; verify passes keep the panels,
 // whose sums equal a lone decoding query's bit for bit.
 constexpr int64_t k_tile_min_queries = 17;
+// Up to this many queries (a decoding step, or a drafting verify pass of at most 16 tokens), each
+// query is scored alone where BF16 dot products take it, so a query scores alike in both.
+constexpr int64_t k_bf16_lane_max_queries = 16;
 
 // The rows a query attends to, in the reference order: window/index keys, then compressed entries.
 void select_rows(const attention_args& a, const float* k, const float* v, const float* comp, int64_t s,
@@ -153,10 +156,24 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
     const bool lanes = kt.head_dots && heads <= 128;
     // Prefill-sized batches on matrix tiles, for BF16 keys.
     const bool tiles = kt.tile_dots && kt.tile_query_parts && queries >= k_tile_min_queries;
+    // Queries that bf16 holds exactly (FP8- or FP4-rounded ones) against BF16 keys, up to
+    // k_bf16_lane_max_queries of them: each query alone on BF16 dot products (head_dots_bf16).
+    const uint16_t* keys16 = nullptr;
+    int64_t key16_stride = 0;
+    const int64_t qp_size = d / 2 * head_vectors(heads) * 16;
+    std::vector<uint32_t> qpairs;
+    bool bf16_lanes = kt.head_dots_bf16 && heads <= 128 && d % 2 == 0 && queries <= k_bf16_lane_max_queries &&
+                      keys.bf16_rows(0, n_keys, keys16, key16_stride);
+    if (bf16_lanes) {
+        qpairs.resize(static_cast<std::size_t>(queries * qp_size));
+        for (int64_t s = 0; s < queries && bf16_lanes; ++s)
+            bf16_lanes = pack_heads_bf16(q + s * heads * d, heads, d, qpairs.data() + s * qp_size);
+    }
     parallel(ex, static_cast<std::size_t>(qgroups * kblocks), 1, [&](std::size_t i0, std::size_t i1) {
         std::vector<float> dots, panel, rowbuf, qt;
         std::vector<uint16_t> qparts;
         const float* key_rows[k_key_block];
+        const uint16_t* key16_rows[k_key_block];
         int64_t packed_query = -1, parted_group = -1;
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
@@ -167,7 +184,14 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
             const int64_t valid_max = std::min(nj, (start_pos + s0 + ns) / ratio - j0);
             const uint16_t* tile_keys = nullptr;
             int64_t tile_key_stride = 0;
-            if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, tile_keys, tile_key_stride)) {
+            if (valid_max > 0 && bf16_lanes) {
+                dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
+                for (int64_t j = 0; j < valid_max; ++j) key16_rows[j] = keys16 + (j0 + j) * key16_stride;
+                for (int64_t s = s0; s < s0 + ns; ++s) {
+                    kt.head_dots_bf16(qpairs.data() + s * qp_size, heads, key16_rows, valid_max, d,
+                                      dots.data() + (s - s0) * heads * valid_max, valid_max);
+                }
+            } else if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, tile_keys, tile_key_stride)) {
                 if (parted_group != s0) {
                     qparts.resize(static_cast<std::size_t>(tile_parts_size(ns * heads, d)));
                     kt.tile_query_parts(q + s0 * heads * d, ns * heads, d, qparts.data());

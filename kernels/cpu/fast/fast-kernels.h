@@ -169,6 +169,15 @@ struct kernel_table {
                           const float* scales, int64_t block_k, float* out);
     bool (*dot_weight_rows_e2m1_bf16)(const uint16_t* x, const uint8_t* const* row, int64_t count, int64_t len,
                                       const float* const* scales, int64_t block_k, float* out);
+    // One query's indexer dots on BF16 dot products, for a query that bf16 holds exactly (V3.2's
+    // FP8-rounded index queries, V4's FP4-rounded ones) against BF16 keys: qp is the query as
+    // pack_heads_bf16 lays it out, keys[j] a row of d BF16 elements (d even). dots[h * dot_stride +
+    // j] = the exact products q[h][c] · key_j[c] summed in float32 two elements (c, c + 1) at a time
+    // from zero, another order than head_dots' chain; a subnormal BF16 key element reads as zero and
+    // a product or sum below 2^-126 flushes to zero (the instruction's rules). Returns false,
+    // computing nothing, for more than 128 heads or an odd d. Null where the CPU has no AVX512-BF16.
+    bool (*head_dots_bf16)(const uint32_t* qp, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
+                           float* dots, int64_t dot_stride);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;
@@ -204,6 +213,28 @@ inline void pack_heads(const float* q, int64_t heads, int64_t d, float* qt) {
     for (int64_t c = 0; c < d; ++c) {
         for (int64_t h = 0; h < lanes; ++h) qt[c * lanes + h] = h < heads ? q[h * d + c] : 0.0f;
     }
+}
+
+// head_dots_bf16's query layout: per pair of elements (2p, 2p + 1), head_vectors(heads) vectors of
+// 16 heads, each lane the pair as two BF16 halves (element 2p in the low one): qp[(p * w + v) * 16 +
+// i] for head 16 v + i, zero beyond the last head; d even. Returns false when an element is not a
+// BF16 value exactly, or is a subnormal one (which the BF16 dot products would read as zero).
+inline bool pack_heads_bf16(const float* q, int64_t heads, int64_t d, uint32_t* qp) {
+    const int64_t lanes = head_vectors(heads) * 16;
+    for (int64_t p = 0; p < d / 2; ++p) {
+        for (int64_t h = 0; h < lanes; ++h) {
+            uint32_t pair = 0;
+            for (int64_t e = 0; e < 2 && h < heads; ++e) {
+                uint32_t bits;
+                std::memcpy(&bits, q + h * d + 2 * p + e, 4);
+                const uint32_t exponent = bits & 0x7f800000u;
+                if ((bits & 0xffffu) != 0 || (exponent == 0 && (bits & 0x7fffffffu) != 0)) return false;
+                pair |= (bits >> 16) << (16 * e);
+            }
+            qp[p * lanes + h] = pair;
+        }
+    }
+    return true;
 }
 
 const kernel_table& scalar_kernels();

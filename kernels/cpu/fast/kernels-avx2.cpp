@@ -599,6 +599,7 @@ const kernel_table& avx2_kernels() {
                                     sum_squares,
                                     nullptr,
                                     nullptr,
+                                    nullptr,
                                     nullptr};
     return table;
 }
