@@ -250,10 +250,9 @@ TEST_CASE("BF16-exact queries on BF16 dot products: the reference's scores, a lo
                 if (kt.head_dots_bf16 && d % 2 == 0) {
                     std::vector<uint32_t> qp(static_cast<std::size_t>(d / 2 * k::fast::head_vectors(heads) * 16));
                     REQUIRE(k::fast::pack_heads_bf16(q.data(), heads, d, qp.data()));
-                    std::vector<const uint16_t*> rows;
-                    for (int64_t j = 0; j < n_keys; ++j) rows.push_back(keys.half.data() + j * k_stride);
                     std::vector<float> dots(static_cast<std::size_t>(heads * n_keys));
-                    REQUIRE(kt.head_dots_bf16(qp.data(), heads, rows.data(), n_keys, d, dots.data(), n_keys));
+                    REQUIRE(kt.head_dots_bf16(qp.data(), heads, keys.half.data(), k_stride, n_keys, d, dots.data(),
+                                              n_keys));
                     for (int64_t h = 0; h < heads; ++h) {
                         for (int64_t j = 0; j < n_keys; ++j) {
                             double exact = 0, magnitude = 0;

@@ -173,7 +173,6 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
         std::vector<float> dots, panel, rowbuf, qt;
         std::vector<uint16_t> qparts;
         const float* key_rows[k_key_block];
-        const uint16_t* key16_rows[k_key_block];
         int64_t packed_query = -1, parted_group = -1;
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s0 = static_cast<int64_t>(i) / kblocks * k_query_group;
@@ -186,10 +185,9 @@ void indexer_scan(const exec_ctx& ex, const float* q, const float* w, const Keys
             int64_t tile_key_stride = 0;
             if (valid_max > 0 && bf16_lanes) {
                 dots.resize(static_cast<std::size_t>(ns * heads * valid_max));
-                for (int64_t j = 0; j < valid_max; ++j) key16_rows[j] = keys16 + (j0 + j) * key16_stride;
                 for (int64_t s = s0; s < s0 + ns; ++s) {
-                    kt.head_dots_bf16(qpairs.data() + s * qp_size, heads, key16_rows, valid_max, d,
-                                      dots.data() + (s - s0) * heads * valid_max, valid_max);
+                    kt.head_dots_bf16(qpairs.data() + s * qp_size, heads, keys16 + j0 * key16_stride, key16_stride,
+                                      valid_max, d, dots.data() + (s - s0) * heads * valid_max, valid_max);
                 }
             } else if (valid_max > 0 && tiles && keys.bf16_rows(j0, valid_max, tile_keys, tile_key_stride)) {
                 if (parted_group != s0) {

@@ -171,13 +171,13 @@ struct kernel_table {
                                       const float* const* scales, int64_t block_k, float* out);
     // One query's indexer dots on BF16 dot products, for a query that bf16 holds exactly (V3.2's
     // FP8-rounded index queries, V4's FP4-rounded ones) against BF16 keys: qp is the query as
-    // pack_heads_bf16 lays it out, keys[j] a row of d BF16 elements (d even). dots[h * dot_stride +
-    // j] = the exact products q[h][c] · key_j[c] summed in float32 two elements (c, c + 1) at a time
-    // from zero, another order than head_dots' chain; a subnormal BF16 key element reads as zero and
-    // a product or sum below 2^-126 flushes to zero (the instruction's rules). Returns false,
-    // computing nothing, for more than 128 heads or an odd d. Null where the CPU has no AVX512-BF16.
-    bool (*head_dots_bf16)(const uint32_t* qp, int64_t heads, const uint16_t* const* keys, int64_t n, int64_t d,
-                           float* dots, int64_t dot_stride);
+    // pack_heads_bf16 lays it out, key j the d BF16 elements (d even) at keys + j * key_stride.
+    // dots[h * dot_stride + j] = the exact products q[h][c] · key_j[c] summed in float32 two elements (c, c + 1) at a
+    // time from zero, another order than head_dots' chain; a subnormal BF16 key element reads as zero and a product or
+    // sum below 2^-126 flushes to zero (the instruction's rules). Returns false, computing nothing, for more than 128
+    // heads or an odd d. Null where the CPU has no AVX512-BF16.
+    bool (*head_dots_bf16)(const uint32_t* qp, int64_t heads, const uint16_t* keys, int64_t key_stride, int64_t n,
+                           int64_t d, float* dots, int64_t dot_stride);
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -1093,18 +1093,26 @@ MNEME_AVX512 float sum_squares(const float* x, int64_t n) {
 
 // head_dots_hv on BF16 dot products: each step takes two elements of every key (one 32-bit
 // broadcast straight from the BF16 row, no widening) against two elements of 16 heads, half the
-// multiply-add instructions of the float32 chain.
+// multiply-add instructions of the float32 chain. The keys k_key_prefetch_bytes ahead are
+// requested 16 at a time: a long-context decoding step reads its keys from memory, and the scan
+// left to the hardware prefetcher read them at ~14 GB/s on two threads (32K keys, 16 heads x 64
+// and 64 x 128, cold, alternated in one process: 222-235 -> 179-188 us, 1265-1324 -> 920-937 us).
+constexpr int64_t k_key_prefetch_bytes = 4096;
 template <int HV>
-MNEME_AVX512_BF16 void head_dots_bf16_hv(const uint32_t* qp, int64_t heads, const uint16_t* const* keys, int64_t n,
+MNEME_AVX512_BF16 void head_dots_bf16_hv(const uint32_t* qp, int64_t heads, const uint16_t* keys, int64_t ks, int64_t n,
                                          int64_t d, float* dots, int64_t ds) {
     constexpr int KB = HV == 1 ? 8 : 16 / HV;
     alignas(64) float res[HV][16][16];  // [head vector][key of the group][head lane]
     const int64_t pairs = d / 2;
+    const int64_t ahead = std::max<int64_t>(16, (k_key_prefetch_bytes / (2 * ks) + 15) / 16 * 16);
     for (int64_t j0 = 0; j0 < n; j0 += 16) {
         const int64_t nk = n - j0 < 16 ? n - j0 : 16;
+        // (Prefetches never fault: those past the last key are harmless.)
+        const auto* next = reinterpret_cast<const char*>(keys + (j0 + ahead) * ks);
+        for (int64_t off = 0; off < 16 * 2 * ks; off += 64) __builtin_prefetch(next + off);
         for (int64_t g = 0; g < nk; g += KB) {
             const uint16_t* kp[KB];
-            for (int b = 0; b < KB; ++b) kp[b] = keys[j0 + (g + b < nk ? g + b : nk - 1)];  // a real row: no overread
+            for (int b = 0; b < KB; ++b) kp[b] = keys + (j0 + (g + b < nk ? g + b : nk - 1)) * ks;  // no overread
             __m512 acc[KB][HV];
 #pragma GCC unroll 8
             for (int b = 0; b < KB; ++b) {
@@ -1143,21 +1151,21 @@ MNEME_AVX512_BF16 void head_dots_bf16_hv(const uint32_t* qp, int64_t heads, cons
     }
 }
 
-MNEME_AVX512_BF16 bool head_dots_bf16(const uint32_t* qp, int64_t heads, const uint16_t* const* keys, int64_t n,
-                                      int64_t d, float* dots, int64_t dot_stride) {
-    if (heads < 1 || heads > 128 || d % 2 != 0) return false;
+MNEME_AVX512_BF16 bool head_dots_bf16(const uint32_t* qp, int64_t heads, const uint16_t* keys, int64_t key_stride,
+                                      int64_t n, int64_t d, float* dots, int64_t dot_stride) {
+    if (heads < 1 || heads > 128 || d % 2 != 0 || key_stride < d) return false;
     switch (head_vectors(heads)) {
         case 1:
-            head_dots_bf16_hv<1>(qp, heads, keys, n, d, dots, dot_stride);
+            head_dots_bf16_hv<1>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
             break;
         case 2:
-            head_dots_bf16_hv<2>(qp, heads, keys, n, d, dots, dot_stride);
+            head_dots_bf16_hv<2>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
             break;
         case 4:
-            head_dots_bf16_hv<4>(qp, heads, keys, n, d, dots, dot_stride);
+            head_dots_bf16_hv<4>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
             break;
         default:
-            head_dots_bf16_hv<8>(qp, heads, keys, n, d, dots, dot_stride);
+            head_dots_bf16_hv<8>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
             break;
     }
     return true;
