@@ -243,6 +243,31 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
     }
 }
 
+// head_dots' results of up to 16 keys, res[v][key][lane], transposed into dots[h * ds + key] for
+// the heads that exist.
+template <int HV>
+MNEME_AVX512 inline void store_head_dots(const float (&res)[HV][16][16], int64_t nk, int64_t heads, float* dots,
+                                         int64_t ds) {
+    const auto mask = static_cast<__mmask16>((1u << nk) - 1);
+    for (int v = 0; v < HV; ++v) {
+        __m512 r[16];
+        for (int i = 0; i < 16; ++i) r[i] = i < nk ? _mm512_load_ps(res[v][i]) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int i = 0; i < 16 && v * 16 + i < heads; ++i) _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds, mask, r[i]);
+    }
+}
+
+// f(std::integral_constant<int, HV>{}) for HV = head_vectors(heads).
+template <class F>
+void with_head_vectors(int64_t heads, F&& f) {
+    switch (head_vectors(heads)) {
+        case 1: return f(std::integral_constant<int, 1>{});
+        case 2: return f(std::integral_constant<int, 2>{});
+        case 4: return f(std::integral_constant<int, 4>{});
+        default: return f(std::integral_constant<int, 8>{});
+    }
+}
+
 // head_dots with HV vectors of 16 heads: KB keys at a time keep KB * HV accumulators (16; 8 for one
 // vector, where 16 keys cost more in pointer and broadcast traffic than they hide latency) in
 // flight; every 16 keys, each head vector's results are transposed into 16 rows of 16 keys.
@@ -281,34 +306,14 @@ MNEME_AVX512 void head_dots_hv(const float* qt, int64_t heads, const float* cons
                 for (int v = 0; v < HV; ++v) _mm512_store_ps(res[v][g + b], acc[b][v]);
             }
         }
-        const auto mask = static_cast<__mmask16>((1u << nk) - 1);
-        for (int v = 0; v < HV; ++v) {
-            __m512 r[16];
-            for (int i = 0; i < 16; ++i) r[i] = i < nk ? _mm512_load_ps(res[v][i]) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int i = 0; i < 16 && v * 16 + i < heads; ++i)
-                _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds + j0, mask, r[i]);
-        }
+        store_head_dots<HV>(res, nk, heads, dots + j0, ds);
     }
 }
 
 MNEME_AVX512 bool head_dots(const float* qt, int64_t heads, const float* const* keys, int64_t n, int64_t d, float* dots,
                             int64_t dot_stride) {
     if (heads < 1 || heads > 128) return false;
-    switch (head_vectors(heads)) {
-        case 1:
-            head_dots_hv<1>(qt, heads, keys, n, d, dots, dot_stride);
-            break;
-        case 2:
-            head_dots_hv<2>(qt, heads, keys, n, d, dots, dot_stride);
-            break;
-        case 4:
-            head_dots_hv<4>(qt, heads, keys, n, d, dots, dot_stride);
-            break;
-        default:
-            head_dots_hv<8>(qt, heads, keys, n, d, dots, dot_stride);
-            break;
-    }
+    with_head_vectors(heads, [&](auto hv) { head_dots_hv<decltype(hv)::value>(qt, heads, keys, n, d, dots, dot_stride); });
     return true;
 }
 
@@ -1140,34 +1145,16 @@ MNEME_AVX512_BF16 void head_dots_bf16_hv(const uint32_t* qp, int64_t heads, cons
                 for (int v = 0; v < HV; ++v) _mm512_store_ps(res[v][g + b], acc[b][v]);
             }
         }
-        const auto mask = static_cast<__mmask16>((1u << nk) - 1);
-        for (int v = 0; v < HV; ++v) {
-            __m512 r[16];
-            for (int i = 0; i < 16; ++i) r[i] = i < nk ? _mm512_load_ps(res[v][i]) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int i = 0; i < 16 && v * 16 + i < heads; ++i)
-                _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds + j0, mask, r[i]);
-        }
+        store_head_dots<HV>(res, nk, heads, dots + j0, ds);
     }
 }
 
 MNEME_AVX512_BF16 bool head_dots_bf16(const uint32_t* qp, int64_t heads, const uint16_t* keys, int64_t key_stride,
                                       int64_t n, int64_t d, float* dots, int64_t dot_stride) {
     if (heads < 1 || heads > 128 || d % 2 != 0 || key_stride < d) return false;
-    switch (head_vectors(heads)) {
-        case 1:
-            head_dots_bf16_hv<1>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
-            break;
-        case 2:
-            head_dots_bf16_hv<2>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
-            break;
-        case 4:
-            head_dots_bf16_hv<4>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
-            break;
-        default:
-            head_dots_bf16_hv<8>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
-            break;
-    }
+    with_head_vectors(heads, [&](auto hv) {
+        head_dots_bf16_hv<decltype(hv)::value>(qp, heads, keys, key_stride, n, d, dots, dot_stride);
+    });
     return true;
 }
 
