@@ -113,6 +113,7 @@ instance::instance(validation_sink sink) : sink_(std::move(sink)) {
     ci.ppEnabledExtensionNames = extensions.data();
     if (validate) ci.pNext = &dbg;
     const VkResult r = fns_.vkCreateInstance(&ci, nullptr, &instance_);
+    pin_vulkan_stack();
     if (r != VK_SUCCESS) {
         raise(MNEME_ERROR_NO_BACKEND, "vkCreateInstance failed (", result_text(r), "): no usable Vulkan driver");
     }
@@ -155,6 +156,7 @@ VKAPI_ATTR VkBool32 VKAPI_CALL instance::on_message(VkDebugUtilsMessageSeverityF
 std::vector<physical_device> instance::devices() const {
     uint32_t n = 0;
     fns_.vkEnumeratePhysicalDevices(instance_, &n, nullptr);
+    pin_vulkan_stack();
     std::vector<VkPhysicalDevice> handles(n);
     if (n) fns_.vkEnumeratePhysicalDevices(instance_, &n, handles.data());
     handles.resize(n);
