@@ -3,41 +3,18 @@
 #include <dlfcn.h>
 #include <link.h>
 
-#include <algorithm>
-
+#include <cstring>
 #include <mutex>
 
 #include "plugin-boundary.h"
 
 namespace mneme::vk {
 
-namespace {
-
-std::vector<std::string> loaded_objects() {
-    std::vector<std::string> names;
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, std::size_t, void* out) {
-            if (info->dlpi_name && *info->dlpi_name) static_cast<std::vector<std::string>*>(out)->push_back(info->dlpi_name);
-            return 0;
-        },
-        &names);
-    return names;
-}
-
-// What was loaded before the Vulkan loader (set by load_loader).
-std::vector<std::string>& before_loader() {
-    static std::vector<std::string> names;
-    return names;
-}
-
-}  // namespace
-
 const instance_fns* load_loader(std::string& why) {
     static instance_fns fns;
     static std::string error;
     static std::once_flag once;
     std::call_once(once, [] {
-        before_loader() = loaded_objects();
         // RTLD_LOCAL: the loader's symbols stay out of the host's namespace.
         void* lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
         if (!lib) {
@@ -64,12 +41,18 @@ const instance_fns* load_loader(std::string& why) {
 }
 
 void pin_vulkan_stack() {
-    const std::vector<std::string>& before = before_loader();
-    for (const std::string& name : loaded_objects()) {
-        if (std::find(before.begin(), before.end(), name) != before.end()) continue;
-        // RTLD_NOLOAD: only marks what is already loaded; the reference it takes is never dropped.
-        (void)dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-    }
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void*) {
+            const char* path = info->dlpi_name;
+            const char* slash = path ? std::strrchr(path, '/') : nullptr;
+            const char* file = slash ? slash + 1 : path;
+            if (file && (std::strncmp(file, "libvulkan_", 10) == 0 || std::strncmp(file, "libVkLayer_", 11) == 0)) {
+                // RTLD_NOLOAD: only marks what is already loaded; the reference it takes is never dropped.
+                (void)dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+            }
+            return 0;
+        },
+        nullptr);
 }
 
 void load_instance(instance_fns& f, VkInstance instance) {

@@ -89,15 +89,16 @@ struct device_fns {
 
 // The loader's global functions, or nullptr with `why` set when libvulkan cannot be loaded.
 const instance_fns* load_loader(std::string& why);
-// Fills the instance-level functions of `f` for `instance` (debug ones may stay null).
-// Keeps every shared object the Vulkan loader has opened so far (drivers, layers and what they
-// need: whatever was loaded after the loader itself) in memory for the rest of the process. Mesa's
+// Keeps the Mesa-style drivers and layers the Vulkan loader has opened (libvulkan_*.so,
+// libVkLayer_*.so; what they need stays with them) in memory for the rest of the process. Mesa's
 // lavapipe (22.3.6-1+deb12u2) loses two 128-byte blocks each time the loader unloads it, which
 // LeakSanitizer reports for every process that made an instance; a later instance would open the
-// drivers again anyway. Called once an instance exists and once its devices were listed (with a
-// layer in between, the loader opens the drivers while listing layers and extensions).
+// drivers again anyway. Nothing else the process loads is touched. Called once an instance exists
+// and once its devices were listed (with a layer in between, the loader opens the drivers while
+// listing layers and extensions).
 void pin_vulkan_stack();
 
+// Fills the instance-level functions of `f` for `instance` (debug ones may stay null).
 void load_instance(instance_fns& f, VkInstance instance);
 // Device-level functions; throws plugin::failure when one is missing.
 device_fns load_device(const instance_fns& f, VkDevice device);
