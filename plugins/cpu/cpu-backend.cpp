@@ -162,7 +162,7 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
                                              std::chrono::steady_clock::now().time_since_epoch())
                                              .count());
         };
-        be->profile.submit_started(since_epoch());
+        if (n_ops) be->profile.submit_started(since_epoch(), ops[0]);
         for (size_t i = 0; i < n_ops;) {
             mneme::cpu::forget_written(ops + i, 1);
             const auto t0 = std::chrono::steady_clock::now();
@@ -173,7 +173,7 @@ mneme_status MNEME_CALL queue_submit(mneme_backend* be, mneme_queue* q, const mn
             for (size_t j = i; j < i + ran; ++j) be->profile.record(ops[j], static_cast<uint64_t>(ns.count()) / ran);
             i += ran;
         }
-        be->profile.submit_ended(since_epoch());
+        if (n_ops) be->profile.submit_ended(since_epoch(), ops[n_ops - 1]);
         return MNEME_OK;
     });
 }

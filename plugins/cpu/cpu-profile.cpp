@@ -89,20 +89,38 @@ op_profile::~op_profile() {
                      static_cast<unsigned long long>(t.calls), static_cast<double>(t.ns) / 1e6, "",
                      static_cast<double>(t.ns) / 1e3 / static_cast<double>(t.calls));
     }
+    std::vector<std::pair<std::string, tally>> gaps(decode_gaps_.begin(), decode_gaps_.end());
+    std::sort(gaps.begin(), gaps.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
+    if (gaps.size() > 8) gaps.resize(8);
+    for (const auto& [edge, t] : gaps) {
+        std::fprintf(stderr, "    between %-44s %10llu %12.2f %7s %12.2f\n", edge.c_str(),
+                     static_cast<unsigned long long>(t.calls), static_cast<double>(t.ns) / 1e6, "",
+                     static_cast<double>(t.ns) / 1e3 / static_cast<double>(t.calls));
+    }
 }
 
-void op_profile::submit_started(uint64_t now_ns) {
+void op_profile::submit_started(uint64_t now_ns, const mneme_op& first) {
     std::lock_guard<std::mutex> lock(mu_);
     if (last_end_ns_ == 0 || now_ns < last_end_ns_) return;
+    // A prompt's first submit opens with its embedding gather of several rows: the wait before it
+    // (a session set up, the caller's own work) is no decode step's.
+    if (first.type == MNEME_OP_GET_ROWS && first.dst.ne[1] * first.dst.ne[2] * first.dst.ne[3] > 1) in_decode_ = false;
     // Counted with the pass of the ops before it (a decode step's sampling follows its last op).
     tally& t = host_[in_decode_ ? 1 : 0];
     ++t.calls;
     t.ns += now_ns - last_end_ns_;
+    if (in_decode_) {
+        tally& e = decode_gaps_[last_kind_ + " -> " + kind_of(first)];
+        ++e.calls;
+        e.ns += now_ns - last_end_ns_;
+    }
 }
 
-void op_profile::submit_ended(uint64_t now_ns) {
+void op_profile::submit_ended(uint64_t now_ns, const mneme_op& last) {
+    std::string kind = kind_of(last);
     std::lock_guard<std::mutex> lock(mu_);
     last_end_ns_ = now_ns;
+    last_kind_ = std::move(kind);
 }
 
 void op_profile::record(const mneme_op& op, uint64_t ns) {

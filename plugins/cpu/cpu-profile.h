@@ -29,8 +29,10 @@ public:
     void record(const mneme_op& op, uint64_t ns);
     // A queue_submit's start and end: the time between one submit's end and the next one's start
     // is the host's (graph recording, routing read-backs, sampling), printed apart from the ops.
-    void submit_started(uint64_t now_ns);
-    void submit_ended(uint64_t now_ns);
+    // Decode gaps are also tallied by the ops on either side (the last one of the submit before,
+    // the first one of the next), which tells what the host was doing in between.
+    void submit_started(uint64_t now_ns, const mneme_op& first);
+    void submit_ended(uint64_t now_ns, const mneme_op& last);
 
   private:
     struct tally {
@@ -43,6 +45,8 @@ public:
     bool in_decode_ = false;  // the pass in progress has one token (set by its RMS norms)
     uint64_t last_end_ns_ = 0;  // of the previous submit; 0 before the first
     tally host_[2];             // time between submits: [0] other passes (loading included), [1] decode
+    std::string last_kind_;     // of the previous submit's last op
+    std::map<std::string, tally> decode_gaps_;  // "before -> after" op kinds
 };
 
 }  // namespace mneme::cpu
