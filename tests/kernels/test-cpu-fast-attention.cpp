@@ -58,6 +58,7 @@ struct attention_case {
     int64_t heads, queries, dk, dv, n_keys;
     bool indexed, with_sink, with_comp;
     int64_t window, key_start;
+    int64_t n_indices = 9;  // per query, when indexed
 };
 
 // Random inputs for one case; `a` points into the vectors (moving the struct keeps them valid).
@@ -97,7 +98,7 @@ attention_inputs make_inputs(std::mt19937_64& rng, const attention_case& c) {
         a.comp = in.comp.data();
     }
     if (c.indexed) {
-        a.n_indices = 9;
+        a.n_indices = c.n_indices;
         const int64_t range = c.with_comp ? a.n_comp : c.n_keys;
         std::uniform_int_distribution<int32_t> pick(-1, static_cast<int32_t>(range + 1));  // invalid ones too
         in.idx.resize(static_cast<std::size_t>(a.n_indices * c.queries));
@@ -131,10 +132,20 @@ TEST_CASE("fast attention equals the reference", "[fast][attention]") {
         for (int64_t heads : {1, 3, 17}) {
             for (int64_t dk : {1, 13, 64, 70}) {
                 for (int64_t queries : {1, 4}) {
-                    for (int variant = 0; variant < 6; ++variant) {
-                        attention_case c{heads, queries, dk, dk == 64 ? 64 : 11, 300,
-                                         variant == 1 || variant == 4, variant == 2 || variant == 4,
-                                         variant >= 4, variant == 3 ? 37 : 0, variant == 5 ? 5 : 0};
+                    for (int variant = 0; variant < 8; ++variant) {
+                        // 6, 7: long index lists (taken in several chunks), over keys and over
+                        // compressed entries with a sink.
+                        attention_case c{heads,
+                                         queries,
+                                         dk,
+                                         dk == 64 ? 64 : 11,
+                                         300,
+                                         variant == 1 || variant >= 4,
+                                         variant == 2 || variant == 4 || variant == 7,
+                                         variant == 4 || variant == 5 || variant == 7,
+                                         variant == 3 ? 37 : 0,
+                                         variant == 5 ? 5 : 0,
+                                         variant >= 6 ? 211 : 9};
                         INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " dk " << dk << " queries "
                                     << queries << " variant " << variant);
                         check_attention(ex, rng, c);
@@ -334,9 +345,48 @@ TEST_CASE("fast indexer scores equal the reference", "[fast][indexer]") {
     });
 }
 
+TEST_CASE("MQA value sums equal float64 sums, each head alike whatever heads are beside it", "[fast][attention]") {
+    std::mt19937_64 rng(31);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        if (!kt.mqa_values) return;
+        for (int64_t heads : {1, 3, 8, 9, 17}) {
+            for (int64_t n : {1, 4, 7, 64}) {
+                for (int64_t len : {1, 15, 16, 17, 31, 33, 70}) {
+                    const int64_t p_stride = n + 3, y_stride = len + 5;
+                    const std::vector<float> p = random_floats(rng, static_cast<std::size_t>(heads * p_stride));
+                    std::vector<std::vector<float>> rows;
+                    std::vector<const float*> v;
+                    for (int64_t j = 0; j < n; ++j) rows.push_back(random_floats(rng, static_cast<std::size_t>(len)));
+                    for (const auto& r : rows) v.push_back(r.data());
+                    std::vector<float> y(static_cast<std::size_t>(heads * y_stride), 7.0f);
+                    kt.mqa_values(p.data(), p_stride, heads, v.data(), n, len, y.data(), y_stride);
+                    INFO("isa " << k::fast::isa_name(isa) << " heads " << heads << " n " << n << " len " << len);
+                    for (int64_t h = 0; h < heads; ++h) {
+                        std::vector<float> alone(static_cast<std::size_t>(len) + 1, 7.0f);
+                        kt.mqa_values(p.data() + h * p_stride, p_stride, 1, v.data(), n, len, alone.data(), len);
+                        REQUIRE(alone[static_cast<std::size_t>(len)] == 7.0f);  // nothing past the row
+                        for (int64_t i = 0; i < len; ++i) {
+                            double want = 0;
+                            for (int64_t j = 0; j < n; ++j) want += double(p[h * p_stride + j]) * v[j][i];
+                            const float got = y[static_cast<std::size_t>(h * y_stride + i)];
+                            REQUIRE(std::fabs(want - got) <= 1e-5 * double(n));
+                            REQUIRE(got == alone[static_cast<std::size_t>(i)]);
+                        }
+                        // The gap between rows is left alone.
+                        for (int64_t i = len; i < y_stride && h + 1 < heads; ++i) {
+                            REQUIRE(y[static_cast<std::size_t>(h * y_stride + i)] == 7.0f);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 TEST_CASE("fast attention gives a query the same output alone as in a batch, bit for bit", "[fast][attention]") {
-    // A decode step (one query) splits its heads into smaller work items than a batch does; each
-    // head's result must not depend on that (drafting's verify passes must reproduce decoding).
+    // A decode step (one query) splits its keys and heads into other work items than a batch does;
+    // a query's result must not depend on that (drafting's verify passes must reproduce decoding).
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(7);
     mneme::test::for_each_isa([&](k::fast::isa isa) {
@@ -347,7 +397,7 @@ TEST_CASE("fast attention gives a query the same output alone as in a batch, bit
                     // index lists over compressed entries with a sink.
                     const bool indexed = variant == 0 || variant == 3, comp = variant >= 2, with_sink = variant >= 2;
                     const attention_inputs in = make_inputs(
-                        rng, {heads, queries, 70, 64, 300, indexed, with_sink, comp, variant == 2 ? 37 : 0, 0});
+                        rng, {heads, queries, 70, 64, 300, indexed, with_sink, comp, variant == 2 ? 37 : 0, 0, 173});
                     const k::attention_args& a = in.a;
                     const std::vector<float>&q = in.q, &kk = in.kk, &v = in.v;
                     const float* sink = with_sink ? in.sink.data() : nullptr;

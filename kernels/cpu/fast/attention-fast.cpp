@@ -1,6 +1,8 @@
 // Float32 attention over key lists and the lightning-indexer scan, as blocked matrix products: all
-// heads of a query (or a group of queries) meet each key row while it is in L1, and the value rows
-// are accumulated four at a time. Softmax and the masks follow the reference kernel exactly.
+// heads of a query (or a group of queries) meet each key row while it is in L1, and every head's
+// weighted sum of value rows is kept in registers over a chunk of keys. Attention takes a query's
+// keys in chunks whose softmax partials are combined at the end (flash-decoding), so that one
+// decoding query's keys are shared out among threads; the masks follow the reference kernel.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -66,6 +68,80 @@ void select_rows(const attention_args& a, const float* k, const float* v, const 
     }
 }
 
+// A query's keys are taken in chunks, each giving per head its scores' maximum, the sum of the
+// softmax numerators and the numerators' weighted sum of values; the chunks are then combined in
+// order. The chunking depends only on the query's key count and the head count, never on how many
+// queries share the call or how the work is split, so a query's output is the same bit for bit
+// alone, in a verify pass or in a prompt, while a decoding query's keys can still be shared out
+// among threads (one query's rows are read once in all, where splitting by heads read them once per
+// head group).
+constexpr int64_t k_chunk_min_keys = 64;
+constexpr int64_t k_query_max_chunks = 16;  // per query, over all its head groups
+// Up to this many queries, each chunk of each query is a work item of its own; beyond, a query's
+// head group is one work item that takes its chunks in turn.
+constexpr int64_t k_chunked_max_queries = 16;
+
+struct chunking {
+    int64_t size, count;
+};
+
+chunking chunks_of(int64_t n_keys, int64_t heads) {
+    const int64_t groups = (heads + k_head_group - 1) / k_head_group;
+    const int64_t most = std::max<int64_t>(1, k_query_max_chunks / groups);
+    const int64_t size = std::max(k_chunk_min_keys, (n_keys + most - 1) / most);
+    return {size, (n_keys + size - 1) / size};
+}
+
+// One chunk for heads [h0, h0 + nh) of a query: m[h] the scaled scores' maximum, l[h] the sum of
+// exp(score * scale - m[h]) and o[h * dv ..] the sum of those numerators times the value rows.
+void chunk_partial(const kernel_table& kt, const attention_args& a, const float* qh, int64_t nh,
+                   const float* const* krows, const float* const* vrows, int64_t len, float scale,
+                   std::vector<float>& scores, float* m, float* l, float* o) {
+    scores.resize(static_cast<std::size_t>(nh * len));
+    for (int64_t j0 = 0; j0 < len; j0 += k_key_block) {
+        kt.gemm_nt(qh, a.q_head_stride, nh, krows + j0, std::min(k_key_block, len - j0), a.dk, scores.data() + j0, len,
+                   false);
+    }
+    for (int64_t h = 0; h < nh; ++h) l[h] = softmax_numerators(scores.data() + h * len, len, scale, m + h);
+    if (kt.mqa_values) {
+        kt.mqa_values(scores.data(), len, nh, vrows, len, a.dv, o, a.dv);
+        return;
+    }
+    std::fill(o, o + nh * a.dv, 0.0f);
+    // Four value rows at a time stay in L1 while every head of the group consumes them.
+    for (int64_t j0 = 0; j0 < len; j0 += 4) {
+        const int count = static_cast<int>(std::min<int64_t>(4, len - j0));
+        for (int64_t h = 0; h < nh; ++h)
+            kt.axpy_rows(scores.data() + h * len + j0, vrows + j0, count, a.dv, o + h * a.dv);
+    }
+}
+
+// The chunks' partials ([chunk][head] maxima and sums, [chunk][head][dv] outputs) into the heads'
+// outputs, chunk by chunk in order; the sink joins the denominator only.
+void combine_chunks(const kernel_table& kt, const attention_args& a, int64_t chunks, int64_t nh, const float* m,
+                    const float* l, const float* o, const float* sink, float* out) {
+    std::vector<float> weight(static_cast<std::size_t>(chunks));
+    std::vector<const float*> rows(static_cast<std::size_t>(chunks));
+    for (int64_t h = 0; h < nh; ++h) {
+        float top = -std::numeric_limits<float>::infinity();
+        for (int64_t c = 0; c < chunks; ++c) top = std::max(top, m[c * nh + h]);
+        float denom = 0.0f;
+        for (int64_t c = 0; c < chunks; ++c) {
+            weight[static_cast<std::size_t>(c)] = std::exp(m[c * nh + h] - top);
+            denom += weight[static_cast<std::size_t>(c)] * l[c * nh + h];
+            rows[static_cast<std::size_t>(c)] = o + (c * nh + h) * a.dv;
+        }
+        if (sink) denom += std::exp(sink[h] - top);
+        for (float& w : weight) w /= denom;
+        float* y = out + h * a.out_head_stride;
+        std::fill(y, y + a.dv, 0.0f);
+        for (int64_t c = 0; c < chunks; c += 4) {
+            kt.axpy_rows(weight.data() + c, rows.data() + c, static_cast<int>(std::min<int64_t>(4, chunks - c)), a.dv,
+                         y);
+        }
+    }
+}
+
 }  // namespace
 
 float softmax_numerators(float* s, int64_t n, float scale, float* max_out) {
@@ -88,50 +164,105 @@ void attention(const exec_ctx& ex, const attention_args& a, const float* q, cons
                const float* sink, float* out) {
     const kernel_table& kt = active_kernels();
     const float* comp = static_cast<const float*>(a.comp);
-    // A decode step has one query: with few heads that is one work item, and one thread would do all
-    // the work. Smaller head groups then give every thread a share; a head's scores and output do
-    // not depend on the heads computed beside it, so results are the same bit for bit.
+    const float scale = static_cast<float>(a.scale);
+    const auto zero_heads = [&](int64_t s, int64_t h0, int64_t nh) {
+        for (int64_t h = h0; h < h0 + nh; ++h) {
+            float* o = out + s * a.out_stride + h * a.out_head_stride;
+            std::fill(o, o + a.dv, 0.0f);
+        }
+    };
+    if (a.queries > k_chunked_max_queries) {
+        // A prompt: enough queries to share out; each takes its head groups' chunks in turn.
+        const int64_t groups = (a.heads + k_head_group - 1) / k_head_group;
+        parallel(ex, static_cast<std::size_t>(a.queries * groups), 1, [&](std::size_t i0, std::size_t i1) {
+            std::vector<const float*> krows, vrows;
+            std::vector<int64_t> scratch;
+            std::vector<float> scores, m, l, o;
+            for (std::size_t i = i0; i < i1; ++i) {
+                const int64_t s = static_cast<int64_t>(i) / groups,
+                              h0 = static_cast<int64_t>(i) % groups * k_head_group;
+                const int64_t nh = std::min(k_head_group, a.heads - h0);
+                select_rows(a, k, v, comp, s, krows, vrows, scratch);
+                const auto n_all = static_cast<int64_t>(krows.size());
+                if (n_all == 0) {
+                    zero_heads(s, h0, nh);
+                    continue;
+                }
+                const chunking ch = chunks_of(n_all, a.heads);
+                m.resize(static_cast<std::size_t>(ch.count * nh));
+                l.resize(m.size());
+                o.resize(static_cast<std::size_t>(ch.count * nh * a.dv));
+                const float* qh = q + s * a.q_stride + h0 * a.q_head_stride;
+                for (int64_t c = 0; c < ch.count; ++c) {
+                    const int64_t j0 = c * ch.size;
+                    chunk_partial(kt, a, qh, nh, krows.data() + j0, vrows.data() + j0, std::min(ch.size, n_all - j0),
+                                  scale, scores, m.data() + c * nh, l.data() + c * nh, o.data() + c * nh * a.dv);
+                }
+                combine_chunks(kt, a, ch.count, nh, m.data(), l.data(), o.data(), sink ? sink + h0 : nullptr,
+                               out + s * a.out_stride + h0 * a.out_head_stride);
+            }
+        });
+        return;
+    }
+    // A decoding step or a verify pass: every chunk is a work item. A decode step has one query, and
+    // with few heads and keys there may still be fewer items than threads: smaller head groups then
+    // add items (a head's result does not depend on the heads computed beside it).
+    struct query_rows {
+        std::vector<const float*> k, v;
+        chunking ch{};
+    };
+    std::vector<query_rows> rows(static_cast<std::size_t>(a.queries));
+    std::vector<int64_t> scratch;
+    int64_t chunks = 0;
+    for (int64_t s = 0; s < a.queries; ++s) {
+        query_rows& r = rows[static_cast<std::size_t>(s)];
+        select_rows(a, k, v, comp, s, r.k, r.v, scratch);
+        r.ch = r.k.empty() ? chunking{0, 0} : chunks_of(static_cast<int64_t>(r.k.size()), a.heads);
+        chunks += r.ch.count;
+    }
     int64_t head_group = k_head_group;
-    if (a.queries * ((a.heads + k_head_group - 1) / k_head_group) < k_min_items) {
+    if (chunks * ((a.heads + k_head_group - 1) / k_head_group) < k_min_items) {
         head_group = std::max<int64_t>(1, (a.heads + k_min_items - 1) / k_min_items);
     }
     const int64_t groups = (a.heads + head_group - 1) / head_group;
-    const float scale = static_cast<float>(a.scale);
-    parallel(ex, static_cast<std::size_t>(a.queries * groups), 1, [&](std::size_t i0, std::size_t i1) {
-        std::vector<const float*> krows, vrows;
-        std::vector<int64_t> scratch;
+    struct item {
+        int64_t s, h0, c, at;  // query, first head, chunk, offset of its partials (in heads)
+    };
+    std::vector<item> items;
+    std::vector<int64_t> query_at(static_cast<std::size_t>(a.queries));  // of the query's partials
+    int64_t at = 0;
+    for (int64_t s = 0; s < a.queries; ++s) {
+        const chunking ch = rows[static_cast<std::size_t>(s)].ch;
+        query_at[static_cast<std::size_t>(s)] = at;
+        if (ch.count == 0) zero_heads(s, 0, a.heads);
+        for (int64_t g = 0; g < groups; ++g) {
+            const int64_t h0 = g * head_group, nh = std::min(head_group, a.heads - h0);
+            for (int64_t c = 0; c < ch.count; ++c) items.push_back({s, h0, c, at + h0 * ch.count + c * nh});
+        }
+        at += ch.count * a.heads;
+    }
+    // Partials grouped per query and head group as combine_chunks reads them: [chunk][head].
+    std::vector<float> m(static_cast<std::size_t>(at)), l(m.size()), o(static_cast<std::size_t>(at * a.dv));
+    parallel(ex, items.size(), 1, [&](std::size_t i0, std::size_t i1) {
         std::vector<float> scores;
+        for (std::size_t i = i0; i < i1; ++i) {
+            const item& it = items[i];
+            const query_rows& r = rows[static_cast<std::size_t>(it.s)];
+            const int64_t nh = std::min(head_group, a.heads - it.h0), j0 = it.c * r.ch.size;
+            chunk_partial(kt, a, q + it.s * a.q_stride + it.h0 * a.q_head_stride, nh, r.k.data() + j0, r.v.data() + j0,
+                          std::min(r.ch.size, static_cast<int64_t>(r.k.size()) - j0), scale, scores, m.data() + it.at,
+                          l.data() + it.at, o.data() + it.at * a.dv);
+        }
+    });
+    parallel(ex, static_cast<std::size_t>(a.queries * groups), 1, [&](std::size_t i0, std::size_t i1) {
         for (std::size_t i = i0; i < i1; ++i) {
             const int64_t s = static_cast<int64_t>(i) / groups, h0 = static_cast<int64_t>(i) % groups * head_group;
             const int64_t nh = std::min(head_group, a.heads - h0);
-            for (int64_t h = h0; h < h0 + nh; ++h) {
-                float* o = out + s * a.out_stride + h * a.out_head_stride;
-                std::fill(o, o + a.dv, 0.0f);
-            }
-            select_rows(a, k, v, comp, s, krows, vrows, scratch);
-            const auto n_all = static_cast<int64_t>(krows.size());
-            if (n_all == 0) continue;
-            scores.resize(static_cast<std::size_t>(nh * n_all));
-            const float* qh = q + s * a.q_stride + h0 * a.q_head_stride;
-            for (int64_t j0 = 0; j0 < n_all; j0 += k_key_block) {
-                kt.gemm_nt(qh, a.q_head_stride, nh, krows.data() + j0, std::min(k_key_block, n_all - j0), a.dk,
-                           scores.data() + j0, n_all, false);
-            }
-            for (int64_t h = 0; h < nh; ++h) {
-                float* sc = scores.data() + h * n_all;
-                float m = 0.0f;
-                float denom = softmax_numerators(sc, n_all, scale, &m);
-                if (sink) denom += std::exp(sink[h0 + h] - m);  // the sink joins the denominator only
-                for (int64_t j = 0; j < n_all; ++j) sc[j] /= denom;
-            }
-            // Four value rows at a time stay in L1 while every head of the group consumes them.
-            for (int64_t j0 = 0; j0 < n_all; j0 += 4) {
-                const int count = static_cast<int>(std::min<int64_t>(4, n_all - j0));
-                for (int64_t h = 0; h < nh; ++h) {
-                    float* o = out + s * a.out_stride + (h0 + h) * a.out_head_stride;
-                    kt.axpy_rows(scores.data() + h * n_all + j0, vrows.data() + j0, count, a.dv, o);
-                }
-            }
+            const chunking ch = rows[static_cast<std::size_t>(s)].ch;
+            if (ch.count == 0) continue;
+            const int64_t base = query_at[static_cast<std::size_t>(s)] + h0 * ch.count;
+            combine_chunks(kt, a, ch.count, nh, m.data() + base, l.data() + base, o.data() + base * a.dv,
+                           sink ? sink + h0 : nullptr, out + s * a.out_stride + h0 * a.out_head_stride);
         }
     });
 }

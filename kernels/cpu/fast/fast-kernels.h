@@ -178,6 +178,13 @@ struct kernel_table {
     // heads or an odd d. Null where the CPU has no AVX512-BF16.
     bool (*head_dots_bf16)(const uint32_t* qp, int64_t heads, const uint16_t* keys, int64_t key_stride, int64_t n,
                            int64_t d, float* dots, int64_t dot_stride);
+    // Attention's weighted sum of value rows shared by every head (MQA):
+    // y[h * y_stride + i] = sum_{j < n} p[h * p_stride + j] * v[j][i] for h < heads, i < len, each
+    // sum a chain of FMAs in order of j from zero, whatever heads are computed beside it. Each value
+    // row is read once per 32 outputs for up to 8 heads, where axpy_rows reloads and stores the
+    // outputs every four rows for every head. Null where absent.
+    void (*mqa_values)(const float* p, int64_t p_stride, int64_t heads, const float* const* v, int64_t n, int64_t len,
+                       float* y, int64_t y_stride) = nullptr;
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -165,6 +165,45 @@ MNEME_AVX512 void axpy_rows(const float* c, const float* const* v, int count, in
     }
 }
 
+// HN heads × 32 outputs: 2·HN accumulators; per value row two loads and HN broadcasts feed 2·HN FMAs.
+template <int HN>
+MNEME_AVX512 void mqa_values_block(const float* p, int64_t p_stride, const float* const* v, int64_t n, int64_t len,
+                                   float* y, int64_t y_stride) {
+    for (int64_t i = 0; i < len; i += 32) {
+        const int64_t rem = len - i;
+        const auto mask = [](int64_t k) {
+            return k >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (k > 0 ? k : 0)) - 1u);
+        };
+        const __mmask16 m0 = mask(rem), m1 = mask(rem - 16);
+        __m512 acc[HN][2];
+        for (int h = 0; h < HN; ++h) acc[h][0] = acc[h][1] = _mm512_setzero_ps();
+        for (int64_t j = 0; j < n; ++j) {
+            const __m512 v0 = _mm512_maskz_loadu_ps(m0, v[j] + i), v1 = _mm512_maskz_loadu_ps(m1, v[j] + i + 16);
+            for (int h = 0; h < HN; ++h) {
+                const __m512 c = _mm512_set1_ps(p[h * p_stride + j]);
+                acc[h][0] = _mm512_fmadd_ps(c, v0, acc[h][0]);
+                acc[h][1] = _mm512_fmadd_ps(c, v1, acc[h][1]);
+            }
+        }
+        for (int h = 0; h < HN; ++h) {
+            _mm512_mask_storeu_ps(y + h * y_stride + i, m0, acc[h][0]);
+            _mm512_mask_storeu_ps(y + h * y_stride + i + 16, m1, acc[h][1]);
+        }
+    }
+}
+
+MNEME_AVX512 void mqa_values(const float* p, int64_t p_stride, int64_t heads, const float* const* v, int64_t n,
+                             int64_t len, float* y, int64_t y_stride) {
+    using block_fn = void (*)(const float*, int64_t, const float* const*, int64_t, int64_t, float*, int64_t);
+    static constexpr block_fn blocks[8] = {mqa_values_block<1>, mqa_values_block<2>, mqa_values_block<3>,
+                                           mqa_values_block<4>, mqa_values_block<5>, mqa_values_block<6>,
+                                           mqa_values_block<7>, mqa_values_block<8>};
+    for (int64_t h = 0; h < heads; h += 8) {
+        const int64_t hn = std::min<int64_t>(8, heads - h);
+        blocks[hn - 1](p + h * p_stride, p_stride, v, n, len, y + h * y_stride, y_stride);
+    }
+}
+
 // Sixteen keys at a time (a masked tail), every head in order; _mm512_max_ps(0, d) returns d when d
 // is NaN, as std::max(d, 0) does.
 MNEME_AVX512 void relu_head_sum(const float* dots, int64_t dot_stride, const float* w, int64_t heads, int64_t n,
@@ -1173,6 +1212,7 @@ const kernel_table& avx512_kernels() {
             t.dot_weight_rows_e2m1_bf16 = dot_weight_rows_e2m1_bf16;
             t.head_dots_bf16 = head_dots_bf16;
         }
+        t.mqa_values = mqa_values;
         return t;
     }();
     return table;
