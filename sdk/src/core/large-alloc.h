@@ -8,7 +8,8 @@
 
 namespace mneme {
 
-// Anonymous pages for `size` bytes aligned to `align` (≤ the page size), or nullptr when the
+// Anonymous pages for `size` bytes aligned to `align` (≤ the page size), transparent huge pages
+// asked for from 2 MiB on (MADV_HUGEPAGE: used where the system allows), or nullptr when the
 // request is small, oddly aligned, or the build runs under a sanitizer (whose allocator must see
 // every buffer to check accesses to it).
 void* large_alloc(std::size_t size, std::size_t align) noexcept;

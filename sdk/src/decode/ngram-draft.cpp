@@ -1,7 +1,5 @@
 #include "decode/ngram-draft.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -346,10 +344,7 @@ uint64_t ngram_table_checksum(std::span<const unsigned char> bytes) noexcept {
 void* ngram_drafter::allocate(std::size_t bytes, bool& mapped) {
     mapped = false;
     if (bytes == 0) return nullptr;
-    if (void* p = large_alloc(bytes, 64)) {
-#ifdef MADV_HUGEPAGE
-        (void)::madvise(p, bytes, MADV_HUGEPAGE);
-#endif
+    if (void* p = large_alloc(bytes, 64)) {  // on huge pages where the system allows
         mapped = true;
         return p;
     }
