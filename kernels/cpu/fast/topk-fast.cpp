@@ -58,9 +58,14 @@ void select_row(const uint32_t* keys, int64_t len, int64_t k, std::vector<uint32
 void topk(const exec_ctx& ex, const float* x, int64_t rows, int64_t n, int64_t stride, int64_t k, int32_t* out) {
     if (k <= 0 || n <= 0) return;
     parallel(ex, static_cast<std::size_t>(rows), 1, [&](std::size_t r0, std::size_t r1) {
-        std::vector<uint32_t> keys(static_cast<std::size_t>(n)), work, histogram(std::size_t{1} << k_radix_bits);
+        // Kept by each thread from call to call: a decoding step's row at long context is 128 KiB
+        // (32K scores), which malloc serves from fresh pages every time, and faulting them in and
+        // zeroing them took about two thirds of a call.
+        thread_local std::vector<uint32_t> keys, work, histogram;
+        thread_local std::vector<int32_t> chosen;
+        if (keys.size() < static_cast<std::size_t>(n)) keys.resize(static_cast<std::size_t>(n));
+        histogram.resize(std::size_t{1} << k_radix_bits);
         work.reserve(static_cast<std::size_t>(n));
-        std::vector<int32_t> chosen;
         chosen.reserve(static_cast<std::size_t>(k));
         for (std::size_t r = r0; r < r1; ++r) {
             const float* xr = x + static_cast<int64_t>(r) * stride;
