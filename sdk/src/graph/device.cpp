@@ -32,12 +32,12 @@ void device::fail_call(const char* what, mneme_status st) {
          detail && detail[0] ? ": " : "", detail ? detail : "");
 }
 
-buffer_ptr device::alloc(uint64_t bytes) {
+buffer_ptr device::alloc(uint64_t bytes, bool counted) {
     mneme_buffer* raw = nullptr;
     const mneme_status st = plugin_.buffer_alloc(backend_, bytes, MNEME_BUFFER_HOST_VISIBLE, &raw);
     if (st != MNEME_OK) fail_call("allocate buffer", st);
-    auto b = std::make_shared<buffer>(*this, raw, bytes, true);
-    allocated_.fetch_add(bytes, std::memory_order_relaxed);
+    auto b = std::make_shared<buffer>(*this, raw, bytes, counted);
+    if (counted) allocated_.fetch_add(bytes, std::memory_order_relaxed);
     return b;
 }
 

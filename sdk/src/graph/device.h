@@ -44,7 +44,9 @@ public:
     const std::string& backend_name() const noexcept { return name_; }
     bool is_host_memory() const noexcept { return plugin_.buffer_wrap_host != nullptr; }
 
-    buffer_ptr alloc(uint64_t bytes);
+    // `counted` = false leaves the buffer out of allocated_bytes, as wrapped host memory is: a copy
+    // of checkpoint weights made in place of their mapping (the plan counts them as mapped ones).
+    buffer_ptr alloc(uint64_t bytes, bool counted = true);
     // Bytes of the buffers alloc() handed out that are still alive (wrapped host memory excluded).
     uint64_t allocated_bytes() const noexcept { return allocated_.load(std::memory_order_relaxed); }
     // Device view of host memory the caller keeps alive (zero-copy where the backend allows it,

@@ -1,6 +1,13 @@
 #include "graph/weights.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+
+#include "model/mapped-file.h"
 
 
 namespace mneme {
@@ -50,14 +57,59 @@ linear_weight row_slice(const linear_weight& w, int64_t first, int64_t n) {
     return s;
 }
 
+namespace {
+
+// MemAvailable of /proc/meminfo (free memory and what the page cache would give back), else the
+// free pages; 0 when neither is known.
+uint64_t available_memory() {
+    std::ifstream f("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (f >> key >> kib >> unit) {
+        if (key == "MemAvailable:") return kib * 1024;
+    }
+    const long pages = ::sysconf(_SC_AVPHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+// Resident weights are copied into chunks of this size (a weight larger than it gets its own).
+constexpr uint64_t k_arena_chunk = uint64_t{256} << 20;
+
+}  // namespace
+
+bool resident_weights(const checkpoint& ckpt, device& dev) {
+    if (!dev.is_host_memory()) return false;  // other devices copy weights into their memory anyway
+    if (const char* v = std::getenv("MNEME_WEIGHTS"); v && *v) {
+        if (std::strcmp(v, "mapped") == 0) return false;
+        if (std::strcmp(v, "resident") == 0) return true;
+    }
+    uint64_t total = 0;
+    for (const tensor_info& t : ckpt) total += t.size_bytes;
+    return total <= available_memory() / 2;
+}
+
 weight_store::weight_store(const checkpoint& ckpt, const model_config& cfg, graph_builder& g)
-    : ckpt_(ckpt), cfg_(cfg), g_(g) {}
+    : ckpt_(ckpt), cfg_(cfg), g_(g), resident_(resident_weights(ckpt, g.dev())) {}
 
 mneme_tensor weight_store::wrap(const tensor_info& t, mneme_dtype dtype, int64_t ne0, int64_t ne1) {
-    buffer_ptr b = g_.dev().wrap_or_upload(t.data, t.size_bytes);
-    owned_.push_back(b);
     mapped_ += t.size_bytes;
-    return make_tensor(b->raw(), 0, dtype, {ne0, ne1});
+    if (!resident_) {
+        buffer_ptr b = g_.dev().wrap_or_upload(t.data, t.size_bytes);
+        owned_.push_back(b);
+        return make_tensor(b->raw(), 0, dtype, {ne0, ne1});
+    }
+    uint64_t at = (arena_used_ + 63) / 64 * 64;
+    if (!arena_ || at + t.size_bytes > arena_->size()) {
+        // Uncounted: the plan counts these bytes as mapped weights (resident once read).
+        arena_ = g_.dev().alloc(std::max(k_arena_chunk, t.size_bytes), false);
+        owned_.push_back(arena_);
+        at = 0;
+    }
+    if (t.size_bytes) g_.dev().upload(arena_->raw(), at, t.data, t.size_bytes);
+    arena_used_ = at + t.size_bytes;
+    mapped_file::drop_pages(t.data, t.size_bytes);  // the copy replaces them in the resident set
+    return make_tensor(arena_->raw(), at, dtype, {ne0, ne1});
 }
 
 linear_weight weight_store::linear(const std::string& prefix, int64_t out, int64_t in, bool fp4) {

@@ -42,6 +42,9 @@ public:
                                                std::span<const int64_t> firsts, int64_t n);
 
     uint64_t bytes_mapped() const noexcept { return mapped_; }
+    // Whether weights are copied into the device's own memory rather than used in place in the
+    // file mapping (see resident_weights).
+    bool resident() const noexcept { return resident_; }
 
 private:
     // A device buffer holding `bytes`, kept alive with the store.
@@ -55,6 +58,19 @@ private:
     graph_builder& g_;
     std::vector<buffer_ptr> owned_;
     uint64_t mapped_ = 0;
+    bool resident_ = false;
+    buffer_ptr arena_;  // where resident weights are copied, in chunks
+    uint64_t arena_used_ = 0;
 };
+
+// Whether a checkpoint's weights should live in the device's own memory when the device works on
+// host memory (the CPU backend, which could equally use them in place in the file mapping). In
+// place, the OS pages them in and out as it likes, which a checkpoint larger than memory needs; a
+// copy costs a read of the file at load, but its pages are anonymous and, where the system allows,
+// 2 MiB ones, and decoding streams every weight once a step: with 4 KiB file pages, page walks
+// (on a virtual machine a two-level walk) took a growing share as the caches and the indexer's
+// scans grew with the context. A copy is made when all the checkpoint's tensors take at most half
+// of the memory available now; MNEME_WEIGHTS=mapped or =resident decides instead.
+bool resident_weights(const checkpoint& ckpt, device& dev);
 
 }  // namespace mneme

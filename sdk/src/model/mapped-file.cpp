@@ -89,4 +89,11 @@ void mapped_file::advise_sequential(uint64_t offset, uint64_t length) const noex
     ::madvise(base, len, MADV_WILLNEED);
 }
 
+void mapped_file::drop_pages(const void* p, uint64_t bytes) noexcept {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace mneme

@@ -1,6 +1,8 @@
-// A whole file mapped read-only into memory. Checkpoints are tens to hundreds of GiB, so weights are
-// never copied at open time: the OS pages them in on first touch and may drop them again under
-// memory pressure (they are clean, file-backed pages). POSIX only, like the rest of the runtime.
+// A whole file mapped read-only into memory. Checkpoints are tens to hundreds of GiB, so the file is
+// never read whole at open time: the OS pages it in on first touch and may drop it again under
+// memory pressure (clean, file-backed pages). A backend working on host memory may still copy the
+// weights out of the mapping when they fit (see resident_weights in graph/weights.h). POSIX only,
+// like the rest of the runtime.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +32,11 @@ public:
     // Hints that [offset, offset + length) will be read soon, front to back (a loader streaming
     // weights to a device). Only a hint: failures are ignored.
     void advise_sequential(uint64_t offset, uint64_t length) const noexcept;
+
+    // Releases this process's pages of [p, p + bytes), a range inside some mapping (whole pages
+    // only): after the bytes were copied elsewhere, they leave the resident set. The file's pages
+    // stay in the page cache, and a later read maps them again. Only a hint: failures are ignored.
+    static void drop_pages(const void* p, uint64_t bytes) noexcept;
 
 private:
     void release() noexcept;
