@@ -435,12 +435,9 @@ private:
             mneme_tensor ids, weights, x, gate, up, act, out;
         };
         std::vector<chosen> experts;
-        for (int64_t e = 0; e < cfg_.n_routed_experts; ++e) {
-            const expert_rows er = rows_of_expert(r, s, e);
-            if (er.rows.empty()) continue;
-            const expert_weights& ew = L.experts[static_cast<std::size_t>(e)];
-            const int64_t n = static_cast<int64_t>(er.rows.size());
-            const expert_inputs in = record_expert_inputs(g, er, s, xq);
+        for (const expert_inputs& in : record_expert_inputs(g, r, cfg_.n_routed_experts, s, xq)) {
+            const expert_weights& ew = L.experts[static_cast<std::size_t>(in.expert)];
+            const int64_t n = in.ids.ne[0];
             chosen c{&ew, in.ids, in.weights, in.x, {}, {}, {}, {}};
             c.gate = g.tensor({ew.gate.out_features(), n});
             c.up = g.tensor({ew.up.out_features(), n});

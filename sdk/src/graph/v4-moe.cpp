@@ -58,14 +58,14 @@ mneme_tensor grouped_experts(graph_builder& g, const v4_context& c, const v4_moe
         mneme_tensor ids, weights, ones, x, gate, up, act, out;
     };
     std::vector<chosen> experts;
-    for (int64_t e = 0; e < c.cfg.n_routed_experts; ++e) {
-        const expert_rows er = rows_of_expert(r, s, e);
-        if (er.rows.empty()) continue;
-        const v4_expert_weights& ew = w.experts[static_cast<std::size_t>(e)];
-        const int64_t n = static_cast<int64_t>(er.rows.size());
-        const expert_inputs in = record_expert_inputs(g, er, s, xq);
-        chosen ch{&ew, in.ids, in.weights, g.tensor({n}), in.x, {}, {}, {}, {}};
-        g.upload(ch.ones, std::vector<double>(static_cast<std::size_t>(n), 1.0));
+    const std::vector<expert_inputs> inputs = record_expert_inputs(g, r, c.cfg.n_routed_experts, s, xq);
+    // Unit weights for the down products' row additions, as many as the most rows an expert takes.
+    const mneme_tensor ones = g.tensor({s});
+    if (!inputs.empty()) g.upload(ones, std::vector<double>(static_cast<std::size_t>(s), 1.0));
+    for (const expert_inputs& in : inputs) {
+        const v4_expert_weights& ew = w.experts[static_cast<std::size_t>(in.expert)];
+        const int64_t n = in.ids.ne[0];
+        chosen ch{&ew, in.ids, in.weights, slice_1d(ones, 0, n), in.x, {}, {}, {}, {}};
         ch.gate = g.tensor({ew.w1.out_features(), n});
         ch.up = g.tensor({ew.w3.out_features(), n});
         ch.act = g.tensor({ew.w1.out_features(), n});
