@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "model/mapped-file.h"
-
+#include "model/tensor-use.h"
 
 namespace mneme {
 namespace {
@@ -78,19 +78,21 @@ constexpr uint64_t k_arena_chunk = uint64_t{256} << 20;
 
 }  // namespace
 
-bool resident_weights(const checkpoint& ckpt, device& dev) {
+bool resident_weights(const checkpoint& ckpt, const model_config& cfg, device& dev) {
     if (!dev.is_host_memory()) return false;  // other devices copy weights into their memory anyway
     if (const char* v = std::getenv("MNEME_WEIGHTS"); v && *v) {
         if (std::strcmp(v, "mapped") == 0) return false;
         if (std::strcmp(v, "resident") == 0) return true;
     }
-    uint64_t total = 0;
-    for (const tensor_info& t : ckpt) total += t.size_bytes;
+    uint64_t total = 0;  // what wrap() would copy: the plan's weights
+    for (const tensor_info& t : ckpt) {
+        if (use_of(t.name, cfg) == tensor_use::weight) total += t.size_bytes;
+    }
     return total <= available_memory() / 2;
 }
 
 weight_store::weight_store(const checkpoint& ckpt, const model_config& cfg, graph_builder& g)
-    : ckpt_(ckpt), cfg_(cfg), g_(g), resident_(resident_weights(ckpt, g.dev())) {}
+    : ckpt_(ckpt), cfg_(cfg), g_(g), resident_(resident_weights(ckpt, cfg, g.dev())) {}
 
 mneme_tensor weight_store::wrap(const tensor_info& t, mneme_dtype dtype, int64_t ne0, int64_t ne1) {
     mapped_ += t.size_bytes;

@@ -42,11 +42,8 @@ public:
                                                std::span<const int64_t> firsts, int64_t n);
 
     uint64_t bytes_mapped() const noexcept { return mapped_; }
-    // Whether weights are copied into the device's own memory rather than used in place in the
-    // file mapping (see resident_weights).
-    bool resident() const noexcept { return resident_; }
 
-private:
+  private:
     // A device buffer holding `bytes`, kept alive with the store.
     buffer_ptr upload_owned(const std::vector<uint8_t>& bytes);
     // The checkpoint's block scales of `prefix` (FP8 weights): weight_scale_inv, or the E8M0 scale.
@@ -69,8 +66,8 @@ private:
 // copy costs a read of the file at load, but its pages are anonymous and, where the system allows,
 // 2 MiB ones, and decoding streams every weight once a step: with 4 KiB file pages, page walks
 // (on a virtual machine a two-level walk) took a growing share as the caches and the indexer's
-// scans grew with the context. A copy is made when all the checkpoint's tensors take at most half
-// of the memory available now; MNEME_WEIGHTS=mapped or =resident decides instead.
-bool resident_weights(const checkpoint& ckpt, device& dev);
+// scans grew with the context. A copy is made when the weights (the plan's: no Engram tables, no MTP layer) take at
+// most half of the memory available now; MNEME_WEIGHTS=mapped or =resident decides instead.
+bool resident_weights(const checkpoint& ckpt, const model_config& cfg, device& dev);
 
 }  // namespace mneme

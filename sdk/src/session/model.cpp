@@ -4,9 +4,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "engram/store-identity.h"
 #include "graph/deepseek-v3.h"
 #include "graph/deepseek-v4.h"
-#include "engram/store-identity.h"
+#include "model/tensor-use.h"
 
 namespace mneme {
 namespace fs = std::filesystem;
@@ -76,10 +77,8 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         h = fnv1a(h, t.name.data(), t.name.size());
         h = fnv1a(h, &t.dtype, sizeof(t.dtype));
         for (int64_t d : t.shape) h = fnv1a(h, &d, sizeof(d));
-        if (t.name.find("layers." + std::to_string(cfg_.num_hidden_layers) + ".") != std::string::npos ||
-            t.name.starts_with("mtp.")) {
-            // The multi-token-prediction layer (V3: after the last layer; V4: mtp.*): shipped, never
-            // mapped in by the forward pass.
+        const tensor_use use = use_of(t.name, cfg_);
+        if (use == tensor_use::unused) {
             unused_bytes_ += t.size_bytes;
             continue;
         }
@@ -87,7 +86,7 @@ model::model(runtime& rt, const std::string& dir, const mneme_model_desc& desc) 
         // Bytes by storage format; scales count with the weights they scale. Packed FP4 is stored as I8.
         const bool is_scale = t.name.ends_with(".scale") || t.name.ends_with("weight_scale_inv");
         const bool routed_fp4 = cfg_.expert_dtype == expert_storage::fp4 && t.name.find(".ffn.experts.") != std::string::npos;
-        if (t.name.find(".engram.embed.") != std::string::npos) {
+        if (use == tensor_use::engram_table) {
             engram_table_bytes_ += t.size_bytes;  // planned as Engram memory, not as weights
         } else if (routed_fp4 && (t.dtype == st_dtype::i8 || is_scale)) {
             fp4_bytes_ += t.size_bytes;
