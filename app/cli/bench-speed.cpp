@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <memory>
 #include <random>
@@ -31,22 +33,28 @@ struct speed {
     uint64_t decode_steps = 0;
 };
 
-// One fresh session: prefill `prompt` in chunks of `chunk` tokens (0: one chunk), then decode `gen`
-// tokens greedily.
-speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
+using session_ptr = std::unique_ptr<mneme_session, void (*)(mneme_session*)>;
+
+// A fresh session with room for `prompt` and `gen` decoded tokens, the prompt prefilled in chunks of
+// `chunk` tokens (0: one chunk); sets r.prefill_tps.
+session_ptr prefilled(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk, speed& r) {
     mneme_session_desc sd = MNEME_SESSION_DESC_INIT;
     sd.n_ctx = static_cast<uint32_t>(prompt.size() + gen + 1);
     mneme_session* s = nullptr;
     if (mneme_session_create(m, &sd, &s) != MNEME_OK) throw std::runtime_error(mneme_last_error_message());
-    std::unique_ptr<mneme_session, void (*)(mneme_session*)> guard(s, mneme_session_destroy);
+    session_ptr guard(s, mneme_session_destroy);
     mneme_feed_desc fd = MNEME_FEED_DESC_INIT;
     fd.chunk_size = chunk ? chunk : static_cast<uint32_t>(prompt.size());
     const auto t0 = clock_type::now();
     if (mneme_session_feed_tokens(s, prompt.data(), prompt.size(), &fd) != MNEME_OK) {
         throw std::runtime_error(mneme_last_error_message());
     }
-    speed r;
     r.prefill_tps = static_cast<double>(prompt.size()) / std::chrono::duration<double>(clock_type::now() - t0).count();
+    return guard;
+}
+
+// Decodes `gen` tokens greedily; sets r.decode_tps and r.decode_steps.
+void decode(mneme_session* s, uint32_t gen, speed& r) {
     mneme_generate_desc gd = MNEME_GENERATE_DESC_INIT;
     gd.max_tokens = gen;
     gd.stop_at_eos = MNEME_FALSE;
@@ -56,7 +64,53 @@ speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen,
     // The first token may come from the prefill's logits: count forward passes, not tokens.
     r.decode_steps = res.n_forward_passes ? res.n_forward_passes : res.n_tokens;
     r.decode_tps = res.decode_seconds > 0 ? static_cast<double>(r.decode_steps) / res.decode_seconds : 0.0;
+}
+
+// One fresh session: prefill `prompt`, then decode `gen` tokens.
+speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
+    speed r;
+    const session_ptr s = prefilled(m, prompt, gen, chunk, r);
+    decode(s.get(), gen, r);
     return r;
+}
+
+// --rounds-on-stdin: the prompt is prefilled once and its state saved; then every line read from
+// stdin restores that state and decodes `gen` tokens, each round answered with one line of JSON,
+// until end of input. A driver can so alternate rounds of two engines at a long context, where a
+// prefill takes minutes and the machine's load changes between one engine's run and the next.
+speed serve_rounds(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
+    speed best;
+    const session_ptr s = prefilled(m, prompt, gen, chunk, best);
+    const std::filesystem::path state =
+        std::filesystem::temp_directory_path() / ("mneme-bench-rounds-" + std::to_string(std::random_device{}()));
+    struct remover {
+        std::filesystem::path p;
+        ~remover() {
+            std::error_code ec;
+            std::filesystem::remove(p, ec);
+        }
+    } cleanup{state};
+    if (mneme_session_save_state(s.get(), state.string().c_str()) != MNEME_OK) {
+        throw std::runtime_error(mneme_last_error_message());
+    }
+    std::printf("{\"prefill_tps\": %.3f, \"prompt_tokens\": %zu}\n", best.prefill_tps, prompt.size());
+    std::fflush(stdout);
+    std::string line;
+    for (int round = 1; std::getline(std::cin, line); ++round) {
+        if (mneme_session_load_state(s.get(), state.string().c_str()) != MNEME_OK) {
+            throw std::runtime_error(mneme_last_error_message());
+        }
+        speed r;
+        decode(s.get(), gen, r);
+        std::printf("{\"round\": %d, \"decode_tps\": %.3f, \"decode_steps\": %llu}\n", round, r.decode_tps,
+                    static_cast<unsigned long long>(r.decode_steps));
+        std::fflush(stdout);
+        if (r.decode_tps > best.decode_tps) {
+            best.decode_tps = r.decode_tps;
+            best.decode_steps = r.decode_steps;
+        }
+    }
+    return best;
 }
 
 std::string load_average() {
@@ -77,7 +131,8 @@ double mib(uint64_t b) {
 int cmd_bench_speed(const args& a) {
     auto known = model_option_names();
     for (const char* n :
-         {"prompt-tokens", "gen-tokens", "reps", "json", "tokens", "tokens-file", "prefill-chunk", "warmup-tokens"}) {
+         {"prompt-tokens", "gen-tokens", "reps", "json", "tokens", "tokens-file", "prefill-chunk", "warmup-tokens",
+          "rounds-on-stdin"}) {
         known.emplace_back(n);
     }
     a.allow_only(known);
@@ -132,7 +187,9 @@ int cmd_bench_speed(const args& a) {
     run_once(m, std::vector<int32_t>(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(warmup_tokens)), 4,
              prefill_chunk);
     speed best;
-    for (int r = 0; r < reps; ++r) {
+    const bool rounds = a.has("rounds-on-stdin");
+    if (rounds) best = serve_rounds(m, prompt, gen_tokens, prefill_chunk);
+    for (int r = 0; r < (rounds ? 0 : reps); ++r) {
         const speed s = run_once(m, prompt, gen_tokens, prefill_chunk);
         best.prefill_tps = std::max(best.prefill_tps, s.prefill_tps);
         if (s.decode_tps > best.decode_tps) best = {best.prefill_tps, s.decode_tps, s.decode_steps};

@@ -7,6 +7,7 @@
  *   llama-run --model F.gguf --bins DIR (--tokens 1,2,3 | --tokens-file F) [--threads N]
  *             [--gen-tokens G] [--reps R] [--kv f16|f32] [--repack 0|1] [--flash-attn 0]
  *             [--poll N] [--batch B] [--ubatch U] [--warmup-tokens W] [--logits-out FILE]
+ *             [--rounds-on-stdin]
  *
  * --tokens-file reads the ids (separated by commas or white space) from a file, for prompts longer
  * than one command-line argument may be (128 KiB). --batch B feeds the prompt in llama_decode calls
@@ -14,6 +15,10 @@
  * cannot be one ubatch (the attention's score matrix is n_ctx x n_ubatch x heads floats); llama.cpp's
  * own defaults are 2048 and 512. The context holds the prompt plus G decode steps. --warmup-tokens W
  * makes the untimed warm-up pass decode only the first W prompt tokens (default: all).
+ * --rounds-on-stdin (as mneme-cli bench's): after the warm-up the prompt is decoded once and a line
+ * of JSON printed; then every line read from stdin drops the decoded tokens from the cache and
+ * decodes G tokens again from the prompt's last logits, each round answered with a line, until end
+ * of input; the summary line comes last.
  *
  * Prints one JSON object. Built by tools/bench/llama-side-by-side.sh against the headers of the
  * package's own source bundle (include/, ggml/include/). */
@@ -41,6 +46,13 @@ static const char* opt(int argc, char** argv, const char* name, const char* fall
         if (strcmp(argv[i], name) == 0) return argv[i + 1];
     }
     return fallback;
+}
+
+static int has_flag(int argc, char** argv, const char* name) {
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], name) == 0) return 1;
+    }
+    return 0;
 }
 
 static int parse_tokens(const char* s, llama_token** out) {
@@ -146,6 +158,7 @@ int main(int argc, char** argv) {
     typedef void (*pool_free_fn)(struct ggml_threadpool*);
     pool_new_fn pool_new = (pool_new_fn)ggml_backend_reg_get_proc_address(cpu_reg, "ggml_threadpool_new");
     pool_free_fn pool_free = (pool_free_fn)ggml_backend_reg_get_proc_address(cpu_reg, "ggml_threadpool_free");
+    pool_free_fn pool_pause = (pool_free_fn)ggml_backend_reg_get_proc_address(cpu_reg, "ggml_threadpool_pause");
 
     struct llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
@@ -195,9 +208,10 @@ int main(int argc, char** argv) {
         fclose(f);
         printf("{\"n_tokens\": %d, \"n_vocab\": %d, \"kv\": \"%s\"}\n", n_prompt, n_vocab, kv_f32 ? "f32" : "f16");
     } else {
+        const int rounds = has_flag(argc, argv, "--rounds-on-stdin");
         double best_prefill = 0, best_decode = 0;
         /* Warm-up pass (weights faulted in, graphs allocated), then the timed repetitions. */
-        for (int r = -1; r < reps; ++r) {
+        for (int r = -1; r < (rounds ? 1 : reps); ++r) {
             const int len = r < 0 ? n_warmup : n_prompt;
             llama_memory_clear(llama_get_memory(ctx), true);
             double t0 = now_s();
@@ -207,6 +221,32 @@ int main(int argc, char** argv) {
             }
             const double prefill_s = now_s() - t0;
             llama_token next = argmax(llama_get_logits_ith(ctx, -1), n_vocab);
+            if (r >= 0 && rounds) {
+                /* Idle workers spin for a while (up to ~a second at --poll 50) before they sleep:
+                 * paused at once, they leave the other engine's round alone (the next graph
+                 * resumes them). */
+                if (pool && pool_pause) pool_pause(pool);
+                best_prefill = n_prompt / prefill_s;
+                printf("{\"prefill_tps\": %.3f, \"prompt_tokens\": %d}\n", best_prefill, n_prompt);
+                fflush(stdout);
+                const llama_token first = next;
+                char line[256];
+                for (int round = 1; fgets(line, sizeof line, stdin); ++round) {
+                    llama_memory_seq_rm(llama_get_memory(ctx), 0, len, -1);
+                    next = first;
+                    t0 = now_s();
+                    for (int s = 0; s < gen; ++s) {
+                        if (decode(ctx, &batch, &next, 1, len + s, 1) != 0) return 1;
+                        next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
+                    }
+                    const double tps = gen / (now_s() - t0);
+                    if (pool && pool_pause) pool_pause(pool);
+                    printf("{\"round\": %d, \"decode_tps\": %.3f, \"decode_steps\": %d}\n", round, tps, gen);
+                    fflush(stdout);
+                    if (tps > best_decode) best_decode = tps;
+                }
+                break;
+            }
             const int steps = r < 0 ? 2 : gen;
             t0 = now_s();
             for (int s = 0; s < steps; ++s) {

@@ -2,7 +2,7 @@
 # Mneme next to llama.cpp on the same weights, the same threads and the same prompt, in one run.
 #
 #   tools/bench/llama-side-by-side.sh --cli build/release/bin/mneme-cli [--model DIR | --preset NAME]
-#       [--threads N] [--prompt-tokens P | --context N] [--gen-tokens G] [--reps R] [--work DIR]
+#       [--threads N] [--prompt-tokens P | --context N] [--gen-tokens G] [--reps R | --rounds K] [--work DIR]
 #       [--check-tokens C] [--check-mode prefill|decode] [--poll "50 0"] [--timed "q8_0 stored bf16"]
 #       [--speed-only]
 #
@@ -52,6 +52,11 @@
 #    untimed warm-up prefills 512 tokens.
 #    Only Q8_0 (V4: stored) is timed there unless --timed says otherwise.
 #    Each engine's wall time is printed, to size longer runs.
+# --rounds K: each engine prefills the prompt once, then the two decode G tokens in turn, K rounds
+#    (tools/bench/paired-rounds.py; A first in even rounds, llama.cpp first in odd ones), and the
+#    ratio of each adjacent pair is reported with their median. On a shared machine the load can
+#    change by half between one engine's run and the next, which a ratio of adjacent rounds mostly
+#    cancels. llama.cpp keeps the first --poll setting only; one timed type only.
 # --speed-only skips step 3 and exports Q8_0 (V4: stored) only (for models too large for an F32
 #    copy).
 # Load averages are printed with the figures: on a shared machine they explain a lot.
@@ -60,7 +65,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3
 CLI="" MODEL="" PRESET=v3-0.5g THREADS=2 PROMPT=128 GEN=32 REPS="" WORK="$ROOT/build/llama-side-by-side" CHECK=1
-CONTEXT=0 CHECK_TOKENS="" CHECK_MODE=prefill POLLS="50 0" TIMED_ARG=""
+CONTEXT=0 CHECK_TOKENS="" CHECK_MODE=prefill POLLS="50 0" TIMED_ARG="" ROUNDS=0
 NLC_VERSION=3.22.1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
         --prompt-tokens) PROMPT=$2; shift 2 ;;
         --gen-tokens) GEN=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         --work) WORK=$2; shift 2 ;;
         --speed-only) CHECK=0; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -177,6 +183,21 @@ LLAMA_SPEED=()
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 L0=$(load)
 T0=$(date +%s)
+if [ "$ROUNDS" -gt 0 ]; then
+    t=${TIMED%% *}
+    TIMED=$t
+    poll=${POLLS%% *}
+    A_CMD=$(printf '%q ' "$CLI" bench --model "$MODEL" --threads "$THREADS" "${MNEME_PROMPT[@]}" --gen-tokens "$GEN" \
+        --rounds-on-stdin --json)
+    B_CMD=$(printf '%q ' "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens-file "$WORK/prompt-ids.txt" \
+        --threads "$THREADS" --gen-tokens "$GEN" --poll "$poll" "${LLAMA_SPEED[@]}" --rounds-on-stdin)
+    $PY "$ROOT/tools/bench/paired-rounds.py" --rounds "$ROUNDS" --a "$A_CMD" --b "$B_CMD" \
+        --a-out "$WORK/mneme.json" --b-out "$WORK/llama-$t-poll$poll.json" > "$WORK/rounds.json"
+    $PY -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(dict(r, poll=sys.argv[2], runs=[r])))" \
+        "$WORK/llama-$t-poll$poll.json" "$poll" > "$WORK/llama-$t.json"
+    L1=$(load) L2=$(load)
+    T1=$(date +%s) T2=$T1
+else
 "$CLI" bench --model "$MODEL" --threads "$THREADS" "${MNEME_PROMPT[@]}" --gen-tokens "$GEN" --reps "$REPS" --json \
     > "$WORK/mneme.json"
 L1=$(load)
@@ -196,12 +217,13 @@ poll='best of ' + ' and '.join(str(x['poll']) for x in r), runs=r)))" \
 done
 L2=$(load)
 T2=$(date +%s)
+fi
 
 $PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" "$CONTEXT" "$((T1 - T0))" "$((T2 - T1))" "$CHECK_TOKENS" \
-    "$SPARSE" "$MODEL_TYPE" "$CHECKED" "$CHECK_MODE" <<'EOF'
+    "$SPARSE" "$MODEL_TYPE" "$CHECKED" "$CHECK_MODE" "$ROUNDS" <<'EOF'
 import json, sys
-work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, sparse, model_type, checked, check_mode = \
-    sys.argv[1:15]
+work, l0, l1, l2, timed, check, context, wall_m, wall_l, check_tokens, sparse, model_type, checked, check_mode, \
+    rounds = sys.argv[1:16]
 m = json.load(open(f"{work}/mneme.json"))
 rows = {t: json.load(open(f"{work}/llama-{t}.json")) for t in timed.split()}
 logits = {t: json.load(open(f"{work}/logits-{t}.json")) for t in checked.split()} if check == "1" else {}
@@ -211,7 +233,7 @@ if context != "0":
     r = next(iter(rows.values()))
     print(f"long context: {context}-token prompt, then decode at that context; llama.cpp batches "
           f"{r['runs'][0]['n_batch']}/{r['runs'][0]['n_ubatch']}, context {r['runs'][0]['n_ctx']} cells; "
-          f"{m['reps']} timed repetition(s); wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)")
+          f"{str(rounds) + ' paired rounds' if rounds != '0' else str(m['reps']) + ' timed repetition(s)'}; wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)")
 else:
     print(f"wall time of the timed runs: Mneme {wall_m} s, llama.cpp {wall_l} s (all of them, incl. warm-ups)")
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
@@ -235,7 +257,13 @@ for t, r in rows.items():
 for t, r in rows.items():
     print(f"ratio Mneme / llama.cpp {t}: prefill {m['prefill_tps'] / r['prefill_tps']:.2f}x, "
           f"decode {m['decode_tps'] / r['decode_tps']:.2f}x")
-json.dump({"mneme": m, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2], "context": int(context),
+paired = json.load(open(f"{work}/rounds.json")) if rounds != "0" else None
+if paired:
+    print(f"paired decode rounds (each engine prefilled once, rounds alternated): Mneme "
+          f"{' '.join(f'{x:.1f}' for x in paired['a'])}, llama.cpp {' '.join(f'{x:.1f}' for x in paired['b'])} tok/s")
+    print(f"ratio of adjacent rounds: median {paired['median_ratio']:.2f}x "
+          f"(min {paired['min_ratio']:.2f}x, max {paired['max_ratio']:.2f}x over {len(paired['ratios'])} rounds)")
+json.dump({"mneme": m, "rounds": paired, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2], "context": int(context),
            "check_tokens": int(check_tokens), "check_mode": check_mode, "wall_seconds": {"mneme": int(wall_m), "llama_cpp": int(wall_l)}},
           open(f"{work}/side-by-side.json", "w"), indent=1)
 EOF

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Alternates decode rounds of two engines that were each prefilled once (both with
+--rounds-on-stdin: mneme-cli bench and tools/bench/llama-run), so that every pair of rounds meets
+the machine in the same state. On a shared machine the load can change by half between one
+engine's run and the next; a ratio of adjacent rounds is far steadier than a ratio of runs made
+minutes apart.
+
+    paired-rounds.py --rounds K --a "CMD" --b "CMD" --a-out A.json --b-out B.json > rounds.json
+
+A is started and prefilled first, then B (one prefill at a time); each then decodes one untimed
+round (an engine's first decode after a prefill may re-plan its graphs). Round i sends one line to each
+engine, A first in even rounds and B first in odd ones, and reads back its decode rate. At the end
+both engines get end of input and print their summary line, written to --a-out and --b-out.
+Prints {"a": [rates], "b": [rates], "ratios": [a / b per round], "median_ratio", "min_ratio",
+"max_ratio", "a_prefill", "b_prefill"}.
+"""
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+# Between one engine's round and the other's: whatever the first left behind (spinning workers,
+# written-back pages) settles first.
+SETTLE_SECONDS = 0.5
+
+
+def start(cmd):
+    p = subprocess.Popen(shlex.split(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    if not first:
+        sys.exit(f"paired-rounds: '{cmd}' ended before its prefill line (exit {p.wait()})")
+    return p, json.loads(first)
+
+
+def round_of(p):
+    time.sleep(SETTLE_SECONDS)
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    line = p.stdout.readline()
+    if not line:
+        sys.exit(f"paired-rounds: an engine ended during a round (exit {p.wait()})")
+    return json.loads(line)["decode_tps"]
+
+
+def finish(p, out):
+    p.stdin.close()
+    rest = p.stdout.read().strip().splitlines()
+    if p.wait() != 0 or not rest:
+        sys.exit(f"paired-rounds: an engine failed at the end (exit {p.returncode})")
+    with open(out, "w") as f:
+        f.write(rest[-1] + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--a", required=True)
+    ap.add_argument("--b", required=True)
+    ap.add_argument("--a-out", required=True)
+    ap.add_argument("--b-out", required=True)
+    o = ap.parse_args()
+    a, a_first = start(o.a)
+    b, b_first = start(o.b)
+    # One untimed round each: an engine's first decode after a prefill may re-plan its graphs.
+    round_of(a)
+    round_of(b)
+    rates_a, rates_b = [], []
+    for i in range(o.rounds):
+        if i % 2 == 0:
+            rates_a.append(round_of(a))
+            rates_b.append(round_of(b))
+        else:
+            rates_b.append(round_of(b))
+            rates_a.append(round_of(a))
+        print(f"[paired-rounds] round {i + 1}: {rates_a[-1]:.1f} / {rates_b[-1]:.1f} tokens/s", file=sys.stderr)
+    finish(a, o.a_out)
+    finish(b, o.b_out)
+    ratios = [x / y for x, y in zip(rates_a, rates_b)]
+    json.dump({"a": rates_a, "b": rates_b, "ratios": ratios, "median_ratio": statistics.median(ratios),
+               "min_ratio": min(ratios), "max_ratio": max(ratios), "a_prefill": a_first["prefill_tps"],
+               "b_prefill": b_first["prefill_tps"]}, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
