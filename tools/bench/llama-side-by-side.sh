@@ -233,7 +233,9 @@ if context != "0":
     r = next(iter(rows.values()))
     print(f"long context: {context}-token prompt, then decode at that context; llama.cpp batches "
           f"{r['runs'][0]['n_batch']}/{r['runs'][0]['n_ubatch']}, context {r['runs'][0]['n_ctx']} cells; "
-          f"{str(rounds) + ' paired rounds' if rounds != '0' else str(m['reps']) + ' timed repetition(s)'}; wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)")
+          f"{str(rounds) + ' paired rounds' if rounds != '0' else str(m['reps']) + ' timed repetition(s)'}; "
+          + (f"wall time of both engines {wall_m} s (prefills, warm-ups and rounds)" if rounds != "0" else
+             f"wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)"))
 else:
     print(f"wall time of the timed runs: Mneme {wall_m} s, llama.cpp {wall_l} s (all of them, incl. warm-ups)")
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
