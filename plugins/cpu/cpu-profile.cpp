@@ -49,6 +49,15 @@ const char* dtype_name(mneme_dtype d) {
     }
 }
 
+// MNEME_CPU_PROFILE=shapes: matmuls are told apart by their weight's shape as well.
+bool by_shape() {
+    static const bool on = [] {
+        const char* v = std::getenv("MNEME_CPU_PROFILE");
+        return v && std::strcmp(v, "shapes") == 0;
+    }();
+    return on;
+}
+
 std::string kind_of(const mneme_op& op) {
     if (op.type != MNEME_OP_MATMUL || op.n_src < 2) return op_name(op.type);
     // src[0] = activations [K, rows...], src[1] = weight [K, N]; see cpu-dispatch.cpp.
@@ -56,7 +65,9 @@ std::string kind_of(const mneme_op& op) {
     const char* size = rows <= 4 ? "rows 1-4" : rows <= 16 ? "rows 5-16" : "rows 17+";
     const int64_t w = op.src[1].ne[0] * op.src[1].ne[1];
     const char* wsz = w <= (64 << 10) ? " w<=64K" : w <= (256 << 10) ? " w<=256K" : w <= (1 << 20) ? " w<=1M" : " w>1M";
-    return std::string("matmul ") + dtype_name(op.src[1].dtype) + " " + size + wsz;
+    std::string kind = std::string("matmul ") + dtype_name(op.src[1].dtype) + " " + size + wsz;
+    if (by_shape()) kind += " " + std::to_string(op.src[1].ne[1]) + "x" + std::to_string(op.src[1].ne[0]);
+    return kind;
 }
 
 }  // namespace

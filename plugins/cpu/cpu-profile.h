@@ -5,7 +5,8 @@
 // streams; ops of 1-token decode passes are counted apart from prefill's (a pass is told by its
 // RMS norms, so what runs before a pass's first norm, the embedding lookup and cache growth, is
 // counted with the pass before). The time between submits, the host's share of a step, is printed
-// after the ops. Off by default: no clock is read.
+// after the ops; MNEME_CPU_PROFILE=shapes also tells matmuls apart by weight shape (N x K). Off by
+// default: no clock is read.
 #pragma once
 
 #include <mneme/mneme_plugin.h>

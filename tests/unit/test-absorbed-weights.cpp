@@ -1,6 +1,7 @@
-// The stored-format pieces of MLA's absorbed kv_b_proj (deepseek-v3.cpp): a row slice of a block-
-// scaled weight and a transposed copy of some of its rows must multiply exactly like the same rows
-// of the dequantised weight, for F32 and E8M0 scales and for unscaled BF16.
+// The stored-format pieces of MLA's absorbed kv_b_proj (deepseek-v3.cpp) and of V4's grouped wo_a
+// (v4-attention.cpp): a row slice of a block-scaled weight (with its scales per block, or per row
+// from with_row_scales) and a transposed copy of some of its rows must multiply exactly like the
+// same rows of the dequantised weight, for F32 and E8M0 scales and for unscaled BF16.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -92,7 +93,31 @@ void check_pieces(mneme_dtype act, const std::string& prefix, double tol) {
     mneme::graph_builder& g = dev.g();
     mneme::weight_store ws(*ckpt, cfg, g);
     const mneme::linear_weight w = ws.linear(prefix, k_rows, k_cols);
-    const std::vector<double> dense = g.read(ws.dequantised(w));  // [rows, cols]
+    const mneme_tensor dense_t = g.tensor({k_cols, k_rows});
+    g.dequantise(dense_t, w);
+    const std::vector<double> dense = g.read(dense_t);  // [rows, cols]
+    // W rows [f, f + n) of `slice` (those rows of w): y[r] = sum_c x[c] * W[f + r, c].
+    const auto check_rows = [&](const mneme::linear_weight& slice, int64_t f, unsigned seed) {
+        const std::vector<double> x2 = random_values(static_cast<std::size_t>(k_cols * k_tokens), seed);
+        std::vector<double> want2(static_cast<std::size_t>(k_n * k_tokens)), mag2(want2.size());
+        for (int64_t s = 0; s < k_tokens; ++s) {
+            for (int64_t r = 0; r < k_n; ++r) {
+                double acc = 0, m = 0;
+                for (int64_t c = 0; c < k_cols; ++c) {
+                    const double p = x2[static_cast<std::size_t>(s * k_cols + c)] *
+                                     dense[static_cast<std::size_t>((f + r) * k_cols + c)];
+                    acc += p;
+                    m += std::abs(p);
+                }
+                want2[static_cast<std::size_t>(s * k_n + r)] = acc;
+                mag2[static_cast<std::size_t>(s * k_n + r)] = m;
+            }
+        }
+        const mneme_tensor xs = dev.constant({k_cols, k_tokens}, x2);
+        const mneme_tensor ys = g.tensor({k_n, k_tokens});
+        g.matmul(ys, xs, slice);
+        check_close(g.read(ys), want2, mag2, tol);
+    };
 
     const std::vector<int64_t> firsts = {0, 128, 256};
     const std::vector<mneme::linear_weight> t = ws.transposed_rows(prefix, w, firsts, k_n);
@@ -122,25 +147,7 @@ void check_pieces(mneme_dtype act, const std::string& prefix, double tol) {
         g.matmul(yt, xt, t[i]);
         check_close(g.read(yt), want, mag, tol);
 
-        // W rows [f, f + n): y[r] = sum_c x[c] * W[f + r, c].
-        const std::vector<double> x2 = random_values(static_cast<std::size_t>(k_cols * k_tokens), 23 + static_cast<unsigned>(i));
-        std::vector<double> want2(static_cast<std::size_t>(k_n * k_tokens)), mag2(want2.size());
-        for (int64_t s = 0; s < k_tokens; ++s) {
-            for (int64_t r = 0; r < k_n; ++r) {
-                double acc = 0, m = 0;
-                for (int64_t c = 0; c < k_cols; ++c) {
-                    const double p = x2[static_cast<std::size_t>(s * k_cols + c)] * dense[static_cast<std::size_t>((f + r) * k_cols + c)];
-                    acc += p;
-                    m += std::abs(p);
-                }
-                want2[static_cast<std::size_t>(s * k_n + r)] = acc;
-                mag2[static_cast<std::size_t>(s * k_n + r)] = m;
-            }
-        }
-        const mneme_tensor xs = dev.constant({k_cols, k_tokens}, x2);
-        const mneme_tensor ys = g.tensor({k_n, k_tokens});
-        g.matmul(ys, xs, mneme::row_slice(w, f, k_n));
-        check_close(g.read(ys), want2, mag2, tol);
+        check_rows(mneme::row_slice(w, f, k_n), f, 23 + static_cast<unsigned>(i));
     }
     // Off a scale block the stored scales cannot be shared (deepseek-v3.cpp falls back to a dense copy).
     const std::vector<int64_t> off_block = {64};
@@ -150,6 +157,13 @@ void check_pieces(mneme_dtype act, const std::string& prefix, double tol) {
     } else {
         CHECK(mneme::row_slice(w, 64, k_n).w.ne[1] == k_n);
         CHECK(ws.transposed_rows(prefix, w, off_block, k_n).size() == 1);
+    }
+    // With a scale row per weight row (V4's wo_a, whose groups need not start a block), any rows.
+    const mneme::linear_weight per_row = ws.with_row_scales(prefix, w);
+    CHECK(per_row.block_n == 1);
+    for (const int64_t f : {int64_t{64}, int64_t{0}, k_rows - k_n}) {
+        INFO("row-scaled, rows " << f << "+" << k_n);
+        check_rows(mneme::row_slice(per_row, f, k_n), f, 31 + static_cast<unsigned>(f));
     }
     g.scratch().reset();
 }

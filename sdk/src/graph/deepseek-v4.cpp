@@ -158,8 +158,8 @@ public:
                 lin(a.idx_weights, d_, s);
                 l.add(context / 4 * s).i32(std::min(cfg_.index_topk, context / 4) * s);
             }
-            l.add(hd * h * s).add(a.wo_a.ne[1] * s);
-            lin(a.wo_b, a.wo_a.ne[1], s);
+            l.add(hd * h * s).add(a.wo_a.out_features() * s);
+            lin(a.wo_b, a.wo_a.out_features(), s);
             site(L.hc_ffn);
             const v4_moe_weights& m = L.moe;
             l.add(m.router.out_features() * s);

@@ -95,7 +95,9 @@ v4_attention_weights load_v4_attention(graph_builder& g, weight_store& ws, std::
     w.wq_b = ws.linear(a + "wq_b", h * hd, ql);
     w.wkv = ws.linear(a + "wkv", hd, d);
     w.kv_norm = ws.vector(a + "kv_norm.weight", hd);
-    w.wo_a = ws.dequantised(ws.linear(a + "wo_a", grp * ol, h * hd / grp));
+    // Applied in its stored format: a float32 copy of the dequantised weight (the reference's
+    // values exactly, e8m0 scales being powers of two) was read at 4 bytes a weight every step.
+    w.wo_a = ws.with_row_scales(a + "wo_a", ws.linear(a + "wo_a", grp * ol, h * hd / grp));
     w.wo_b = ws.linear(a + "wo_b", d, grp * ol);
     w.sink = ws.vector(a + "attn_sink", h);
     if (w.ratio > 0) w.comp = load_compressor(g, ws, owned, a + "compressor.", w.ratio, hd, d);
@@ -178,9 +180,7 @@ mneme_tensor v4_attention(graph_builder& g, const v4_context& c, const v4_attent
     const mneme_tensor flat = make_tensor(o.buffer, o.offset, o.dtype, {h * hd, s});
     const mneme_tensor low = g.tensor({groups * ol, s});
     for (int64_t k = 0; k < groups; ++k) {
-        linear_weight part;
-        part.w = rows_of(w.wo_a, k * ol, ol);
-        g.matmul(cols_of(low, k * ol, ol), cols_of(flat, k * per, per), part);
+        g.matmul(cols_of(low, k * ol, ol), cols_of(flat, k * per, per), row_slice(w.wo_a, k * ol, ol));
     }
     return apply_linear(g, c, low, w.wo_b);
 }

@@ -14,7 +14,9 @@ struct v4_attention_weights {
     int64_t ratio = 0;  // compress_ratios[layer]
     linear_weight wq_a, wq_b, wkv, wo_b;
     mneme_tensor q_norm{}, kv_norm{}, sink{};
-    mneme_tensor wo_a{};      // dequantised [H*hd/G, G*o_lora]: used without an activation round trip
+    // [G*o_lora, H*hd/G], a scale row per weight row (groups of o_lora rows need not start a scale
+    // block); applied without an activation round trip.
+    linear_weight wo_a;
     compressor_weights comp;  // ratio > 0
     // Lightning indexer (ratio 4).
     linear_weight idx_wq_b, idx_weights;

@@ -199,13 +199,24 @@ const tensor_info& weight_store::scale_info(const std::string& prefix) const {
     return ckpt_.get(prefix + ".scale");
 }
 
-mneme_tensor weight_store::dequantised(const linear_weight& w) {
-    const int64_t out = w.out_features(), in = w.in_features();
-    buffer_ptr b = g_.dev().alloc(static_cast<uint64_t>(out * in * dtype_bytes(g_.act())));
-    owned_.push_back(b);
-    mneme_tensor dst = make_tensor(b->raw(), 0, g_.act(), {in, out});
-    g_.dequantise(dst, w);
-    return dst;
+linear_weight weight_store::with_row_scales(const std::string& prefix, const linear_weight& w) {
+    if (!w.scale.buffer || w.block_n == 1) return w;
+    const tensor_info& s = scale_info(prefix);
+    const int64_t out = w.out_features(), gk = w.scale.ne[0], bn = w.block_n;
+    const auto es = static_cast<std::size_t>(dtype_bytes(w.scale.dtype));
+    const std::size_t row_bytes = static_cast<std::size_t>(gk) * es;
+    if (s.size_bytes != static_cast<uint64_t>((out + bn - 1) / bn) * row_bytes) {
+        fail(MNEME_ERROR_INTERNAL, "with_row_scales: ", prefix, " scales have ", s.size_bytes, " bytes");
+    }
+    std::vector<uint8_t> rows(static_cast<std::size_t>(out) * row_bytes);
+    for (int64_t r = 0; r < out; ++r) {
+        std::memcpy(rows.data() + static_cast<std::size_t>(r) * row_bytes,
+                    s.data + static_cast<std::size_t>(r / bn) * row_bytes, row_bytes);
+    }
+    linear_weight lw = w;
+    lw.scale = make_tensor(upload_owned(rows)->raw(), 0, w.scale.dtype, {gk, out});
+    lw.block_n = 1;
+    return lw;
 }
 
 std::vector<linear_weight> weight_store::transposed_rows(const std::string& prefix, const linear_weight& w,

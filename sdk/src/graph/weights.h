@@ -31,8 +31,9 @@ public:
     mneme_tensor vector(const std::string& name, int64_t n);
     // A float tensor read to the host as doubles.
     std::vector<double> host_doubles(const std::string& name, int64_t n);
-    // A dense copy of a weight, dequantised into the activation type, [out, in].
-    mneme_tensor dequantised(const linear_weight& w);
+    // `w` (loaded by linear(prefix, ...)) with a scale row of its own for every weight row
+    // (block_n 1), so that row_slice may cut it at any row, not only on a scale block.
+    linear_weight with_row_scales(const std::string& prefix, const linear_weight& w);
     // For each f of `firsts`: rows [f, f + n) of `w` (loaded by linear(prefix, ...)) transposed, a
     // weight with in_features() outputs and n inputs, copied once from the checkpoint's bytes in
     // the stored format (all of them in one buffer, their scales in another). Block scales are
