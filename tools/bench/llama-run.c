@@ -16,9 +16,10 @@
  * own defaults are 2048 and 512. The context holds the prompt plus G decode steps. --warmup-tokens W
  * makes the untimed warm-up pass decode only the first W prompt tokens (default: all).
  * --rounds-on-stdin (as mneme-cli bench's): after the warm-up the prompt is decoded once and a line
- * of JSON printed; then every line read from stdin drops the decoded tokens from the cache and
- * decodes G tokens again from the prompt's last logits, each round answered with a line, until end
- * of input; the summary line comes last.
+ * of JSON printed; then every line read from stdin drops the decoded tokens from the cache (or,
+ * where the memory cannot drop them, clears it and decodes the prompt again, untimed) and decodes G
+ * tokens again from the prompt's last logits, each round answered with a line, until end of input;
+ * the summary line comes last.
  *
  * Prints one JSON object. Built by tools/bench/llama-side-by-side.sh against the headers of the
  * package's own source bundle (include/, ggml/include/). */
@@ -232,7 +233,15 @@ int main(int argc, char** argv) {
                 const llama_token first = next;
                 char line[256];
                 for (int round = 1; fgets(line, sizeof line, stdin); ++round) {
-                    llama_memory_seq_rm(llama_get_memory(ctx), 0, len, -1);
+                    /* Memories that cannot drop a tail (V4's compressor state) are cleared and the
+                     * prompt decoded again, untimed. */
+                    if (!llama_memory_seq_rm(llama_get_memory(ctx), 0, len, -1)) {
+                        llama_memory_clear(llama_get_memory(ctx), true);
+                        for (int done = 0; done < len; done += n_batch) {
+                            const int n = len - done < n_batch ? len - done : n_batch;
+                            if (decode(ctx, &batch, prompt + done, n, done, 0) != 0) return 1;
+                        }
+                    }
                     next = first;
                     t0 = now_s();
                     for (int s = 0; s < gen; ++s) {

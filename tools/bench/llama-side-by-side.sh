@@ -237,7 +237,8 @@ if context != "0":
           + (f"wall time of both engines {wall_m} s (prefills, warm-ups and rounds)" if rounds != "0" else
              f"wall time Mneme {wall_m} s, llama.cpp {wall_l} s (all runs, incl. warm-ups)"))
 else:
-    print(f"wall time of the timed runs: Mneme {wall_m} s, llama.cpp {wall_l} s (all of them, incl. warm-ups)")
+    print(f"wall time of both engines' paired rounds {wall_m} s (prefills and warm-ups included)" if rounds != "0" else
+          f"wall time of the timed runs: Mneme {wall_m} s, llama.cpp {wall_l} s (all of them, incl. warm-ups)")
 print(f"machine: bandwidth {m['bandwidth_gbs']:.1f} GB/s, GEMM peak {m['gemm_peak_gflops']:.1f} GFLOP/s; "
       f"load average {l0} (start) / {l1} (after Mneme) / {l2} (after llama.cpp)")
 for t, c in logits.items():
