@@ -53,11 +53,19 @@ session_ptr prefilled(mneme_model* m, const std::vector<int32_t>& prompt, uint32
     return guard;
 }
 
-// Decodes `gen` tokens greedily; sets r.decode_tps and r.decode_steps.
-void decode(mneme_session* s, uint32_t gen, speed& r) {
+// Decodes `gen` tokens greedily; sets r.decode_tps and r.decode_steps, and the ids into `tokens`
+// when given.
+void decode(mneme_session* s, uint32_t gen, speed& r, std::vector<int32_t>* tokens = nullptr) {
     mneme_generate_desc gd = MNEME_GENERATE_DESC_INIT;
     gd.max_tokens = gen;
     gd.stop_at_eos = MNEME_FALSE;
+    if (tokens) {
+        gd.token_fn = [](void* user, const mneme_token_event* e) -> mneme_bool {
+            static_cast<std::vector<int32_t>*>(user)->push_back(e->token);
+            return MNEME_TRUE;
+        };
+        gd.token_user_data = tokens;
+    }
     mneme_generate_result res{};
     res.struct_size = sizeof(res);
     if (mneme_session_generate(s, &gd, &res) < 0) throw std::runtime_error(mneme_last_error_message());
@@ -75,9 +83,9 @@ speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen,
 }
 
 // --rounds-on-stdin: the prompt is prefilled once and its state saved; then every line read from
-// stdin restores that state and decodes `gen` tokens, each round answered with one line of JSON,
-// until end of input. A driver can so alternate rounds of two engines at a long context, where a
-// prefill takes minutes and the machine's load changes between one engine's run and the next.
+// stdin restores that state and decodes `gen` tokens, each round answered with one line of JSON
+// (its rate and the ids decoded), until end of input. A driver can so alternate rounds of two engines at a long
+// context, where a prefill takes minutes and the machine's load changes between one engine's run and the next.
 speed serve_rounds(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
     speed best;
     const session_ptr s = prefilled(m, prompt, gen, chunk, best);
@@ -101,9 +109,13 @@ speed serve_rounds(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t 
             throw std::runtime_error(mneme_last_error_message());
         }
         speed r;
-        decode(s.get(), gen, r);
-        std::printf("{\"round\": %d, \"decode_tps\": %.3f, \"decode_steps\": %llu}\n", round, r.decode_tps,
-                    static_cast<unsigned long long>(r.decode_steps));
+        std::vector<int32_t> tokens;
+        decode(s.get(), gen, r, &tokens);
+        // The ids show that every round starts from the same state (greedy decoding repeats them).
+        std::string ids;
+        for (const int32_t t : tokens) ids += (ids.empty() ? "" : ", ") + std::to_string(t);
+        std::printf("{\"round\": %d, \"decode_tps\": %.3f, \"decode_steps\": %llu, \"tokens\": [%s]}\n", round,
+                    r.decode_tps, static_cast<unsigned long long>(r.decode_steps), ids.c_str());
         std::fflush(stdout);
         if (r.decode_tps > best.decode_tps) {
             best.decode_tps = r.decode_tps;
@@ -130,9 +142,8 @@ double mib(uint64_t b) {
 
 int cmd_bench_speed(const args& a) {
     auto known = model_option_names();
-    for (const char* n :
-         {"prompt-tokens", "gen-tokens", "reps", "json", "tokens", "tokens-file", "prefill-chunk", "warmup-tokens",
-          "rounds-on-stdin"}) {
+    for (const char* n : {"prompt-tokens", "gen-tokens", "reps", "json", "tokens", "tokens-file", "prefill-chunk",
+                          "warmup-tokens", "rounds-on-stdin", "no-limits"}) {
         known.emplace_back(n);
     }
     a.allow_only(known);
@@ -158,8 +169,11 @@ int cmd_bench_speed(const args& a) {
     unsigned threads = static_cast<unsigned>(a.get_int("threads", 0));
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     mneme::thread_pool pool(threads);
-    const bench::bandwidth_result bw_before = bench::measure_bandwidth(pool);
-    bench::gemm_peak peak = bench::measure_gemm_peak(pool);
+    // --no-limits: speeds only (the probes take seconds and 3 GiB of arrays); the limits and the
+    // shares of them read 0.
+    const bool limits = !a.has("no-limits");
+    const bench::bandwidth_result bw_before = limits ? bench::measure_bandwidth(pool) : bench::bandwidth_result{};
+    bench::gemm_peak peak = limits ? bench::measure_gemm_peak(pool) : bench::gemm_peak{};
 
     // The prompt: --tokens or --tokens-file (e.g. the same ids another engine is timed with; a
     // command-line argument holds ~20K ids at most), else random ids.
@@ -196,8 +210,8 @@ int cmd_bench_speed(const args& a) {
     }
     // The limits are measured again after the model ran and the better figure kept: on a busy
     // machine either moment may have been the unlucky one.
-    const bench::bandwidth_result bw_after = bench::measure_bandwidth(pool);
-    const bench::gemm_peak peak_after = bench::measure_gemm_peak(pool);
+    const bench::bandwidth_result bw_after = limits ? bench::measure_bandwidth(pool) : bench::bandwidth_result{};
+    const bench::gemm_peak peak_after = limits ? bench::measure_gemm_peak(pool) : bench::gemm_peak{};
     for (std::size_t i = 0; i < peak.shapes.size() && i < peak_after.shapes.size(); ++i) {
         peak.shapes[i].gflops = std::max(peak.shapes[i].gflops, peak_after.shapes[i].gflops);
     }
@@ -217,11 +231,11 @@ int cmd_bench_speed(const args& a) {
     }
     const bench::step_cost cost = bench::decode_step_cost(ckpt, mean_context, 4, info.cache_bytes_per_token, key_bytes);
     const double step_bytes = static_cast<double>(cost.total_bytes());
-    const double roofline_tps = bandwidth * 1e9 / step_bytes;
-    const double decode_pct = 100.0 * best.decode_tps / roofline_tps;
+    const double roofline_tps = bandwidth * 1e9 / step_bytes;  // 0 without the probes
+    const double decode_pct = roofline_tps > 0 ? 100.0 * best.decode_tps / roofline_tps : 0.0;
     const double flops_per_token = bench::prefill_flops_per_token(cost, prompt_tokens);
     const double prefill_gflops = best.prefill_tps * flops_per_token / 1e9;
-    const double prefill_pct = 100.0 * prefill_gflops / peak.best_gflops();
+    const double prefill_pct = peak.best_gflops() > 0 ? 100.0 * prefill_gflops / peak.best_gflops() : 0.0;
     const std::string load_after = load_average();
 
     if (json) {
@@ -240,9 +254,10 @@ int cmd_bench_speed(const args& a) {
             "\"prefill_peak_pct\": %.2f, \"fma_peak_gflops\": %.3f, \"prefill_fma_pct\": %.2f, \"gemm_shapes\": [",
             path.c_str(), info.architecture_name, threads, peak.isa.c_str(), prompt_tokens,
             prefill_chunk ? prefill_chunk : prompt_tokens, gen_tokens, reps, best.prefill_tps, best.decode_tps,
-            1000.0 / best.decode_tps, bandwidth, std::max(bw_before.copy_gbs, bw_after.copy_gbs),
-            std::max(bw_before.triad_gbs, bw_after.triad_gbs), std::max(bw_before.read_gbs, bw_after.read_gbs),
-            bw_before.best_gbs(), bw_after.best_gbs(), static_cast<double>(bench::default_array_bytes()) / 1048576.0,
+            (best.decode_tps > 0 ? 1000.0 / best.decode_tps : 0.0), bandwidth,
+            std::max(bw_before.copy_gbs, bw_after.copy_gbs), std::max(bw_before.triad_gbs, bw_after.triad_gbs),
+            std::max(bw_before.read_gbs, bw_after.read_gbs), bw_before.best_gbs(), bw_after.best_gbs(),
+            static_cast<double>(bench::default_array_bytes()) / 1048576.0,
             static_cast<unsigned long long>(cost.total_bytes()), static_cast<unsigned long long>(cost.weight_bytes()),
             static_cast<unsigned long long>(cost.weight_bytes_stored),
             static_cast<unsigned long long>(cost.attention_dense_bytes),
@@ -291,7 +306,7 @@ int cmd_bench_speed(const args& a) {
         best.prefill_tps, prompt_tokens, prefill_chunk ? std::min(prefill_chunk, prompt_tokens) : prompt_tokens,
         prefill_gflops, prefill_pct, flops_per_token / 1e6);
     std::printf("decode             %.1f tokens/s (%.2f ms/step), roofline %.1f tokens/s: %.1f%% of bandwidth\n",
-                best.decode_tps, 1000.0 / best.decode_tps, roofline_tps, decode_pct);
+                best.decode_tps, (best.decode_tps > 0 ? 1000.0 / best.decode_tps : 0.0), roofline_tps, decode_pct);
     std::printf("load average       %s before, %s after\n", load_before.c_str(), load_after.c_str());
     return 0;
 }

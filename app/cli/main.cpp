@@ -51,9 +51,11 @@ void print_usage() {
         "  info               --model DIR [--context N]: architecture and memory estimate\n"
         "  plan               --model DIR --context N [--budget-gib G] [--json]: itemised memory plan\n"
         "  bench              --model DIR [--prompt-tokens P | --tokens IDS | --tokens-file F] [--gen-tokens G]\n"
-        "                     [--prefill-chunk C] [--warmup-tokens W] [--reps R | --rounds-on-stdin] [--json]:\n"
+        "                     [--prefill-chunk C] [--warmup-tokens W] [--reps R | --rounds-on-stdin] [--no-limits]\n"
+        "                     [--json]:\n"
         "                     prefill and decode speed next to the measured memory bandwidth and GEMM peak;\n"
-        "                     --rounds-on-stdin prefills once, then decodes G tokens per line read from stdin\n"
+        "                     --rounds-on-stdin prefills once, then decodes G tokens per line read from stdin;\n"
+        "                     --no-limits skips the bandwidth and GEMM probes\n"
         "  bench context      --model DIR --lengths 1024,8192,... [--json]: sparse vs dense at each length\n"
         "  engram import      --model DIR --store STORE: Engram tables into a store (resumable)\n"
         "  engram profile     --model DIR --store STORE --text FILE|DIR: warm the store's cache from a text\n"
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
             return cmd_bench_context(args(argc, argv, 3, {"json"}));
         }
         if (cmd == "bench" && (argc == 2 || std::strncmp(argv[2], "--", 2) == 0)) {
-            return cmd_bench_speed(args(argc, argv, 2, {"json", "rounds-on-stdin"}));
+            return cmd_bench_speed(args(argc, argv, 2, {"json", "rounds-on-stdin", "no-limits"}));
         }
         std::fprintf(stderr, "error: unknown command '%s' (see mneme-cli --help)\n", cmd.c_str());
         return 2;
