@@ -96,27 +96,33 @@ void check_pieces(mneme_dtype act, const std::string& prefix, double tol) {
     const mneme_tensor dense_t = g.tensor({k_cols, k_rows});
     g.dequantise(dense_t, w);
     const std::vector<double> dense = g.read(dense_t);  // [rows, cols]
-    // W rows [f, f + n) of `slice` (those rows of w): y[r] = sum_c x[c] * W[f + r, c].
-    const auto check_rows = [&](const mneme::linear_weight& slice, int64_t f, unsigned seed) {
-        const std::vector<double> x2 = random_values(static_cast<std::size_t>(k_cols * k_tokens), seed);
-        std::vector<double> want2(static_cast<std::size_t>(k_n * k_tokens)), mag2(want2.size());
+    // y[o] = sum_i x[i] * at(o, i) for o < n_out, i < n_in, summed in i order (the reference
+    // kernel's), against `weight` multiplying k_tokens random rows of n_in values.
+    const auto check_product = [&](const mneme::linear_weight& weight, int64_t n_in, int64_t n_out, unsigned seed,
+                                   auto at) {
+        const std::vector<double> x = random_values(static_cast<std::size_t>(n_in * k_tokens), seed);
+        std::vector<double> want(static_cast<std::size_t>(n_out * k_tokens)), mag(want.size());
         for (int64_t s = 0; s < k_tokens; ++s) {
-            for (int64_t r = 0; r < k_n; ++r) {
+            for (int64_t o = 0; o < n_out; ++o) {
                 double acc = 0, m = 0;
-                for (int64_t c = 0; c < k_cols; ++c) {
-                    const double p = x2[static_cast<std::size_t>(s * k_cols + c)] *
-                                     dense[static_cast<std::size_t>((f + r) * k_cols + c)];
+                for (int64_t i = 0; i < n_in; ++i) {
+                    const double p = x[static_cast<std::size_t>(s * n_in + i)] * at(o, i);
                     acc += p;
                     m += std::abs(p);
                 }
-                want2[static_cast<std::size_t>(s * k_n + r)] = acc;
-                mag2[static_cast<std::size_t>(s * k_n + r)] = m;
+                want[static_cast<std::size_t>(s * n_out + o)] = acc;
+                mag[static_cast<std::size_t>(s * n_out + o)] = m;
             }
         }
-        const mneme_tensor xs = dev.constant({k_cols, k_tokens}, x2);
-        const mneme_tensor ys = g.tensor({k_n, k_tokens});
-        g.matmul(ys, xs, slice);
-        check_close(g.read(ys), want2, mag2, tol);
+        const mneme_tensor xt = dev.constant({n_in, k_tokens}, x);
+        const mneme_tensor yt = g.tensor({n_out, k_tokens});
+        g.matmul(yt, xt, weight);
+        check_close(g.read(yt), want, mag, tol);
+    };
+    const auto w_at = [&](int64_t r, int64_t c) { return dense[static_cast<std::size_t>(r * k_cols + c)]; };
+    // W rows [f, f + n) of `slice` (those rows of w): y[r] = sum_c x[c] * W[f + r, c].
+    const auto check_rows = [&](const mneme::linear_weight& slice, int64_t f, unsigned seed) {
+        check_product(slice, k_cols, k_n, seed, [&](int64_t r, int64_t c) { return w_at(f + r, c); });
     };
 
     const std::vector<int64_t> firsts = {0, 128, 256};
@@ -127,25 +133,9 @@ void check_pieces(mneme_dtype act, const std::string& prefix, double tol) {
         INFO("rows " << f << "+" << k_n);
         CHECK(t[i].out_features() == k_cols);
         CHECK(t[i].in_features() == k_n);
-        // W^T: y[c] = sum_r x[r] * W[f + r, c], summed in the order the reference kernel uses.
-        const std::vector<double> x = random_values(static_cast<std::size_t>(k_n * k_tokens), 11 + static_cast<unsigned>(i));
-        std::vector<double> want(static_cast<std::size_t>(k_cols * k_tokens)), mag(want.size());
-        for (int64_t s = 0; s < k_tokens; ++s) {
-            for (int64_t c = 0; c < k_cols; ++c) {
-                double acc = 0, m = 0;
-                for (int64_t r = 0; r < k_n; ++r) {
-                    const double p = x[static_cast<std::size_t>(s * k_n + r)] * dense[static_cast<std::size_t>((f + r) * k_cols + c)];
-                    acc += p;
-                    m += std::abs(p);
-                }
-                want[static_cast<std::size_t>(s * k_cols + c)] = acc;
-                mag[static_cast<std::size_t>(s * k_cols + c)] = m;
-            }
-        }
-        const mneme_tensor xt = dev.constant({k_n, k_tokens}, x);
-        const mneme_tensor yt = g.tensor({k_cols, k_tokens});
-        g.matmul(yt, xt, t[i]);
-        check_close(g.read(yt), want, mag, tol);
+        // W^T: y[c] = sum_r x[r] * W[f + r, c].
+        check_product(t[i], k_n, k_cols, 11 + static_cast<unsigned>(i),
+                      [&](int64_t c, int64_t r) { return w_at(f + r, c); });
 
         check_rows(mneme::row_slice(w, f, k_n), f, 23 + static_cast<unsigned>(i));
     }

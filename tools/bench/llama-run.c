@@ -110,6 +110,26 @@ static int decode(struct llama_context* ctx, struct llama_batch* b, const llama_
     return llama_decode(ctx, *b);
 }
 
+/* The first `len` prompt tokens in llama_decode calls of `n_batch`, last position's logits only. */
+static int decode_prompt(struct llama_context* ctx, struct llama_batch* b, const llama_token* prompt, int len,
+                         int n_batch) {
+    for (int done = 0; done < len; done += n_batch) {
+        const int n = len - done < n_batch ? len - done : n_batch;
+        if (decode(ctx, b, prompt + done, n, done, 0) != 0) return 1;
+    }
+    return 0;
+}
+
+/* `steps` greedy single-token decodes from *next at position pos on; *next ends as the last choice. */
+static int decode_steps(struct llama_context* ctx, struct llama_batch* b, llama_token* next, int pos, int steps,
+                        int n_vocab) {
+    for (int s = 0; s < steps; ++s) {
+        if (decode(ctx, b, next, 1, pos + s, 1) != 0) return 1;
+        *next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     const char* model_path = opt(argc, argv, "--model", NULL);
     const char* bins = opt(argc, argv, "--bins", NULL);
@@ -216,10 +236,7 @@ int main(int argc, char** argv) {
             const int len = r < 0 ? n_warmup : n_prompt;
             llama_memory_clear(llama_get_memory(ctx), true);
             double t0 = now_s();
-            for (int done = 0; done < len; done += n_batch) {
-                const int n = len - done < n_batch ? len - done : n_batch;
-                if (decode(ctx, &batch, prompt + done, n, done, 0) != 0) return 1;
-            }
+            if (decode_prompt(ctx, &batch, prompt, len, n_batch) != 0) return 1;
             const double prefill_s = now_s() - t0;
             llama_token next = argmax(llama_get_logits_ith(ctx, -1), n_vocab);
             if (r >= 0 && rounds) {
@@ -237,17 +254,11 @@ int main(int argc, char** argv) {
                      * prompt decoded again, untimed. */
                     if (!llama_memory_seq_rm(llama_get_memory(ctx), 0, len, -1)) {
                         llama_memory_clear(llama_get_memory(ctx), true);
-                        for (int done = 0; done < len; done += n_batch) {
-                            const int n = len - done < n_batch ? len - done : n_batch;
-                            if (decode(ctx, &batch, prompt + done, n, done, 0) != 0) return 1;
-                        }
+                        if (decode_prompt(ctx, &batch, prompt, len, n_batch) != 0) return 1;
                     }
                     next = first;
                     t0 = now_s();
-                    for (int s = 0; s < gen; ++s) {
-                        if (decode(ctx, &batch, &next, 1, len + s, 1) != 0) return 1;
-                        next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
-                    }
+                    if (decode_steps(ctx, &batch, &next, len, gen, n_vocab) != 0) return 1;
                     const double tps = gen / (now_s() - t0);
                     if (pool && pool_pause) pool_pause(pool);
                     printf("{\"round\": %d, \"decode_tps\": %.3f, \"decode_steps\": %d}\n", round, tps, gen);
@@ -258,10 +269,7 @@ int main(int argc, char** argv) {
             }
             const int steps = r < 0 ? 2 : gen;
             t0 = now_s();
-            for (int s = 0; s < steps; ++s) {
-                if (decode(ctx, &batch, &next, 1, len + s, 1) != 0) return 1;
-                next = argmax(llama_get_logits_ith(ctx, 0), n_vocab);
-            }
+            if (decode_steps(ctx, &batch, &next, len, steps, n_vocab) != 0) return 1;
             const double decode_s = now_s() - t0;
             if (r < 0) continue;
             if (n_prompt / prefill_s > best_prefill) best_prefill = n_prompt / prefill_s;

@@ -198,25 +198,25 @@ if [ "$ROUNDS" -gt 0 ]; then
     L1=$(load) L2=$(load)
     T1=$(date +%s) T2=$T1
 else
-"$CLI" bench --model "$MODEL" --threads "$THREADS" "${MNEME_PROMPT[@]}" --gen-tokens "$GEN" --reps "$REPS" --json \
-    > "$WORK/mneme.json"
-L1=$(load)
-T1=$(date +%s)
-# llama.cpp gets its better thread-pool setting per figure: spinning workers (ggml's default) or
-# sleeping ones, which win when the machine is oversubscribed.
-for t in $TIMED; do
-    for poll in $POLLS; do
-        "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens-file "$WORK/prompt-ids.txt" \
-            --threads "$THREADS" --gen-tokens "$GEN" --reps "$REPS" --poll $poll "${LLAMA_SPEED[@]}" \
-            > "$WORK/llama-$t-poll$poll.json"
+    "$CLI" bench --model "$MODEL" --threads "$THREADS" "${MNEME_PROMPT[@]}" --gen-tokens "$GEN" --reps "$REPS" --json \
+        > "$WORK/mneme.json"
+    L1=$(load)
+    T1=$(date +%s)
+    # llama.cpp gets its better thread-pool setting per figure: spinning workers (ggml's default) or
+    # sleeping ones, which win when the machine is oversubscribed.
+    for t in $TIMED; do
+        for poll in $POLLS; do
+            "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens-file "$WORK/prompt-ids.txt" \
+                --threads "$THREADS" --gen-tokens "$GEN" --reps "$REPS" --poll $poll "${LLAMA_SPEED[@]}" \
+                > "$WORK/llama-$t-poll$poll.json"
+        done
+        $PY -c "import json,sys; r=[json.load(open(f)) for f in sys.argv[1:]]; \
+    print(json.dumps(dict(r[0], prefill_tps=max(x['prefill_tps'] for x in r), decode_tps=max(x['decode_tps'] for x in r), \
+    poll='best of ' + ' and '.join(str(x['poll']) for x in r), runs=r)))" \
+            $(for poll in $POLLS; do echo "$WORK/llama-$t-poll$poll.json"; done) > "$WORK/llama-$t.json"
     done
-    $PY -c "import json,sys; r=[json.load(open(f)) for f in sys.argv[1:]]; \
-print(json.dumps(dict(r[0], prefill_tps=max(x['prefill_tps'] for x in r), decode_tps=max(x['decode_tps'] for x in r), \
-poll='best of ' + ' and '.join(str(x['poll']) for x in r), runs=r)))" \
-        $(for poll in $POLLS; do echo "$WORK/llama-$t-poll$poll.json"; done) > "$WORK/llama-$t.json"
-done
-L2=$(load)
-T2=$(date +%s)
+    L2=$(load)
+    T2=$(date +%s)
 fi
 
 $PY - "$WORK" "$L0" "$L1" "$L2" "$TIMED" "$CHECK" "$CONTEXT" "$((T1 - T0))" "$((T2 - T1))" "$CHECK_TOKENS" \
