@@ -79,6 +79,8 @@ weights make_weights(k::weight_format fmt, int64_t n, int64_t kd) {
         w.view.block_k = bk;
         w.view.scale_row_elems = sk;
     }
+    // As the CPU backend marks a model's FP8 weights once scanned at load (no per-row NaN scan).
+    w.view.no_nan_codes = fmt == k::weight_format::e4m3;
     return w;
 }
 
@@ -172,19 +174,20 @@ int main(int argc, char** argv) {
             mats.size(), s.min_s * 1e3, s.median_s * 1e3, s.min_s * 1e6 / static_cast<double>(mats.size()),
             bytes / s.min_s / 1e9, 100.0 * bytes / s.min_s / 1e9 / bw);
     }
-    // A V4 decode step's routed experts: FP4 e2m1 gate and up (512 x 1024) of 6 experts side by
-    // side, then their down products (1024 x 512), as the CPU backend runs them; 96 experts (78 MiB)
-    // taken 6 at a time in turn, so each is cold. Activations as V4 gives them (FP8-rounded, bf16
-    // values: the bf16 dot products) and as float32 (act-quant off: the float32 kernel); "warm" runs
-    // one expert's three matrices for all 6 (816 KiB, within a core's L2): what the arithmetic and
-    // the driver cost without the memory.
-    {
-        const int64_t n_experts = 96, top_k = 6;
+    // A decode step's routed experts as the CPU backend runs them: gate and up (512 x 1024) of
+    // top_k experts side by side, then their down products (1024 x 512). V4: FP4 e2m1, 6 experts;
+    // V3: FP8 e4m3 (128 x 128 blocks), 8 experts. 96 experts (78-144 MiB) taken top_k at a time in
+    // turn, so each is cold. Activations as V4 gives them (FP8-rounded, bf16 values: FP4's bf16
+    // dot products) and as float32 (act-quant off: the float32 kernel); "warm" runs one expert's
+    // three matrices for all top_k (within a core's L2): what the arithmetic and the driver cost
+    // without the memory.
+    const auto moe_step_bench = [&](const char* label, k::weight_format fmt, int64_t top_k) {
+        const int64_t n_experts = 96;
         std::vector<weights> gate, up, down;
         for (int64_t e = 0; e < n_experts; ++e) {
-            gate.push_back(make_weights(k::weight_format::e2m1, 512, 1024));
-            up.push_back(make_weights(k::weight_format::e2m1, 512, 1024));
-            down.push_back(make_weights(k::weight_format::e2m1, 1024, 512));
+            gate.push_back(make_weights(fmt, 512, 1024));
+            up.push_back(make_weights(fmt, 512, 1024));
+            down.push_back(make_weights(fmt, 1024, 512));
         }
         std::mt19937 rng(7);
         std::vector<float> x_fp8(1024), x_f32(1024), h(static_cast<std::size_t>(2 * top_k * 512)),
@@ -222,14 +225,17 @@ int main(int argc, char** argv) {
                         step(warm ? -1 : t * top_k, fp8 ? x_fp8 : x_f32, fp8 ? h_fp8 : h);
                 });
                 std::printf(
-                    "v4moe    fp4 experts side by side, %s activations, %-4s: %7.1f us/step  %6.1f GB/s (%5.1f%% of "
+                    "%-8s %s experts side by side, %s activations, %-4s: %7.1f us/step  %6.1f GB/s (%5.1f%% of "
                     "triad)\n",
-                    fp8 ? "fp8-rounded" : "float32", warm ? "warm" : "cold", s.min_s * 1e6 / static_cast<double>(steps),
+                    label, fmt == k::weight_format::e2m1 ? "fp4" : "fp8", fp8 ? "fp8-rounded" : "float32",
+                    warm ? "warm" : "cold", s.min_s * 1e6 / static_cast<double>(steps),
                     step_bytes * static_cast<double>(steps) / s.min_s / 1e9,
                     100.0 * step_bytes * static_cast<double>(steps) / s.min_s / 1e9 / bw);
             }
         }
-    }
+    };
+    moe_step_bench("v4moe", k::weight_format::e2m1, 6);
+    moe_step_bench("v3moe", k::weight_format::e4m3, 8);
     // The LM head of a decode step (V3/V4 bench models: 16384 x 1024 BF16, 32 MiB), one product over
     // the pool; 4 heads taken in turn so each is read from memory, next to a read-only sweep of as
     // many bytes (what the head could reach if reading were all it did).

@@ -118,7 +118,7 @@ mneme_status MNEME_CALL buffer_upload(mneme_backend*, mneme_buffer* b, uint64_t 
             raise(MNEME_ERROR_INVALID_ARGUMENT, "buffer_upload: range out of bounds");
         }
         if (size) std::memcpy(b->data + offset, src, size);
-        b->codes.store(mneme::cpu::code_scan::unknown, std::memory_order_release);
+        mneme::cpu::forget_contents(*b);
         return MNEME_OK;
     });
 }

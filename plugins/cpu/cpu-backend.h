@@ -7,13 +7,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
 
 #include "cpu-profile.h"
 #include "mneme_kernels/exec.h"
-
-namespace mneme::cpu {
-enum class code_scan : uint8_t { unknown, no_nan_codes, has_nan_codes };
-}
 
 struct mneme_backend {
     const mneme_host_api* host;
@@ -23,13 +22,18 @@ struct mneme_backend {
 };
 
 struct mneme_buffer {
+    mneme_buffer(uint8_t* d, uint64_t n, bool own) : data(d), size(n), owned(own) {}
     uint8_t* data;
     uint64_t size;
     bool owned;  // false for wrapped host memory
-    // Wrapped memory (a mapped checkpoint's tensor) is scanned once for bytes that would be FP8
-    // NaN codes, so that products with it as weights skip the kernels' scan of every row; writes
-    // through this plugin (an upload, an op's output) forget the result.
-    std::atomic<mneme::cpu::code_scan> codes{mneme::cpu::code_scan::unknown};
+    // FP8 weights are scanned once for bytes that would be NaN codes, per tensor extent (offset,
+    // bytes), so that products with them as weights skip the kernels' scan of every row. Weights
+    // live in wrapped memory (a mapped checkpoint) or in owned memory the runtime copied them into
+    // (resident weights: many tensors in one buffer, hence per extent). Any write through this
+    // plugin (an upload, an op's output) forgets everything known of the buffer.
+    std::mutex scans_mutex;
+    std::map<std::pair<uint64_t, uint64_t>, bool> scans;  // extent -> free of NaN codes
+    std::atomic<bool> any_scans{false};
 };
 
 struct mneme_queue {
@@ -43,7 +47,9 @@ void execute(mneme_backend& be, const mneme_op& op);
 // Runs ops[0] or a run of ops from it that can share the pool (n >= 1); returns how many ran.
 std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n);
 bool supports(const mneme_op& op);
-// Forgets what is known of the contents of the buffers ops[0..n) write (see mneme_buffer::codes).
+// Forgets what is known of a buffer's contents (see mneme_buffer::scans), as after a write.
+void forget_contents(mneme_buffer& b);
+// forget_contents for the buffers ops[0..n) write.
 void forget_written(const mneme_op* ops, std::size_t n);
 
 }  // namespace mneme::cpu

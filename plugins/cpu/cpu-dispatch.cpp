@@ -89,15 +89,19 @@ void require_same_shape(const mneme_tensor& a, const mneme_tensor& b, const char
     }
 }
 
-// Whether a wrapped buffer is known to hold no byte that an FP8 view would read as a NaN code;
-// scanned on first use (one pass over the tensor, as its first product would make anyway).
-bool free_of_nan_codes(mneme_buffer& b) {
-    code_scan known = b.codes.load(std::memory_order_acquire);
-    if (known == code_scan::unknown) {
-        known = k::free_of_e4m3_nan_codes(b.data, b.size) ? code_scan::no_nan_codes : code_scan::has_nan_codes;
-        b.codes.store(known, std::memory_order_release);
+// Whether the FP8 codes of [offset, offset + bytes) of a buffer hold no byte that reads as a NaN
+// code; scanned on a tensor's first use (one pass over it, as its first product would make anyway).
+bool free_of_nan_codes(mneme_buffer& b, uint64_t offset, uint64_t bytes) {
+    const std::pair<uint64_t, uint64_t> extent{offset, bytes};
+    {
+        const std::lock_guard lock(b.scans_mutex);
+        if (const auto it = b.scans.find(extent); it != b.scans.end()) return it->second;
     }
-    return known == code_scan::no_nan_codes;
+    const bool clean = k::free_of_e4m3_nan_codes(b.data + offset, bytes);
+    const std::lock_guard lock(b.scans_mutex);
+    b.scans[extent] = clean;
+    b.any_scans.store(true, std::memory_order_release);
+    return clean;
 }
 
 k::weight_view weight_of(const mneme_op& op) {
@@ -107,7 +111,7 @@ k::weight_view weight_of(const mneme_op& op) {
     v.k = w.ne[0];
     v.n = w.ne[1];
     v.row_bytes = w.nb[1];
-    if (w.dtype == MNEME_DTYPE_F8_E4M3 && !w.buffer->owned) v.no_nan_codes = free_of_nan_codes(*w.buffer);
+    if (w.dtype == MNEME_DTYPE_F8_E4M3) v.no_nan_codes = free_of_nan_codes(*w.buffer, w.offset, byte_extent(w));
     switch (w.dtype) {
         case MNEME_DTYPE_F32: v.format = k::weight_format::f32; break;
         case MNEME_DTYPE_F64: v.format = k::weight_format::f64; break;
@@ -800,10 +804,16 @@ std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) 
     return items.size();
 }
 
+void forget_contents(mneme_buffer& b) {
+    if (!b.any_scans.load(std::memory_order_acquire)) return;  // the common case: activations
+    const std::lock_guard lock(b.scans_mutex);
+    b.scans.clear();
+    b.any_scans.store(false, std::memory_order_release);
+}
+
 void forget_written(const mneme_op* ops, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-        mneme_buffer* b = ops[i].dst.buffer;
-        if (b && !b->owned) b->codes.store(code_scan::unknown, std::memory_order_release);
+        if (mneme_buffer* b = ops[i].dst.buffer) forget_contents(*b);
     }
 }
 

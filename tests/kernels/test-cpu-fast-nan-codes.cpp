@@ -88,63 +88,82 @@ TEST_CASE("decode-sized FP8 products give the same bits whether or not the rows 
     });
 }
 
-TEST_CASE("wrapped FP8 weights are scanned once, and a write through the plugin brings NaN codes back",
+TEST_CASE("FP8 weights are scanned once per tensor, and a write through the plugin brings NaN codes back",
           "[fast][fp8]") {
     mneme::test::backend_fixture fx(mneme_cpu_plugin_table());
     std::mt19937 rng(13);
     const int64_t n = 48, k = 256;
-    std::vector<uint8_t> codes = clean_codes(rng, static_cast<std::size_t>(n * k));
     std::vector<float> xs(static_cast<std::size_t>(k)), sf{0.01f, 0.02f};
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     for (auto& v : xs) v = u(rng);
     const mneme_tensor x = fx.tensor_of(MNEME_DTYPE_F32, {k, 1}, xs);
     const mneme_tensor scale = fx.tensor_of(MNEME_DTYPE_F32, {2, 1}, sf);
-    const mneme_tensor wrapped = fx.wrap(MNEME_DTYPE_F8_E4M3, {k, n}, codes.data());
     const mneme_op_matmul p{1.0, 128, 128};
-    // The same product with the weights in a buffer of the plugin's own (never trusted).
-    const auto owned_product = [&](const std::vector<uint8_t>& bytes) {
-        const mneme_tensor w = fx.tensor_of(MNEME_DTYPE_F8_E4M3, {k, n}, bytes);
+    const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+    };
+    const auto product = [&](const mneme_tensor& w) {
         const mneme_tensor y = fx.tensor(MNEME_DTYPE_F32, {n, 1});
         REQUIRE(fx.run(MNEME_OP_MATMUL, y, {x, w, scale}, &p, sizeof(p)) == MNEME_OK);
         return fx.read<float>(y, static_cast<std::size_t>(n));
     };
-    const auto wrapped_product = [&] {
-        const mneme_tensor y = fx.tensor(MNEME_DTYPE_F32, {n, 1});
-        REQUIRE(fx.run(MNEME_OP_MATMUL, y, {x, wrapped, scale}, &p, sizeof(p)) == MNEME_OK);
-        return fx.read<float>(y, static_cast<std::size_t>(n));
-    };
-    const auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
-        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+    // The same product with the weights alone in a fresh buffer of the plugin's own (scanned anew).
+    const auto fresh_product = [&](const std::vector<uint8_t>& bytes) {
+        return product(fx.tensor_of(MNEME_DTYPE_F8_E4M3, {k, n}, bytes));
     };
 
-    std::vector<float> got = wrapped_product();  // scanned here: no NaN code
-    CHECK(same_bits(got, owned_product(codes)));
-    CHECK(same_bits(wrapped_product(), got));
-    for (float v : got) CHECK(std::isfinite(v));
+    // Weights where a model keeps them: wrapped memory (a mapped checkpoint), or the second of two
+    // tensors in one buffer of the plugin's own (resident weights), whose neighbour has NaN codes.
+    const std::vector<uint8_t> original = clean_codes(rng, static_cast<std::size_t>(n * k));
+    std::vector<uint8_t> codes = original;  // wrapped: written by the uploads below
+    std::vector<uint8_t> resident_bytes = clean_codes(rng, static_cast<std::size_t>(n * k));
+    resident_bytes[static_cast<std::size_t>(3 * k + 1)] = 0x7f;  // the neighbour's row 3
+    resident_bytes.insert(resident_bytes.end(), original.begin(), original.end());
+    const std::vector<uint8_t> neighbour(resident_bytes.begin(), resident_bytes.begin() + n * k);
+    const mneme_tensor resident_buffer = fx.tensor_of(MNEME_DTYPE_F8_E4M3, {k, 2 * n}, resident_bytes);
+    mneme_tensor neighbour_w = resident_buffer, resident_w = resident_buffer;
+    neighbour_w.ne[1] = resident_w.ne[1] = n;
+    resident_w.offset += static_cast<uint64_t>(n * k);
+    const mneme_tensor wrapped_w = fx.wrap(MNEME_DTYPE_F8_E4M3, {k, n}, codes.data());
 
-    // An upload puts a NaN code in row 5: that row's output is NaN again.
-    const uint8_t nan_code = 0xff;
-    fx.upload(wrapped, 5 * k + 17, &nan_code, 1);
-    codes[5 * k + 17] = nan_code;
-    got = wrapped_product();
-    CHECK(std::isnan(got[5]));
-    CHECK(same_bits(got, owned_product(codes)));
+    for (const bool resident : {false, true}) {
+        INFO((resident ? "resident" : "wrapped") << " weights");
+        const mneme_tensor w = resident ? resident_w : wrapped_w;
+        std::vector<uint8_t> expect = original;
+        if (resident) {
+            const std::vector<float> nb = product(neighbour_w);
+            CHECK(std::isnan(nb[3]));
+            CHECK(same_bits(nb, fresh_product(neighbour)));
+        }
+        std::vector<float> got = product(w);  // scanned here: no NaN code
+        CHECK(same_bits(got, fresh_product(expect)));
+        CHECK(same_bits(product(w), got));
+        for (float v : got) CHECK(std::isfinite(v));
 
-    // Clean again, scanned again; then an op writes float32 bits 0x7f7f7f7f over row 9's first
-    // four codes.
-    codes[5 * k + 17] = 0x3c;
-    fx.upload(wrapped, 5 * k + 17, &codes[5 * k + 17], 1);
-    CHECK(same_bits(wrapped_product(), owned_product(codes)));
-    uint32_t bits = 0x7f7f7f7fu;
-    float big;
-    std::memcpy(&big, &bits, 4);
-    const mneme_tensor src = fx.tensor_of(MNEME_DTYPE_F32, {1, 1}, std::vector<float>{big});
-    mneme_tensor dst = src;
-    dst.buffer = wrapped.buffer;
-    dst.offset = static_cast<uint64_t>(9 * k);
-    REQUIRE(fx.run(MNEME_OP_COPY, dst, {src}, nullptr, 0) == MNEME_OK);
-    for (int i = 0; i < 4; ++i) codes[static_cast<std::size_t>(9 * k + i)] = 0x7f;
-    got = wrapped_product();
-    CHECK(std::isnan(got[9]));
-    CHECK(same_bits(got, owned_product(codes)));
+        // An upload puts a NaN code in row 5: that row's output is NaN again.
+        const uint8_t nan_code = 0xff;
+        fx.upload(w, 5 * k + 17, &nan_code, 1);
+        expect[5 * k + 17] = nan_code;
+        got = product(w);
+        CHECK(std::isnan(got[5]));
+        CHECK(same_bits(got, fresh_product(expect)));
+
+        // Clean again, scanned again; then an op writes float32 bits 0x7f7f7f7f over row 9's first
+        // four codes.
+        expect[5 * k + 17] = 0x3c;
+        fx.upload(w, 5 * k + 17, &expect[5 * k + 17], 1);
+        CHECK(same_bits(product(w), fresh_product(expect)));
+        uint32_t bits = 0x7f7f7f7fu;
+        float big;
+        std::memcpy(&big, &bits, 4);
+        const mneme_tensor src = fx.tensor_of(MNEME_DTYPE_F32, {1, 1}, std::vector<float>{big});
+        mneme_tensor dst = src;
+        dst.buffer = w.buffer;
+        dst.offset = w.offset + static_cast<uint64_t>(9 * k);
+        REQUIRE(fx.run(MNEME_OP_COPY, dst, {src}, nullptr, 0) == MNEME_OK);
+        for (int i = 0; i < 4; ++i) expect[static_cast<std::size_t>(9 * k + i)] = 0x7f;
+        got = product(w);
+        CHECK(std::isnan(got[9]));
+        CHECK(same_bits(got, fresh_product(expect)));
+    }
 }
