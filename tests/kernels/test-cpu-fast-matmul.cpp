@@ -514,6 +514,76 @@ TEST_CASE("one activation row against 1-4 weight rows at once gives each row's o
     });
 }
 
+TEST_CASE("a decoding product's row streams walked by the kernel give each row's one-row dot bit for bit",
+          "[fast][matmul]") {
+    std::mt19937_64 rng(41);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        if (!kt.dot_row_streams) return;  // the caller then walks the streams itself
+        for (const auto& [kdim, block_k] :
+             {std::pair<int64_t, int64_t>{1024, 128}, {256 + 13, 128}, {31, 128}, {97, 7}}) {
+            for (const auto fmt : {k::weight_format::e4m3, k::weight_format::bf16}) {
+                const bool fp8 = fmt == k::weight_format::e4m3;
+                const int64_t kb = (kdim + block_k - 1) / block_k, rows = 61;
+                auto w = fp8 ? random_weight(rng, fmt, rows, kdim, k::scale_format::f32, 1, block_k, 3)
+                             : random_weight(rng, fmt, rows, kdim, k::scale_format::none, 1, 1, 2);
+                std::vector<float> scales(static_cast<std::size_t>(4 * kb), 1.0f);
+                if (fp8) {
+                    for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 9) - 12);
+                }
+                std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+                std::vector<float> x(static_cast<std::size_t>(kdim)), x_wide(x.size());
+                for (auto& v : x) v = u(rng);
+                for (std::size_t i = 0; i < x.size(); ++i) x_wide[i] = x[i] * k::fast::k_e4m3_wide_unit;
+                const int64_t bk = fp8 ? block_k : kdim;
+                for (const bool wide : {false, true}) {
+                    if (wide && (!fp8 || !kt.dot_e4m3_wide)) continue;
+                    const float* xs = wide ? x_wide.data() : x.data();
+                    for (const int n_streams : {1, 2, 3, 4}) {
+                        for (const int64_t rounds : {0, 1, 2, 15}) {
+                            for (const float alpha : {1.0f, 0.75f}) {
+                                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(fmt) << " K " << kdim
+                                            << " block " << block_k << (wide ? " widened" : "") << " streams "
+                                            << n_streams << " rounds " << rounds << " alpha " << alpha);
+                                // Streams 15 rows apart, each with its own scale row; results spaced the same.
+                                std::vector<float> out(static_cast<std::size_t>(4 * 15), -7.0f);
+                                k::fast::row_stream rs[4];
+                                for (int s = 0; s < n_streams; ++s) {
+                                    rs[s] = {w.data.data() + s * 15 * w.view.row_bytes, scales.data() + s * kb,
+                                             out.data() + s * 15, rows - s * 15 - rounds};
+                                }
+                                REQUIRE(kt.dot_row_streams(fmt, wide, xs, rs, n_streams, rounds, w.view.row_bytes, 2,
+                                                           kdim, bk, alpha));
+                                for (int s = 0; s < 4; ++s) {
+                                    for (int64_t i = 0; i < 15; ++i) {
+                                        const float got = out[static_cast<std::size_t>(s * 15 + i)];
+                                        if (s >= n_streams || i >= rounds) {
+                                            CHECK(got == -7.0f);  // nothing written beyond the rounds
+                                            continue;
+                                        }
+                                        const uint8_t* row = rs[s].row + i * w.view.row_bytes;
+                                        float alone = 0.0f;
+                                        REQUIRE((wide ? kt.dot_e4m3_wide(xs, kdim, 1, row, kdim, rs[s].scales, bk,
+                                                                         &alone, true)
+                                                      : kt.dot(fmt, xs, kdim, 1, row, kdim, rs[s].scales, bk, &alone,
+                                                               true)));
+                                        if (alpha != 1.0f) alone *= alpha;
+                                        CHECK(std::memcmp(&got, &alone, sizeof(float)) == 0);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        float out = 0.0f;  // formats it does not take: nothing computed
+        const k::fast::row_stream rs{nullptr, nullptr, &out, 0};
+        CHECK_FALSE(kt.dot_row_streams(k::weight_format::f32, false, nullptr, &rs, 1, 1, 4, 2, 1, 1, 1.0f));
+        CHECK_FALSE(kt.dot_row_streams(k::weight_format::e2m1, false, nullptr, &rs, 1, 1, 16, 2, 32, 32, 1.0f));
+    });
+}
+
 TEST_CASE("e8m0 scale rows convert like the reference, 0 and 255 included, on every instruction set",
           "[fast][decode]") {
     std::vector<uint8_t> codes(256 + 37);

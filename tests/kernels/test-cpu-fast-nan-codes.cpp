@@ -58,9 +58,11 @@ TEST_CASE("the NaN-code byte scan finds 0x7f and 0xff at every position and noth
 TEST_CASE("decode-sized FP8 products give the same bits whether or not the rows are scanned", "[fast][fp8]") {
     mneme::test::pooled_exec ex;
     std::mt19937 rng(12);
-    const int64_t n = 67, k = 384;
+    // 389 rows: the three streams of a thread's rows start inside different 128-row scale blocks
+    // and cross into the next ones at different rounds.
+    const int64_t n = 389, k = 384;
     std::vector<uint8_t> q = clean_codes(rng, static_cast<std::size_t>(n * k));
-    std::vector<float> scales(3 * 1), x(16 * k);
+    std::vector<float> scales(4 * 3), x(16 * k);
     for (auto& s : scales) s = std::ldexp(1.0f, static_cast<int>(rng() % 8) - 10);
     std::uniform_real_distribution<float> u(-2.0f, 2.0f);
     for (auto& v : x) v = u(rng);
@@ -76,14 +78,20 @@ TEST_CASE("decode-sized FP8 products give the same bits whether or not the rows 
     w.block_k = 128;
     w.scale_row_elems = 3;
     mneme::test::for_each_isa([&](mneme::kernels::fast::isa i) {
+        std::vector<float> lone;  // the one-row product, trusted
         for (int64_t rows : {1, 2, 5, 9, 16}) {
-            std::vector<float> scanned(static_cast<std::size_t>(rows * n)), trusted(scanned.size());
-            w.no_nan_codes = false;
-            mneme::kernels::fast::matmul(ex.ctx, x.data(), rows, k, w, scanned.data(), n, 1.0);
-            w.no_nan_codes = true;
-            mneme::kernels::fast::matmul(ex.ctx, x.data(), rows, k, w, trusted.data(), n, 1.0);
-            INFO("isa " << int(i) << ", rows " << rows);
-            CHECK(std::memcmp(scanned.data(), trusted.data(), scanned.size() * 4) == 0);
+            for (const double alpha : {1.0, 0.5}) {
+                std::vector<float> scanned(static_cast<std::size_t>(rows * n)), trusted(scanned.size());
+                w.no_nan_codes = false;
+                mneme::kernels::fast::matmul(ex.ctx, x.data(), rows, k, w, scanned.data(), n, alpha);
+                w.no_nan_codes = true;
+                mneme::kernels::fast::matmul(ex.ctx, x.data(), rows, k, w, trusted.data(), n, alpha);
+                INFO("isa " << int(i) << ", rows " << rows << ", alpha " << alpha);
+                CHECK(std::memcmp(scanned.data(), trusted.data(), scanned.size() * 4) == 0);
+                // A verify pass's first row is the decoding step's row, bit for bit.
+                if (alpha == 1.0 && rows == 1) lone = trusted;
+                if (alpha == 1.0) CHECK(std::memcmp(lone.data(), trusted.data(), lone.size() * 4) == 0);
+            }
         }
     });
 }

@@ -779,6 +779,66 @@ MNEME_AVX512 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, 
     }
 }
 
+// dot_row_streams' rounds over W streams (see kernel_table::dot_row_streams).
+template <class L, int W, int BK>
+MNEME_AVX512 void row_streams_of(const float* x, const row_stream* s, int64_t count, int64_t row_bytes,
+                                 int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+    const float* scales[W];
+#pragma GCC unroll 4
+    for (int j = 0; j < W; ++j) scales[j] = s[j].scales;
+    for (int64_t i = 0; i < count; ++i) {
+        const uint8_t* rows[W];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
+            rows[j] = s[j].row + i * row_bytes;
+            if (i + prefetch_rows < count + s[j].rows_after) {
+                const uint8_t* ahead = rows[j] + prefetch_rows * row_bytes;
+                for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
+            }
+        }
+        float out[W];
+        dot_tile<L, 1, W, BK>(x, 0, rows, len, scales, block_k, out);
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) s[j].out[i] = alpha == 1.0f ? out[j] : out[j] * alpha;
+    }
+}
+
+template <class L, int BK, std::size_t... W>
+constexpr auto row_streams_table(std::index_sequence<W...>) {
+    return std::array{&row_streams_of<L, static_cast<int>(W) + 1, BK>...};
+}
+
+template <class L>
+MNEME_AVX512 void row_streams_any(const float* x, const row_stream* s, int n_streams, int64_t count, int64_t row_bytes,
+                                  int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+    with_block_width<L>(len, block_k, [&](auto bk) {
+        static constexpr auto by_count = row_streams_table<L, decltype(bk)::value>(std::make_index_sequence<4>{});
+        by_count[static_cast<std::size_t>(n_streams - 1)](x, s, count, row_bytes, prefetch_rows, len, block_k, alpha);
+    });
+}
+
+MNEME_AVX512 bool dot_row_streams(weight_format fmt, bool wide, const float* x, const row_stream* streams,
+                                  int n_streams, int64_t count, int64_t row_bytes, int64_t prefetch_rows, int64_t len,
+                                  int64_t block_k, float alpha) {
+    if (n_streams < 1 || n_streams > 4 || block_k < 1 || count < 0) return false;
+    switch (fmt) {
+        case weight_format::e4m3:
+            if (wide) {
+                row_streams_any<load_e4m3_wide>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k,
+                                                alpha);
+            } else {
+                row_streams_any<load_e4m3>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k, alpha);
+            }
+            return true;
+        case weight_format::bf16:
+            if (wide) return false;
+            row_streams_any<load_bf16>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k, alpha);
+            return true;
+        default:
+            return false;
+    }
+}
+
 // FP4 rows against activations that are bf16 values exactly (V4's routed experts take FP8-rounded
 // activations, e4m3 codes times a power of two: 4 significant bits and float32's exponent range),
 // with vdpbf16ps: each product of a bf16 activation and an e2m1 weight (2 significant bits) is
@@ -1213,6 +1273,7 @@ const kernel_table& avx512_kernels() {
             t.head_dots_bf16 = head_dots_bf16;
         }
         t.mqa_values = mqa_values;
+        t.dot_row_streams = dot_row_streams;
         return t;
     }();
     return table;

@@ -390,7 +390,47 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 }
             }
         };
-        if (weight_rows) {
+        // One activation row where the kernels walk the streams themselves (dot_row_streams): calls
+        // in chunks of rounds within which no stream enters another scale row.
+        const bool walked_by_kernel =
+            weight_rows && !xb && kt.dot_row_streams && !batch_scales &&
+            (w.format == weight_format::bf16 || (w.format == weight_format::e4m3 && w.no_nan_codes));
+        const auto chunk_of_streams = [&] {
+            row_stream rs[k_row_streams];
+            stream* active[k_row_streams];
+            int count = 0;
+            int64_t rounds = std::numeric_limits<int64_t>::max();
+            for (stream& st : streams) {
+                if (st.next >= st.end) continue;
+                active[count++] = &st;
+                rounds = std::min(rounds, st.end - st.next);
+                if (scaled) rounds = std::min(rounds, w.block_n - st.next % w.block_n);
+            }
+            if (count == 0) return false;
+            for (int i = 0; i < count; ++i) {
+                stream& st = *active[i];
+                const int64_t n = st.next;
+                if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                rs[i] = {w.data + n * w.row_bytes, st.scales, y + n, st.end - (n + rounds)};
+                st.next += rounds;
+            }
+            if (kt.dot_row_streams(w.format, use_wide, use_wide ? wide : xd, rs, count, rounds, w.row_bytes,
+                                   k_prefetch_rows, w.k, block_k, a)) {
+                return true;
+            }
+            for (int i = 0; i < count; ++i) {  // not taken after all: each row alone
+                const int64_t n0 = active[i]->next - rounds;
+                for (int64_t n = n0; n < n0 + rounds; ++n) {
+                    float one = 0.0f;
+                    store_row(n, dot_group(0, n, rs[i].scales, &one), &one);
+                }
+            }
+            return true;
+        };
+        if (walked_by_kernel) {
+            while (chunk_of_streams()) {
+            }
+        } else if (weight_rows) {
             while (round_of_streams()) {
             }
         } else if (stepped_walk) {
