@@ -20,7 +20,7 @@ TEST_CASE("fast add_rows_scaled equals the reference bit for bit", "[fast][rows]
     std::mt19937_64 rng(41);
     std::uniform_real_distribution<float> u(-2.0f, 2.0f);
     std::uniform_int_distribution<int> pick(0, 6);
-    for (int64_t n : {1, 15, 16, 17, 255, 256, 257, 1000}) {
+    for (int64_t n : {1, 15, 16, 17, 255, 256, 257, 1000, 4099}) {
         for (int64_t rows : {1, 5, 40}) {
             const int64_t y_rows = 7;
             std::vector<float> x(static_cast<std::size_t>(rows * n)), w(static_cast<std::size_t>(rows)),
