@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #if defined(__x86_64__)
@@ -520,18 +522,56 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         const k::fast::kernel_table& kt = k::fast::active_kernels();
         if (!kt.dot_row_streams) return;  // the caller then walks the streams itself
+        // Streams 15 rows apart over 61 rows; results spaced the same. Each stream's rows share a
+        // scale row (scale_step 0) or have one each (scale_step = blocks per row, as FP4 experts).
+        const auto check =
+            [&](const char* what, const std::vector<uint8_t>& data, int64_t row_bytes, const std::vector<float>& scales,
+                int64_t kb, bool per_row,
+                const std::function<bool(const k::fast::row_stream*, int, int64_t, int64_t, float)>& walk,
+                const std::function<bool(const uint8_t*, const float*, float*)>& alone) {
+                for (const int n_streams : {1, 2, 3, 4}) {
+                    for (const int64_t rounds : {0, 1, 2, 15}) {
+                        for (const float alpha : {1.0f, 0.75f}) {
+                            INFO("isa " << k::fast::isa_name(isa) << " " << what << (per_row ? " scale per row" : "")
+                                        << " streams " << n_streams << " rounds " << rounds << " alpha " << alpha);
+                            std::vector<float> out(static_cast<std::size_t>(4 * 15), -7.0f);
+                            k::fast::row_stream rs[4];
+                            for (int st = 0; st < n_streams; ++st) {
+                                rs[st] = {data.data() + st * 15 * row_bytes,
+                                          scales.data() + (per_row ? st * 15 : st) * kb, out.data() + st * 15,
+                                          61 - st * 15 - rounds};
+                            }
+                            REQUIRE(walk(rs, n_streams, rounds, per_row ? kb : 0, alpha));
+                            for (int st = 0; st < 4; ++st) {
+                                for (int64_t i = 0; i < 15; ++i) {
+                                    const float got = out[static_cast<std::size_t>(st * 15 + i)];
+                                    if (st >= n_streams || i >= rounds) {
+                                        CHECK(got == -7.0f);  // nothing written beyond the rounds
+                                        continue;
+                                    }
+                                    float one = 0.0f;
+                                    REQUIRE(alone(rs[st].row + i * row_bytes, rs[st].scales + (per_row ? i * kb : 0),
+                                                  &one));
+                                    if (alpha != 1.0f) one *= alpha;
+                                    CHECK(std::memcmp(&got, &one, sizeof(float)) == 0);
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+        std::uniform_real_distribution<float> u(-2.0f, 2.0f);
         for (const auto& [kdim, block_k] :
              {std::pair<int64_t, int64_t>{1024, 128}, {256 + 13, 128}, {31, 128}, {97, 7}}) {
             for (const auto fmt : {k::weight_format::e4m3, k::weight_format::bf16}) {
                 const bool fp8 = fmt == k::weight_format::e4m3;
-                const int64_t kb = (kdim + block_k - 1) / block_k, rows = 61;
-                auto w = fp8 ? random_weight(rng, fmt, rows, kdim, k::scale_format::f32, 1, block_k, 3)
-                             : random_weight(rng, fmt, rows, kdim, k::scale_format::none, 1, 1, 2);
-                std::vector<float> scales(static_cast<std::size_t>(4 * kb), 1.0f);
+                const int64_t kb = (kdim + block_k - 1) / block_k;
+                auto w = fp8 ? random_weight(rng, fmt, 61, kdim, k::scale_format::f32, 1, block_k, 3)
+                             : random_weight(rng, fmt, 61, kdim, k::scale_format::none, 1, 1, 2);
+                std::vector<float> scales(static_cast<std::size_t>(61 * kb), 1.0f);
                 if (fp8) {
                     for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 9) - 12);
                 }
-                std::uniform_real_distribution<float> u(-2.0f, 2.0f);
                 std::vector<float> x(static_cast<std::size_t>(kdim)), x_wide(x.size());
                 for (auto& v : x) v = u(rng);
                 for (std::size_t i = 0; i < x.size(); ++i) x_wide[i] = x[i] * k::fast::k_e4m3_wide_unit;
@@ -539,48 +579,63 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
                 for (const bool wide : {false, true}) {
                     if (wide && (!fp8 || !kt.dot_e4m3_wide)) continue;
                     const float* xs = wide ? x_wide.data() : x.data();
-                    for (const int n_streams : {1, 2, 3, 4}) {
-                        for (const int64_t rounds : {0, 1, 2, 15}) {
-                            for (const float alpha : {1.0f, 0.75f}) {
-                                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(fmt) << " K " << kdim
-                                            << " block " << block_k << (wide ? " widened" : "") << " streams "
-                                            << n_streams << " rounds " << rounds << " alpha " << alpha);
-                                // Streams 15 rows apart, each with its own scale row; results spaced the same.
-                                std::vector<float> out(static_cast<std::size_t>(4 * 15), -7.0f);
-                                k::fast::row_stream rs[4];
-                                for (int s = 0; s < n_streams; ++s) {
-                                    rs[s] = {w.data.data() + s * 15 * w.view.row_bytes, scales.data() + s * kb,
-                                             out.data() + s * 15, rows - s * 15 - rounds};
-                                }
-                                REQUIRE(kt.dot_row_streams(fmt, wide, xs, rs, n_streams, rounds, w.view.row_bytes, 2,
-                                                           kdim, bk, alpha));
-                                for (int s = 0; s < 4; ++s) {
-                                    for (int64_t i = 0; i < 15; ++i) {
-                                        const float got = out[static_cast<std::size_t>(s * 15 + i)];
-                                        if (s >= n_streams || i >= rounds) {
-                                            CHECK(got == -7.0f);  // nothing written beyond the rounds
-                                            continue;
-                                        }
-                                        const uint8_t* row = rs[s].row + i * w.view.row_bytes;
-                                        float alone = 0.0f;
-                                        REQUIRE((wide ? kt.dot_e4m3_wide(xs, kdim, 1, row, kdim, rs[s].scales, bk,
-                                                                         &alone, true)
-                                                      : kt.dot(fmt, xs, kdim, 1, row, kdim, rs[s].scales, bk, &alone,
-                                                               true)));
-                                        if (alpha != 1.0f) alone *= alpha;
-                                        CHECK(std::memcmp(&got, &alone, sizeof(float)) == 0);
-                                    }
-                                }
-                            }
-                        }
+                    const std::string what = std::string(format_name(fmt)) + " K " + std::to_string(kdim) + " block " +
+                                             std::to_string(block_k) + (wide ? " widened" : "");
+                    for (const bool per_row : {false, true}) {
+                        check(
+                            what.c_str(), w.data, w.view.row_bytes, scales, fp8 ? kb : 1, per_row && fp8,
+                            [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
+                                return kt.dot_row_streams(fmt, wide, xs, rs, n, rounds, w.view.row_bytes, step, 2, kdim,
+                                                          bk, alpha);
+                            },
+                            [&](const uint8_t* row, const float* sc, float* one) {
+                                return wide ? kt.dot_e4m3_wide(xs, kdim, 1, row, kdim, sc, bk, one, true)
+                                            : kt.dot(fmt, xs, kdim, 1, row, kdim, sc, bk, one, true);
+                            });
                     }
                 }
             }
         }
+        // FP4 with a scale row per weight row (V4's experts), float32 and (where the CPU has them)
+        // bf16 activations, laid out as the kernels take them.
+        for (const auto& [kdim, block_k] : {std::pair<int64_t, int64_t>{1024, 32}, {96, 32}, {256, 64}}) {
+            auto w = random_weight(rng, k::weight_format::e2m1, 61, kdim, k::scale_format::f32, 1, block_k);
+            const int64_t kb = kdim / block_k;
+            std::vector<float> scales(static_cast<std::size_t>(61 * kb));
+            for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 9) - 4);
+            std::vector<float> x(static_cast<std::size_t>(kdim)), xd = x;
+            for (auto& v : x) v = k::e4m3_to_f32(static_cast<uint8_t>(rng() % 0x7e));  // bf16-exact values
+            if (kt.e2m1_x_layout)
+                kt.e2m1_x_layout(x.data(), kdim, xd.data());
+            else
+                xd = x;
+            const std::string what = "e2m1 K " + std::to_string(kdim) + " block " + std::to_string(block_k);
+            check(
+                what.c_str(), w.data, w.view.row_bytes, scales, kb, true,
+                [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
+                    return kt.dot_row_streams(k::weight_format::e2m1, false, xd.data(), rs, n, rounds, w.view.row_bytes,
+                                              step, 2, kdim, block_k, alpha);
+                },
+                [&](const uint8_t* row, const float* sc, float* one) {
+                    return kt.dot(k::weight_format::e2m1, xd.data(), kdim, 1, row, kdim, sc, block_k, one, true);
+                });
+            if (!kt.dot_row_streams_e2m1_bf16) continue;
+            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
+            REQUIRE(kt.e2m1_bf16_layout(x.data(), kdim, xb.data()));
+            check((what + " bf16").c_str(), w.data, w.view.row_bytes, scales, kb, true,
+                  [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
+                      return kt.dot_row_streams_e2m1_bf16(xb.data(), rs, n, rounds, w.view.row_bytes, step, 2, kdim,
+                                                          block_k, alpha);
+                  },
+                  [&](const uint8_t* row, const float* sc, float* one) {
+                      return kt.dot_e2m1_bf16(xb.data(), kdim, 1, row, kdim, sc, block_k, one);
+                  });
+        }
         float out = 0.0f;  // formats it does not take: nothing computed
         const k::fast::row_stream rs{nullptr, nullptr, &out, 0};
-        CHECK_FALSE(kt.dot_row_streams(k::weight_format::f32, false, nullptr, &rs, 1, 1, 4, 2, 1, 1, 1.0f));
-        CHECK_FALSE(kt.dot_row_streams(k::weight_format::e2m1, false, nullptr, &rs, 1, 1, 16, 2, 32, 32, 1.0f));
+        CHECK_FALSE(kt.dot_row_streams(k::weight_format::f32, false, nullptr, &rs, 1, 1, 4, 0, 2, 1, 1, 1.0f));
+        CHECK_FALSE(kt.dot_row_streams(k::weight_format::e2m1, false, nullptr, &rs, 1, 1, 8, 0, 2, 17, 32, 1.0f));
+        CHECK(out == 0.0f);
     });
 }
 

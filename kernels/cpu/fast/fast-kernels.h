@@ -197,16 +197,22 @@ struct kernel_table {
     // A decoding product's walk over its weight-row streams (one activation row): `count` rounds,
     // round i taking row i of each of the n_streams (1-4) streams in one pass over the activations,
     // as one dot_weight_rows call on those rows would, and storing each result (times alpha unless
-    // alpha is 1) at its stream's out[i]. While a round runs, each stream's row prefetch_rows ahead
-    // is requested, within the stream's rows_after. Every result is dot_weight_rows' bit for bit
-    // (dot_e4m3_wide's activations when `wide`). e4m3 rows the caller has checked for NaN codes
-    // (weight_view::no_nan_codes) and bf16 rows; false, computing nothing, for anything else. The
-    // loop over rounds runs here rather than in the caller: per round the caller's bookkeeping and
-    // calls cost a one-row 512 x 1024 FP8 product a fifth of its time (warm, one thread, Zen 5).
-    // Null where absent.
+    // alpha is 1) at its stream's out[i]. Row i's block scales are at the stream's scales + i *
+    // scale_step. While a round runs, each stream's row prefetch_rows ahead is requested, within
+    // the stream's rows_after. Every result is dot_weight_rows' bit for bit (dot_e4m3_wide's
+    // activations when `wide`; e2m1's as e2m1_x_layout lays them out). e4m3 rows the caller has
+    // checked for NaN codes (weight_view::no_nan_codes), bf16 rows, and e2m1 rows on dot's shapes;
+    // false, computing nothing, for anything else. The loop over rounds runs here rather than in
+    // the caller: per round the caller's bookkeeping and calls cost a one-row 512 x 1024 FP8 product
+    // a fifth of its time (warm, one thread, Zen 5). Null where absent.
     bool (*dot_row_streams)(weight_format fmt, bool wide, const float* x, const row_stream* streams, int n_streams,
-                            int64_t count, int64_t row_bytes, int64_t prefetch_rows, int64_t len, int64_t block_k,
-                            float alpha) = nullptr;
+                            int64_t count, int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows, int64_t len,
+                            int64_t block_k, float alpha) = nullptr;
+    // dot_row_streams for e2m1 rows on bf16 activations (dot_weight_rows_e2m1_bf16's, bit for bit).
+    // Null where the CPU has no AVX512-BF16.
+    bool (*dot_row_streams_e2m1_bf16)(const uint16_t* x, const row_stream* streams, int n_streams, int64_t count,
+                                      int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows, int64_t len,
+                                      int64_t block_k, float alpha) = nullptr;
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -779,28 +779,46 @@ MNEME_AVX512 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, 
     }
 }
 
-// dot_row_streams' rounds over W streams (see kernel_table::dot_row_streams).
-template <class L, int W, int BK>
-MNEME_AVX512 void row_streams_of(const float* x, const row_stream* s, int64_t count, int64_t row_bytes,
-                                 int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
-    const float* scales[W];
-#pragma GCC unroll 4
-    for (int j = 0; j < W; ++j) scales[j] = s[j].scales;
+// dot_row_streams' rounds over W streams (see kernel_table::dot_row_streams), each round one call
+// of Tile::run on the streams' next rows; scale_step floats between a stream's consecutive rows'
+// scales (0: one scale row for all).
+template <class Tile, class X, int W>
+MNEME_AVX512 inline __attribute__((always_inline)) void walk_row_streams(const X* x, const row_stream* s, int64_t count,
+                                                                         int64_t row_bytes, int64_t scale_step,
+                                                                         int64_t prefetch_rows, int64_t len,
+                                                                         int64_t block_k, float alpha) {
     for (int64_t i = 0; i < count; ++i) {
         const uint8_t* rows[W];
+        const float* scales[W];
 #pragma GCC unroll 4
         for (int j = 0; j < W; ++j) {
             rows[j] = s[j].row + i * row_bytes;
+            scales[j] = s[j].scales + i * scale_step;
             if (i + prefetch_rows < count + s[j].rows_after) {
                 const uint8_t* ahead = rows[j] + prefetch_rows * row_bytes;
                 for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
             }
         }
         float out[W];
-        dot_tile<L, 1, W, BK>(x, 0, rows, len, scales, block_k, out);
+        Tile::run(x, rows, len, scales, block_k, out);
 #pragma GCC unroll 4
         for (int j = 0; j < W; ++j) s[j].out[i] = alpha == 1.0f ? out[j] : out[j] * alpha;
     }
+}
+
+template <class L, int W, int BK>
+struct float_tile {
+    MNEME_AVX512 static void run(const float* x, const uint8_t* const* rows, int64_t len, const float* const* scales,
+                                 int64_t block_k, float* out) {
+        dot_tile<L, 1, W, BK>(x, 0, rows, len, scales, block_k, out);
+    }
+};
+
+template <class L, int W, int BK>
+MNEME_AVX512 void row_streams_of(const float* x, const row_stream* s, int64_t count, int64_t row_bytes,
+                                 int64_t scale_step, int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+    walk_row_streams<float_tile<L, W, BK>, float, W>(x, s, count, row_bytes, scale_step, prefetch_rows, len, block_k,
+                                                     alpha);
 }
 
 template <class L, int BK, std::size_t... W>
@@ -810,30 +828,31 @@ constexpr auto row_streams_table(std::index_sequence<W...>) {
 
 template <class L>
 MNEME_AVX512 void row_streams_any(const float* x, const row_stream* s, int n_streams, int64_t count, int64_t row_bytes,
-                                  int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+                                  int64_t scale_step, int64_t prefetch_rows, int64_t len, int64_t block_k,
+                                  float alpha) {
     with_block_width<L>(len, block_k, [&](auto bk) {
         static constexpr auto by_count = row_streams_table<L, decltype(bk)::value>(std::make_index_sequence<4>{});
-        by_count[static_cast<std::size_t>(n_streams - 1)](x, s, count, row_bytes, prefetch_rows, len, block_k, alpha);
+        by_count[static_cast<std::size_t>(n_streams - 1)](x, s, count, row_bytes, scale_step, prefetch_rows, len,
+                                                          block_k, alpha);
     });
 }
 
 MNEME_AVX512 bool dot_row_streams(weight_format fmt, bool wide, const float* x, const row_stream* streams,
-                                  int n_streams, int64_t count, int64_t row_bytes, int64_t prefetch_rows, int64_t len,
-                                  int64_t block_k, float alpha) {
+                                  int n_streams, int64_t count, int64_t row_bytes, int64_t scale_step,
+                                  int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
     if (n_streams < 1 || n_streams > 4 || block_k < 1 || count < 0) return false;
+    const auto run = [&](auto load) {
+        using L = decltype(load);
+        row_streams_any<L>(x, streams, n_streams, count, row_bytes, scale_step, prefetch_rows, len, block_k, alpha);
+        return true;
+    };
     switch (fmt) {
         case weight_format::e4m3:
-            if (wide) {
-                row_streams_any<load_e4m3_wide>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k,
-                                                alpha);
-            } else {
-                row_streams_any<load_e4m3>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k, alpha);
-            }
-            return true;
+            return wide ? run(load_e4m3_wide{}) : run(load_e4m3{});
         case weight_format::bf16:
-            if (wide) return false;
-            row_streams_any<load_bf16>(x, streams, n_streams, count, row_bytes, prefetch_rows, len, block_k, alpha);
-            return true;
+            return !wide && run(load_bf16{});
+        case weight_format::e2m1:
+            return !wide && len % 32 == 0 && block_k % 32 == 0 && run(load_e2m1{});
         default:
             return false;
     }
@@ -964,6 +983,47 @@ MNEME_AVX512_BF16 bool dot_weight_rows_e2m1_bf16(const uint16_t* x, const uint8_
                                                  int64_t len, const float* const* scales, int64_t block_k, float* out) {
     if (count < 1 || count > 4 || block_k < 1 || len % 32 != 0 || block_k % 32 != 0) return false;
     dot_e2m1_bf16_tile_any<false, 4>(count, x, 0, row, len, scales, block_k, out);
+    return true;
+}
+
+template <int W, int BK>
+struct e2m1_bf16_tile {
+    MNEME_AVX512_BF16 static void run(const uint16_t* x, const uint8_t* const* rows, int64_t len,
+                                      const float* const* scales, int64_t block_k, float* out) {
+        dot_tile_e2m1_bf16<1, W, BK>(x, 0, rows, len, scales, block_k, out);
+    }
+};
+
+template <int W, int BK>
+MNEME_AVX512_BF16 void row_streams_e2m1_bf16_of(const uint16_t* x, const row_stream* s, int64_t count,
+                                                int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows,
+                                                int64_t len, int64_t block_k, float alpha) {
+    walk_row_streams<e2m1_bf16_tile<W, BK>, uint16_t, W>(x, s, count, row_bytes, scale_step, prefetch_rows, len,
+                                                         block_k, alpha);
+}
+
+template <int BK, std::size_t... W>
+constexpr auto row_streams_e2m1_bf16_table(std::index_sequence<W...>) {
+    return std::array{&row_streams_e2m1_bf16_of<static_cast<int>(W) + 1, BK>...};
+}
+
+MNEME_AVX512_BF16 bool dot_row_streams_e2m1_bf16(const uint16_t* x, const row_stream* streams, int n_streams,
+                                                 int64_t count, int64_t row_bytes, int64_t scale_step,
+                                                 int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+    if (n_streams < 1 || n_streams > 4 || count < 0 || block_k < 1 || len % 32 != 0 || block_k % 32 != 0) {
+        return false;
+    }
+    const auto run = [&](auto bk) MNEME_AVX512_BF16 {
+        static constexpr auto by_count =
+            row_streams_e2m1_bf16_table<decltype(bk)::value>(std::make_index_sequence<4>{});
+        by_count[static_cast<std::size_t>(n_streams - 1)](x, streams, count, row_bytes, scale_step, prefetch_rows, len,
+                                                          block_k, alpha);
+    };
+    if (block_k == 32) {
+        run(std::integral_constant<int, 32>{});
+    } else {
+        run(std::integral_constant<int, 0>{});
+    }
     return true;
 }
 
@@ -1271,6 +1331,7 @@ const kernel_table& avx512_kernels() {
             t.dot_e2m1_bf16 = dot_e2m1_bf16;
             t.dot_weight_rows_e2m1_bf16 = dot_weight_rows_e2m1_bf16;
             t.head_dots_bf16 = head_dots_bf16;
+            t.dot_row_streams_e2m1_bf16 = dot_row_streams_e2m1_bf16;
         }
         t.mqa_values = mqa_values;
         t.dot_row_streams = dot_row_streams;

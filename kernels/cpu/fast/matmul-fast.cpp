@@ -391,38 +391,49 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             }
         };
         // One activation row where the kernels walk the streams themselves (dot_row_streams): calls
-        // in chunks of rounds within which no stream enters another scale row.
+        // in chunks of rounds within which no stream enters another scale row, or, with batched
+        // scale rows, takes more rows than a batch.
         const bool walked_by_kernel =
-            weight_rows && !xb && kt.dot_row_streams && !batch_scales &&
-            (w.format == weight_format::bf16 || (w.format == weight_format::e4m3 && w.no_nan_codes));
+            weight_rows && (xb ? kt.dot_row_streams_e2m1_bf16 != nullptr
+                               : kt.dot_row_streams && (w.format != weight_format::e4m3 || w.no_nan_codes));
         const auto chunk_of_streams = [&] {
             row_stream rs[k_row_streams];
             stream* active[k_row_streams];
             int count = 0;
-            int64_t rounds = std::numeric_limits<int64_t>::max();
+            int64_t rounds = batch_scales ? k_scale_batch_rows : std::numeric_limits<int64_t>::max();
             for (stream& st : streams) {
                 if (st.next >= st.end) continue;
                 active[count++] = &st;
                 rounds = std::min(rounds, st.end - st.next);
-                if (scaled) rounds = std::min(rounds, w.block_n - st.next % w.block_n);
+                if (scaled && !batch_scales) rounds = std::min(rounds, w.block_n - st.next % w.block_n);
             }
             if (count == 0) return false;
             for (int i = 0; i < count; ++i) {
                 stream& st = *active[i];
                 const int64_t n = st.next;
-                if (scaled && n % w.block_n == 0) load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                if (batch_scales) {
+                    kt.e8m0_scales(w.scale + n * n_blocks, rounds * n_blocks, st.scales);
+                    const uint8_t* ahead = w.scale + (n + rounds) * n_blocks;  // the next chunk's codes
+                    const int64_t ahead_bytes = std::min(st.end - (n + rounds), k_scale_batch_rows) * n_blocks;
+                    for (int64_t off = 0; off < ahead_bytes; off += 64) __builtin_prefetch(ahead + off);
+                } else if (scaled && n % w.block_n == 0) {
+                    load_scales(kt, w, n, n_blocks, block_k, st.scales);
+                }
                 rs[i] = {w.data + n * w.row_bytes, st.scales, y + n, st.end - (n + rounds)};
                 st.next += rounds;
             }
-            if (kt.dot_row_streams(w.format, use_wide, use_wide ? wide : xd, rs, count, rounds, w.row_bytes,
-                                   k_prefetch_rows, w.k, block_k, a)) {
+            const int64_t scale_step = batch_scales ? n_blocks : 0;
+            if (xb ? kt.dot_row_streams_e2m1_bf16(xb, rs, count, rounds, w.row_bytes, scale_step, k_prefetch_rows, w.k,
+                                                  block_k, a)
+                   : kt.dot_row_streams(w.format, use_wide, use_wide ? wide : xd, rs, count, rounds, w.row_bytes,
+                                        scale_step, k_prefetch_rows, w.k, block_k, a)) {
                 return true;
             }
             for (int i = 0; i < count; ++i) {  // not taken after all: each row alone
                 const int64_t n0 = active[i]->next - rounds;
                 for (int64_t n = n0; n < n0 + rounds; ++n) {
                     float one = 0.0f;
-                    store_row(n, dot_group(0, n, rs[i].scales, &one), &one);
+                    store_row(n, dot_group(0, n, rs[i].scales + (n - n0) * scale_step, &one), &one);
                 }
             }
             return true;
