@@ -442,6 +442,56 @@ MNEME_AVX2 bool dot_weight_rows(weight_format fmt, bool wide, const float* x, co
     return true;
 }
 
+// kernel_table::dot_row_streams: `count` rounds over W streams, each round one tile over the streams'
+// next rows (the AVX-512 file's walk, on this file's tile).
+template <int W, bool Wide, int BK>
+MNEME_AVX2 void row_streams_of(weight_format fmt, const float* x, const row_stream* s, int64_t count, int64_t row_bytes,
+                               int64_t scale_step, int64_t prefetch_rows, int64_t len, int64_t block_k, float alpha) {
+    for (int64_t i = 0; i < count; ++i) {
+        const uint8_t* rows[W];
+        const float* scales[W];
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) {
+            rows[j] = s[j].row + i * row_bytes;
+            scales[j] = s[j].scales + i * scale_step;
+            if (i + prefetch_rows < count + s[j].rows_after) {
+                const uint8_t* ahead = rows[j] + prefetch_rows * row_bytes;
+                for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
+            }
+        }
+        float out[W];
+        dot_tile<1, W, Wide, BK>(fmt, x, 0, rows, len, scales, block_k, out);
+#pragma GCC unroll 4
+        for (int j = 0; j < W; ++j) s[j].out[i] = alpha == 1.0f ? out[j] : out[j] * alpha;
+    }
+}
+
+template <bool Wide, int BK, std::size_t... W>
+constexpr auto row_streams_table(std::index_sequence<W...>) {
+    return std::array{&row_streams_of<static_cast<int>(W) + 1, Wide, BK>...};
+}
+
+MNEME_AVX2 bool dot_row_streams(weight_format fmt, bool wide, const float* x, const row_stream* streams, int n_streams,
+                                int64_t count, int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows,
+                                int64_t len, int64_t block_k, float alpha) {
+    if (n_streams < 1 || n_streams > 4 || block_k < 1 || count < 0) return false;
+    if (fmt != weight_format::e4m3 && (wide || !dot_takes(fmt, len, block_k))) return false;
+    const auto run = [&](auto wide_tag) {
+        with_block_width(fmt, len, block_k, [&](auto bk) {
+            static constexpr auto by_count =
+                row_streams_table<decltype(wide_tag)::value, decltype(bk)::value>(std::make_index_sequence<4>{});
+            by_count[static_cast<std::size_t>(n_streams - 1)](fmt, x, streams, count, row_bytes, scale_step,
+                                                              prefetch_rows, len, block_k, alpha);
+        });
+    };
+    if (wide) {
+        run(std::true_type{});
+    } else {
+        run(std::false_type{});
+    }
+    return true;
+}
+
 MNEME_AVX2 bool dot(weight_format fmt, const float* x, int64_t x_stride, int64_t rows, const uint8_t* row,
                     int64_t len, const float* scales, int64_t block_k, float* out, bool codes_checked) {
     if (rows < 1 || rows > 4 || block_k < 1 || !dot_takes(fmt, len, block_k)) return false;
@@ -573,34 +623,38 @@ MNEME_AVX2 float sum_squares(const float* x, int64_t n) {
 }  // namespace
 
 const kernel_table& avx2_kernels() {
-    static const kernel_table table{decode,
-                                    gemm_nt,
-                                    axpy_rows,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr,
-                                    dot,
-                                    relu_head_sum,
-                                    nullptr,
-                                    4,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr,
-                                    scalar_kernels().order_keys,
-                                    scalar_kernels().quant_block_e4m3,
-                                    scalar_kernels().add_scaled,
-                                    dot_e4m3_wide,
-                                    scaled_exp,
-                                    swiglu,
-                                    true,
-                                    dot_weight_rows,
-                                    e8m0_scales,
-                                    e2m1_x_layout,
-                                    sum_squares,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr};
+    static const kernel_table table = [] {
+        kernel_table t{decode,
+                       gemm_nt,
+                       axpy_rows,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       dot,
+                       relu_head_sum,
+                       nullptr,
+                       4,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       scalar_kernels().order_keys,
+                       scalar_kernels().quant_block_e4m3,
+                       scalar_kernels().add_scaled,
+                       dot_e4m3_wide,
+                       scaled_exp,
+                       swiglu,
+                       true,
+                       dot_weight_rows,
+                       e8m0_scales,
+                       e2m1_x_layout,
+                       sum_squares,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr};
+        t.dot_row_streams = dot_row_streams;
+        return t;
+    }();
     return table;
 }
 
