@@ -43,6 +43,12 @@ const char* kernel_choice() {
         const char* env = std::getenv("MNEME_CPU_ISA");
         const std::string want = env ? env : "";
         fast::set_reference_only(want == "reference");
+        // MNEME_CPU_PREFETCH (on | off) forces the decode products' software prefetch for
+        // measurements; by default the first products try both (see fast::set_row_prefetch).
+        const char* prefetch = std::getenv("MNEME_CPU_PREFETCH");
+        const std::string pf = prefetch ? prefetch : "";
+        if (pf == "on" || pf == "off")
+            fast::set_row_prefetch(pf == "on" ? fast::row_prefetch::on : fast::row_prefetch::off);
         if (want == "reference") return "reference";
         return fast::isa_name(fast::select_isa(fast::isa_at_most(want.c_str())));
     }();

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "mneme_kernels/cpu-fast.h"
+
 namespace mneme::cpu {
 namespace {
 
@@ -83,7 +85,8 @@ op_profile::~op_profile() {
     std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
     uint64_t total = 0;
     for (const auto& r : rows) total += r.second.ns;
-    std::fprintf(stderr, "cpu backend profile (MNEME_CPU_PROFILE): %.1f ms in ops\n", static_cast<double>(total) / 1e6);
+    std::fprintf(stderr, "cpu backend profile (MNEME_CPU_PROFILE): %.1f ms in ops; decode products prefetch rows: %s\n",
+                 static_cast<double>(total) / 1e6, mneme::kernels::fast::row_prefetch_used() ? "yes" : "no");
     std::fprintf(stderr, "  %-37s %10s %12s %7s %12s %9s\n", "op", "calls", "ms", "%", "us/call", "GFLOP/s");
     for (const auto& [kind, t] : rows) {
         std::fprintf(stderr, "  %-37s %10llu %12.2f %6.1f%% %12.2f", kind.c_str(),

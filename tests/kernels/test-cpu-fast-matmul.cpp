@@ -202,6 +202,38 @@ TEST_CASE("fast weight decoding equals the reference bit for bit, NaN codes incl
     });
 }
 
+TEST_CASE("decode products give the same bits with the weight-row prefetch on, off and during its trial",
+          "[fast][matmul]") {
+    // Large enough to be timed by the trial and split over the pool (600 KiB of FP8; 2 MiB of bf16).
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(43);
+    auto fp8 = random_weight(rng, k::weight_format::e4m3, 600, 1024 + 5, k::scale_format::e8m0, 128, 128);
+    auto bf16 = random_weight(rng, k::weight_format::bf16, 1031, 1024, k::scale_format::none, 1, 1);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (const auto* w : {&fp8.view, &bf16.view}) {
+        for (int64_t rows : {1, 3}) {
+            INFO(format_name(w->format) << " rows " << rows);
+            std::vector<float> x(static_cast<std::size_t>(rows * w->k));
+            for (auto& v : x) v = u(rng);
+            const auto product = [&] {
+                std::vector<float> y(static_cast<std::size_t>(rows * w->n));
+                k::fast::matmul(ex.ctx, x.data(), rows, w->k, *w, y.data(), w->n, 1.0);
+                return y;
+            };
+            k::fast::set_row_prefetch(k::fast::row_prefetch::off);
+            CHECK_FALSE(k::fast::row_prefetch_used());
+            const std::vector<float> without = product();
+            k::fast::set_row_prefetch(k::fast::row_prefetch::on);
+            CHECK(k::fast::row_prefetch_used());
+            CHECK(std::memcmp(product().data(), without.data(), without.size() * 4) == 0);
+            k::fast::set_row_prefetch(k::fast::row_prefetch::probe);  // both arms in turn, then the choice
+            for (int i = 0; i < 800; ++i)
+                REQUIRE(std::memcmp(product().data(), without.data(), without.size() * 4) == 0);
+        }
+    }
+    k::fast::set_row_prefetch(k::fast::row_prefetch::probe);
+}
+
 TEST_CASE("fast matmul of 1-16 activation rows (decode, drafting) on long block-scaled rows", "[fast][matmul]") {
     // Up to 16 rows take the decode-in-registers path (FP8, bf16; f32 keeps the tiled path):
     // V3-sized rows with ragged last blocks, both scale formats, strided activations.
@@ -585,8 +617,8 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
                         check(
                             what.c_str(), w.data, w.view.row_bytes, scales, fp8 ? kb : 1, per_row && fp8,
                             [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
-                                return kt.dot_row_streams(fmt, wide, xs, rs, n, rounds, w.view.row_bytes, step, 2, kdim,
-                                                          bk, alpha);
+                                return kt.dot_row_streams(fmt, wide, xs, rs, n, rounds, w.view.row_bytes, step,
+                                                          rounds % 2 ? 0 : 2, kdim, bk, alpha);
                             },
                             [&](const uint8_t* row, const float* sc, float* one) {
                                 return wide ? kt.dot_e4m3_wide(xs, kdim, 1, row, kdim, sc, bk, one, true)
@@ -614,7 +646,7 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
                 what.c_str(), w.data, w.view.row_bytes, scales, kb, true,
                 [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
                     return kt.dot_row_streams(k::weight_format::e2m1, false, xd.data(), rs, n, rounds, w.view.row_bytes,
-                                              step, 2, kdim, block_k, alpha);
+                                              step, rounds % 2 ? 0 : 2, kdim, block_k, alpha);
                 },
                 [&](const uint8_t* row, const float* sc, float* one) {
                     return kt.dot(k::weight_format::e2m1, xd.data(), kdim, 1, row, kdim, sc, block_k, one, true);
@@ -624,8 +656,8 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
             REQUIRE(kt.e2m1_bf16_layout(x.data(), kdim, xb.data()));
             check((what + " bf16").c_str(), w.data, w.view.row_bytes, scales, kb, true,
                   [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
-                      return kt.dot_row_streams_e2m1_bf16(xb.data(), rs, n, rounds, w.view.row_bytes, step, 2, kdim,
-                                                          block_k, alpha);
+                      return kt.dot_row_streams_e2m1_bf16(xb.data(), rs, n, rounds, w.view.row_bytes, step,
+                                                          rounds % 2 ? 0 : 2, kdim, block_k, alpha);
                   },
                   [&](const uint8_t* row, const float* sc, float* one) {
                       return kt.dot_e2m1_bf16(xb.data(), kdim, 1, row, kdim, sc, block_k, one);

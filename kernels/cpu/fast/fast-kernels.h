@@ -199,8 +199,8 @@ struct kernel_table {
     // as one dot_weight_rows call on those rows would, and storing each result (times alpha unless
     // alpha is 1) at its stream's out[i]. Row i's block scales are at the stream's scales + i *
     // scale_step. While a round runs, each stream's row prefetch_rows ahead is requested, within
-    // the stream's rows_after. Every result is dot_weight_rows' bit for bit (dot_e4m3_wide's
-    // activations when `wide`; e2m1's as e2m1_x_layout lays them out). e4m3 rows the caller has
+    // the stream's rows_after (none when prefetch_rows is 0). Every result is dot_weight_rows' bit for bit
+    // (dot_e4m3_wide's activations when `wide`; e2m1's as e2m1_x_layout lays them out). e4m3 rows the caller has
     // checked for NaN codes (weight_view::no_nan_codes), bf16 rows, and e2m1 rows on dot's shapes;
     // false, computing nothing, for anything else. The loop over rounds runs here rather than in
     // the caller: per round the caller's bookkeeping and calls cost a one-row 512 x 1024 FP8 product

@@ -454,7 +454,7 @@ MNEME_AVX2 void row_streams_of(weight_format fmt, const float* x, const row_stre
         for (int j = 0; j < W; ++j) {
             rows[j] = s[j].row + i * row_bytes;
             scales[j] = s[j].scales + i * scale_step;
-            if (i + prefetch_rows < count + s[j].rows_after) {
+            if (prefetch_rows > 0 && i + prefetch_rows < count + s[j].rows_after) {
                 const uint8_t* ahead = rows[j] + prefetch_rows * row_bytes;
                 for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(ahead + off);
             }

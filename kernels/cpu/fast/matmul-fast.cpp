@@ -2,6 +2,7 @@
 // and decodes each of its rows exactly once per call into a small float buffer; all activation rows
 // are multiplied against that buffer while it is hot, so prefill reads the weights once per call.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "fast-kernels.h"
 #include "mneme_kernels/number-formats.h"
+#include "row-prefetch.h"
 
 namespace mneme::kernels::fast {
 namespace {
@@ -42,7 +44,6 @@ constexpr int64_t k_whole_product_max_bytes = 2 << 20;
 // hardware prefetcher follows several streams at once (cold 512 KiB FP8 experts, 2 threads:
 // 10-12 -> 15-17 GB/s; v3-0.5g decode +10-28 %; docs/PERFORMANCE.md).
 constexpr int k_row_streams = 3;
-constexpr int64_t k_prefetch_rows = 2;  // software prefetch distance within a stream, in rows
 constexpr int64_t k_scale_batch_rows = 16;  // scale rows converted at a time (see matmul_few_rows)
 // One activation row (decode): each round of the walk takes the next row of every stream in one
 // kernel_table::dot_weight_rows call (the activations loaded once for all of them, their sums'
@@ -183,6 +184,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const int64_t block_k = scaled ? w.block_k : w.k;
     const int64_t n_blocks = (w.k + block_k - 1) / block_k;
     const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w, rows);
+    const int64_t weight_bytes = w.n * w.row_bytes;
+    // Rows requested ahead in each stream (0: none; see row-prefetch.cpp).
+    const row_prefetch_plan prefetch = rows == 1 ? row_prefetch_for_one_row(weight_bytes) : row_prefetch_current();
+    const int64_t prefetch_rows = prefetch.rows;
+    const auto started = prefetch.timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     const int64_t scale_row_bytes = scaled ? n_blocks * (w.scale_fmt == scale_format::f32 ? 4 : 1) : 0;
     const float a = static_cast<float>(alpha);
     std::vector<float> wide_store;
@@ -305,11 +311,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 if (st.next >= st.end) continue;
                 const int64_t n = st.next++;
                 const float* scales = scales_of_next(st, n);
-                if (n + k_prefetch_rows < st.end) {
-                    const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
+                if (prefetch_rows > 0 && n + prefetch_rows < st.end) {
+                    const uint8_t* ahead = w.data + (n + prefetch_rows) * w.row_bytes;
                     for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-                    if (scaled && !batch_scales && (n + k_prefetch_rows) % w.block_n == 0) {
-                        const uint8_t* s = scale_row_of(w, n + k_prefetch_rows);
+                    if (scaled && !batch_scales && (n + prefetch_rows) % w.block_n == 0) {
+                        const uint8_t* s = scale_row_of(w, n + prefetch_rows);
                         for (int64_t off = 0; off < scale_row_bytes; off += 64) __builtin_prefetch(s + off);
                     }
                 }
@@ -348,11 +354,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         // written out where used: GCC judged a lambda holding only prefetches free of
                         // effects and dropped its calls.)
                         const float* scales = scales_of_next(st, n);
-                        if (n + k_prefetch_rows < st.end) {
-                            const uint8_t* ahead = w.data + (n + k_prefetch_rows) * w.row_bytes;
+                        if (prefetch_rows > 0 && n + prefetch_rows < st.end) {
+                            const uint8_t* ahead = w.data + (n + prefetch_rows) * w.row_bytes;
                             for (int64_t off = 0; off < w.row_bytes; off += 64) __builtin_prefetch(ahead + off);
-                            if (scaled && !batch_scales && (n + k_prefetch_rows) % w.block_n == 0) {
-                                const uint8_t* s = scale_row_of(w, n + k_prefetch_rows);
+                            if (scaled && !batch_scales && (n + prefetch_rows) % w.block_n == 0) {
+                                const uint8_t* s = scale_row_of(w, n + prefetch_rows);
                                 for (int64_t off = 0; off < scale_row_bytes; off += 64) __builtin_prefetch(s + off);
                             }
                         }
@@ -374,7 +380,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                         for (int64_t r0 = 0; r0 < rows; r0 += kt.dot_max_rows) {
                             for (int64_t n = n0; n < n1; ++n) {
                                 if (r0 == 0) {  // this stream's next step, a row at a time
-                                    if (n + k_group_step_rows < st.end) {
+                                    if (prefetch_rows > 0 && n + k_group_step_rows < st.end) {
                                         const uint8_t* ahead = w.data + (n + k_group_step_rows) * w.row_bytes;
                                         for (int64_t off = 0; off < w.row_bytes; off += 64) {
                                             __builtin_prefetch(ahead + off);
@@ -423,10 +429,10 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 st.next += rounds;
             }
             const int64_t scale_step = batch_scales ? n_blocks : 0;
-            if (xb ? kt.dot_row_streams_e2m1_bf16(xb, rs, count, rounds, w.row_bytes, scale_step, k_prefetch_rows, w.k,
+            if (xb ? kt.dot_row_streams_e2m1_bf16(xb, rs, count, rounds, w.row_bytes, scale_step, prefetch_rows, w.k,
                                                   block_k, a)
                    : kt.dot_row_streams(w.format, use_wide, use_wide ? wide : xd, rs, count, rounds, w.row_bytes,
-                                        scale_step, k_prefetch_rows, w.k, block_k, a)) {
+                                        scale_step, prefetch_rows, w.k, block_k, a)) {
                 return true;
             }
             for (int i = 0; i < count; ++i) {  // not taken after all: each row alone
@@ -450,6 +456,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             walk(std::false_type{});
         }
     });
+    if (prefetch.timed) {
+        const auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started);
+        row_prefetch_record(prefetch, ns.count(), weight_bytes);
+    }
     return true;
 }
 

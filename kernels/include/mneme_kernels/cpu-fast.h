@@ -35,6 +35,17 @@ enum class e4m3_widening : uint32_t { probe = 0, on = 1, off = 2 };
 void set_e4m3_widening(e4m3_widening mode);
 bool e4m3_widening_used();
 
+// Decode-sized products (1-16 activation rows) can request the weight rows they read next in each
+// stream (software prefetch). That made cold products faster on one host and a whole decode step
+// slower on another, so `probe` (the default) tries both on the process's first one-row products,
+// alternately, timing them, and keeps the faster per weight byte (prefetching unless leaving it out
+// is clearly faster); `on` and `off` force it (measurements). Setting `probe` starts a new trial.
+// The same bits either way.
+enum class row_prefetch : uint32_t { probe = 0, on = 1, off = 2 };
+void set_row_prefetch(row_prefetch mode);
+// Whether products prefetch now (true while a trial has not decided: products outside it do).
+bool row_prefetch_used();
+
 // When set, the float32 path runs the reference kernels instead (for before/after measurements).
 void set_reference_only(bool on);
 bool reference_only();
