@@ -1,8 +1,8 @@
 // The software prefetch of decode-sized products, decided by timing the products themselves.
 //
-// Requesting each stream's rows two ahead raised cold 512 KiB FP8 products from 13-14 to 15-17
-// GB/s on one host (Zen 5) and made a whole decode step 1.2-1.5x slower on another (Zen 4 under
-// KVM: v3-0.5g 128-151 tokens/s with, 152-271 without, alternated runs), where the hardware
+// Requesting each stream's rows two ahead kept 24 cold 512 KiB FP8 products at 22-26 GB/s against
+// 13-14 without on one host (Zen 5) and made a whole decode step 1.2-1.5x slower on another (Zen 4
+// under KVM: v3-0.5g 128-151 tokens/s with, 152-271 without, alternated runs), where the hardware
 // prefetchers alone keep up better. Which host one runs on is not known from CPUID, so the first
 // one-row products of a process try both, alternately, and the faster per byte is kept. Results
 // are the same bits either way: only when rows are read changes.
