@@ -349,10 +349,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                     if constexpr (!decltype(stepped)::value) {
                         const int64_t n = st.next++;
                         // The scale row changes only every block_n weight rows. Rows ahead are
-                        // requested now: each row is short (1-2 KiB for MoE experts) and the hardware
-                        // prefetcher alone leaves the stream waiting on misses. (The prefetches are
-                        // written out where used: GCC judged a lambda holding only prefetches free of
-                        // effects and dropped its calls.)
+                        // requested now where the process's trial found that faster (row-prefetch.cpp:
+                        // on some hosts the hardware prefetcher alone leaves short rows waiting on
+                        // misses, on others the requests cost more). (The prefetches are written out
+                        // where used: GCC judged a lambda holding only prefetches free of effects and
+                        // dropped its calls.)
                         const float* scales = scales_of_next(st, n);
                         if (prefetch_rows > 0 && n + prefetch_rows < st.end) {
                             const uint8_t* ahead = w.data + (n + prefetch_rows) * w.row_bytes;
