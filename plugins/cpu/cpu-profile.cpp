@@ -86,7 +86,7 @@ op_profile::~op_profile() {
     uint64_t total = 0;
     for (const auto& r : rows) total += r.second.ns;
     std::fprintf(stderr, "cpu backend profile (MNEME_CPU_PROFILE): %.1f ms in ops; decode products prefetch rows: %s\n",
-                 static_cast<double>(total) / 1e6, mneme::kernels::fast::row_prefetch_used() ? "yes" : "no");
+                 static_cast<double>(total) / 1e6, mneme::kernels::fast::row_prefetch_summary().c_str());
     std::fprintf(stderr, "  %-37s %10s %12s %7s %12s %9s\n", "op", "calls", "ms", "%", "us/call", "GFLOP/s");
     for (const auto& [kind, t] : rows) {
         std::fprintf(stderr, "  %-37s %10llu %12.2f %6.1f%% %12.2f", kind.c_str(),

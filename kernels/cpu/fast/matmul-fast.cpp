@@ -186,7 +186,8 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const std::size_t tiles = few_rows_tiles(w), grain = few_rows_grain(w, rows);
     const int64_t weight_bytes = w.n * w.row_bytes;
     // Rows requested ahead in each stream (0: none; see row-prefetch.cpp).
-    const row_prefetch_plan prefetch = rows == 1 ? row_prefetch_for_one_row(weight_bytes) : row_prefetch_current();
+    const row_prefetch_plan prefetch =
+        rows == 1 ? row_prefetch_for_one_row(weight_bytes) : row_prefetch_current(weight_bytes);
     const int64_t prefetch_rows = prefetch.rows;
     const auto started = prefetch.timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     const int64_t scale_row_bytes = scaled ? n_blocks * (w.scale_fmt == scale_format::f32 ? 4 : 1) : 0;

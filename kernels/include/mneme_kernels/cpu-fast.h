@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "mneme_kernels/cpu-ops.h"
@@ -38,13 +39,16 @@ bool e4m3_widening_used();
 // Decode-sized products (1-16 activation rows) can request the weight rows they read next in each
 // stream (software prefetch). That made cold products faster on one host and a whole decode step
 // slower on another, so `probe` (the default) tries both on the process's first one-row products,
-// alternately, timing them, and keeps the faster per weight byte (prefetching unless leaving it out
-// is clearly faster); `on` and `off` force it (measurements). Setting `probe` starts a new trial.
-// The same bits either way.
+// timing them, and keeps the faster per weight byte for each size class of product (prefetching
+// unless leaving it out is clearly faster); `on` and `off` force it (measurements). Setting `probe`
+// starts a new trial. The same bits either way.
 enum class row_prefetch : uint32_t { probe = 0, on = 1, off = 2 };
 void set_row_prefetch(row_prefetch mode);
-// Whether products prefetch now (true while a trial has not decided: products outside it do).
-bool row_prefetch_used();
+// Whether products of `weight_bytes` prefetch now (true while a trial has not decided: products
+// outside it do).
+bool row_prefetch_used(int64_t weight_bytes);
+// The choice per size class, for profiles ("<64K no, >=64K yes, ...").
+std::string row_prefetch_summary();
 
 // When set, the float32 path runs the reference kernels instead (for before/after measurements).
 void set_reference_only(bool on);
