@@ -550,6 +550,19 @@ TEST_CASE("one activation row against 1-4 weight rows at once gives each row's o
     });
 }
 
+namespace {
+
+// Activations as V4's routed experts take them, FP8-rounded: at most 4 significant bits times a
+// power of two, so bf16 values exactly.
+std::vector<float> fp8_like_activations(std::mt19937_64& rng, std::size_t n) {
+    std::vector<float> x(n);
+    for (auto& v : x)
+        v = static_cast<float>(static_cast<int>(rng() % 31) - 15) * std::ldexp(1.0f, static_cast<int>(rng() % 24) - 20);
+    return x;
+}
+
+}  // namespace
+
 TEST_CASE("a decoding product's row streams walked by the kernel give each row's one-row dot bit for bit",
           "[fast][matmul]") {
     std::mt19937_64 rng(41);
@@ -653,17 +666,40 @@ TEST_CASE("a decoding product's row streams walked by the kernel give each row's
                 [&](const uint8_t* row, const float* sc, float* one) {
                     return kt.dot(k::weight_format::e2m1, xd.data(), kdim, 1, row, kdim, sc, block_k, one, true);
                 });
-            if (!kt.dot_row_streams_e2m1_bf16) continue;
+            if (!kt.e2m1_bf16.dot_row_streams) continue;
             std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
-            REQUIRE(kt.e2m1_bf16_layout(x.data(), kdim, xb.data()));
+            REQUIRE(kt.e2m1_bf16.layout(x.data(), kdim, xb.data()));
             check((what + " bf16").c_str(), w.data, w.view.row_bytes, scales, kb, true,
                   [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
-                      return kt.dot_row_streams_e2m1_bf16(xb.data(), rs, n, rounds, w.view.row_bytes, step,
+                      return kt.e2m1_bf16.dot_row_streams(xb.data(), rs, n, rounds, w.view.row_bytes, step,
                                                           rounds % 2 ? 0 : 2, kdim, block_k, alpha);
                   },
                   [&](const uint8_t* row, const float* sc, float* one) {
-                      return kt.dot_e2m1_bf16(xb.data(), kdim, 1, row, kdim, sc, block_k, one);
+                      return kt.e2m1_bf16.dot(xb.data(), kdim, 1, row, kdim, sc, block_k, one);
                   });
+        }
+        // FP8 on bf16 activations (FP8-rounded, as V3.2's and V4's linears take them).
+        for (const auto& [kdim, block_k] : {std::pair<int64_t, int64_t>{1024, 128}, {192, 64}, {320, 128}}) {
+            if (!kt.e4m3_bf16.dot_row_streams) break;
+            const int64_t kb = (kdim + block_k - 1) / block_k;
+            auto w = random_weight(rng, k::weight_format::e4m3, 61, kdim, k::scale_format::f32, 1, block_k, 3);
+            std::vector<float> scales(static_cast<std::size_t>(61 * kb));
+            for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 9) - 12);
+            const auto x = fp8_like_activations(rng, static_cast<std::size_t>(kdim));
+            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
+            REQUIRE(kt.e4m3_bf16.layout(x.data(), kdim, xb.data()));
+            const std::string what = "e4m3 bf16 K " + std::to_string(kdim) + " block " + std::to_string(block_k);
+            for (const bool per_row : {false, true}) {
+                check(
+                    what.c_str(), w.data, w.view.row_bytes, scales, kb, per_row,
+                    [&](const k::fast::row_stream* rs, int n, int64_t rounds, int64_t step, float alpha) {
+                        return kt.e4m3_bf16.dot_row_streams(xb.data(), rs, n, rounds, w.view.row_bytes, step,
+                                                            rounds % 2 ? 0 : 2, kdim, block_k, alpha);
+                    },
+                    [&](const uint8_t* row, const float* sc, float* one) {
+                        return kt.e4m3_bf16.dot(xb.data(), kdim, 1, row, kdim, sc, block_k, one);
+                    });
+            }
         }
         float out = 0.0f;  // formats it does not take: nothing computed
         const k::fast::row_stream rs{nullptr, nullptr, &out, 0};
@@ -928,15 +964,6 @@ TEST_CASE("MNEME_CPU_ISA names cap the instruction set without going above it", 
 
 namespace {
 
-// Activations as V4's routed experts take them, FP8-rounded: at most 4 significant bits times a
-// power of two, so bf16 values exactly.
-std::vector<float> fp8_like_activations(std::mt19937_64& rng, std::size_t n) {
-    std::vector<float> x(n);
-    for (auto& v : x)
-        v = static_cast<float>(static_cast<int>(rng() % 31) - 15) * std::ldexp(1.0f, static_cast<int>(rng() % 24) - 20);
-    return x;
-}
-
 // sum_i x[i] * W[j, i] for an FP4 row with one float scale per block, in float64, and the sum of the
 // products' magnitudes (the tolerance's scale).
 std::pair<double, double> fp4_row_dot(const float* x, const uint8_t* row, int64_t kdim, const float* scales,
@@ -960,9 +987,9 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
     mneme::test::for_each_isa([&](k::fast::isa isa) {
         const k::fast::kernel_table& kt = k::fast::active_kernels();
         INFO("isa " << k::fast::isa_name(isa));
-        if (!kt.e2m1_bf16_layout) {
-            REQUIRE(kt.dot_e2m1_bf16 == nullptr);
-            REQUIRE(kt.dot_weight_rows_e2m1_bf16 == nullptr);
+        if (!kt.e2m1_bf16.layout) {
+            REQUIRE(kt.e2m1_bf16.dot == nullptr);
+            REQUIRE(kt.e2m1_bf16.dot_weight_rows == nullptr);
             return;
         }
         SECTION("the layout: each 128's blocks, half by half, even elements then odd ones; exactness told") {
@@ -971,7 +998,7 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
                 x[0] = -0.0f;
                 x[static_cast<std::size_t>(len - 1)] = std::numeric_limits<float>::infinity();
                 std::vector<uint16_t> got(static_cast<std::size_t>(len));
-                REQUIRE(kt.e2m1_bf16_layout(x.data(), len, got.data()));
+                REQUIRE(kt.e2m1_bf16.layout(x.data(), len, got.data()));
                 for (int64_t i = 0; i < len; ++i) {
                     // Step c of 128 (or fewer) elements: four vectors of `words`, vector 2h + n holding
                     // in word 8L + q element 32L + 16h + 2q + n (block L's half h, even or odd).
@@ -986,7 +1013,7 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
                 for (const float odd_one : {1.0f + 0x1p-20f, 0x1p-130f, -0x1p-127f}) {  // not bf16, subnormals
                     auto y = x;
                     y[static_cast<std::size_t>(len / 3)] = odd_one;
-                    CHECK_FALSE(kt.e2m1_bf16_layout(y.data(), len, got.data()));
+                    CHECK_FALSE(kt.e2m1_bf16.layout(y.data(), len, got.data()));
                 }
             }
         }
@@ -1009,11 +1036,11 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
                 const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
                 std::vector<uint16_t> xb(x.size());
                 for (int r = 0; r < 8; ++r)
-                    REQUIRE(kt.e2m1_bf16_layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
+                    REQUIRE(kt.e2m1_bf16.layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
                 float alone[8][8];  // [activation row][weight row]
                 for (int r = 0; r < 8; ++r) {
                     for (int j = 0; j < 8; ++j) {
-                        REQUIRE(kt.dot_e2m1_bf16(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k,
+                        REQUIRE(kt.e2m1_bf16.dot(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k,
                                                  &alone[r][j]));
                         const auto [want, mag] =
                             fp4_row_dot(x.data() + r * kdim, rows[j], kdim, row_scales[j], block_k);
@@ -1023,13 +1050,13 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
                 }
                 for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
                     float together[8];
-                    REQUIRE(kt.dot_e2m1_bf16(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1],
+                    REQUIRE(kt.e2m1_bf16.dot(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1],
                                              block_k, together));
                     for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
                 }
                 for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
                     float together[4];
-                    REQUIRE(kt.dot_weight_rows_e2m1_bf16(xb.data(), rows, count, kdim, row_scales, block_k, together));
+                    REQUIRE(kt.e2m1_bf16.dot_weight_rows(xb.data(), rows, count, kdim, row_scales, block_k, together));
                     for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
                 }
             }
@@ -1040,10 +1067,10 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
             const float one = 1.0f;
             const float* one_scales[5] = {&one, &one, &one, &one, &one};
             // Not whole 32-code steps, nine or five rows: nothing computed.
-            CHECK_FALSE(kt.dot_e2m1_bf16(xb.data(), 48, 1, codes.data(), 48, &one, 48, out));
-            CHECK_FALSE(kt.dot_e2m1_bf16(xb.data(), 64, 9, codes.data(), 64, &one, 64, out));
-            CHECK_FALSE(kt.dot_weight_rows_e2m1_bf16(xb.data(), some_rows, 5, 64, one_scales, 64, out));
-            CHECK_FALSE(kt.dot_weight_rows_e2m1_bf16(xb.data(), some_rows, 2, 64, one_scales, 48, out));
+            CHECK_FALSE(kt.e2m1_bf16.dot(xb.data(), 48, 1, codes.data(), 48, &one, 48, out));
+            CHECK_FALSE(kt.e2m1_bf16.dot(xb.data(), 64, 9, codes.data(), 64, &one, 64, out));
+            CHECK_FALSE(kt.e2m1_bf16.dot_weight_rows(xb.data(), some_rows, 5, 64, one_scales, 64, out));
+            CHECK_FALSE(kt.e2m1_bf16.dot_weight_rows(xb.data(), some_rows, 2, 64, one_scales, 48, out));
         }
         SECTION("matmul takes them for bf16 rows, and a row outside bf16 keeps each row's result alone") {
             auto w = random_weight(rng, k::weight_format::e2m1, 43, 2048, k::scale_format::e8m0, 1, 32);
@@ -1059,14 +1086,161 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
             std::vector<float> scales(static_cast<std::size_t>(kdim / 32));
             for (int64_t r = 0; r < rows; ++r) {
                 if (r == 5) continue;
-                REQUIRE(kt.e2m1_bf16_layout(x.data() + r * kdim, kdim, xb.data()));
+                REQUIRE(kt.e2m1_bf16.layout(x.data() + r * kdim, kdim, xb.data()));
                 for (int64_t j = 0; j < n; ++j) {
                     for (int64_t b = 0; b < kdim / 32; ++b) {
                         scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w.view, j, 32 * b);
                     }
                     float want = 0;
-                    REQUIRE(kt.dot_e2m1_bf16(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim,
+                    REQUIRE(kt.e2m1_bf16.dot(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim,
                                              scales.data(), 32, &want));
+                    INFO("row " << r << " weight row " << j);
+                    REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
+                }
+            }
+            for (const int64_t count : {2, 4, 5, 6, 9, 16}) {  // from 6 rows on, row 5 is among them
+                INFO("rows " << count);
+                std::vector<float> together(static_cast<std::size_t>(count * n));
+                k::fast::matmul(ex.ctx, x.data(), count, kdim, w.view, together.data(), n, 1.0);
+                REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
+            }
+            check_matmul(ex, rng, w.view, 3, 1.0);  // and arbitrary float32 activations take the float32 kernels
+        }
+    });
+}
+
+TEST_CASE("FP8 products on bf16-exact activations (FP8-rounded, V3.2's and V4's linears) take the bf16 kernels",
+          "[fast][matmul]") {
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(47);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        const k::fast::kernel_table& kt = k::fast::active_kernels();
+        const k::fast::bf16_act_kernels& xk = kt.e4m3_bf16;
+        INFO("isa " << k::fast::isa_name(isa));
+        if (!xk.layout) {
+            REQUIRE(xk.dot == nullptr);
+            REQUIRE(xk.dot_weight_rows == nullptr);
+            REQUIRE(xk.dot_row_streams == nullptr);
+            return;
+        }
+        SECTION("the layout: per 64 elements, each 16's first 8 then each 16's last 8; exactness told") {
+            for (const int64_t len : {64, 128, 1024 + 64}) {
+                auto x = fp8_like_activations(rng, static_cast<std::size_t>(len));
+                x[0] = -0.0f;
+                x[static_cast<std::size_t>(len - 1)] = -std::numeric_limits<float>::infinity();
+                std::vector<uint16_t> got(static_cast<std::size_t>(len));
+                REQUIRE(xk.layout(x.data(), len, got.data()));
+                for (int64_t i = 0; i < len; ++i) {
+                    // Step c of 64: vector v (of two) holds in word 8L + q element 16L + 8v + q.
+                    const int64_t c = i / 64 * 64, v = (i - c) / 32, p = (i - c) % 32;
+                    const int64_t src = c + 16 * (p / 8) + 8 * v + p % 8;
+                    uint32_t bits;
+                    std::memcpy(&bits, &x[static_cast<std::size_t>(src)], 4);
+                    INFO("len " << len << " at " << i);
+                    REQUIRE(got[static_cast<std::size_t>(i)] == bits >> 16);
+                }
+                for (const float odd_one : {1.0f + 0x1p-20f, 0x1p-130f, -0x1p-127f}) {  // not bf16, subnormals
+                    auto y = x;
+                    y[static_cast<std::size_t>(len * 2 / 3)] = odd_one;
+                    CHECK_FALSE(xk.layout(y.data(), len, got.data()));
+                }
+            }
+            std::vector<uint16_t> out(96);
+            const std::vector<float> x(96, 1.0f);
+            CHECK_FALSE(xk.layout(x.data(), 96, out.data()));  // not whole steps of 64
+        }
+        SECTION("the kernels equal the float64 sum and give each row pair its result alone, bit for bit") {
+            // DeepSeek's blocks of 128 over long rows, a last half block, one step, blocks of 64 and of
+            // 192 (three steps), a block as long as the row. Codes cover every value but NaN, the
+            // subnormal ones included.
+            for (const auto& [kdim, block_k] :
+                 {std::pair<int64_t, int64_t>{2048, 128}, {192, 128}, {64, 128}, {256, 64}, {384, 192}, {320, 320}}) {
+                INFO("K " << kdim << " block " << block_k);
+                auto w = random_weight(rng, k::weight_format::e4m3, 8, kdim);
+                const int64_t kb = (kdim + block_k - 1) / block_k;
+                std::vector<float> scales(static_cast<std::size_t>(8 * kb));
+                for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 17) - 8) * 0.75f;
+                const uint8_t* rows[8];
+                const float* row_scales[8];
+                for (int j = 0; j < 8; ++j) {
+                    rows[j] = w.data.data() + (7 - j) * w.view.row_bytes;
+                    row_scales[j] = scales.data() + j * kb;
+                }
+                const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
+                std::vector<uint16_t> xb(x.size());
+                for (int r = 0; r < 8; ++r) REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
+                float alone[8][8];  // [activation row][weight row]
+                for (int r = 0; r < 8; ++r) {
+                    for (int j = 0; j < 8; ++j) {
+                        REQUIRE(
+                            xk.dot(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k, &alone[r][j]));
+                        double want = 0, mag = 0;
+                        for (int64_t i = 0; i < kdim; ++i) {
+                            const double p = double(x[static_cast<std::size_t>(r * kdim + i)]) *
+                                             double(k::e4m3_to_f32(rows[j][i])) * row_scales[j][i / block_k];
+                            want += p;
+                            mag += std::fabs(p);
+                        }
+                        INFO("row " << r << " weight row " << j << " got " << alone[r][j] << " want " << want);
+                        REQUIRE(std::fabs(double(alone[r][j]) - want) <= 1e-6 * (1.0 + mag));
+                    }
+                }
+                for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
+                    float together[8];
+                    REQUIRE(xk.dot(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1], block_k,
+                                   together));
+                    for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
+                }
+                for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
+                    float together[4];
+                    REQUIRE(xk.dot_weight_rows(xb.data(), rows, count, kdim, row_scales, block_k, together));
+                    for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
+                }
+                // Streams walked by the kernel, one round each (longer walks: the row-streams test).
+                for (int n_streams = 1; n_streams <= 4; ++n_streams) {
+                    float out[8];
+                    k::fast::row_stream rs[4];
+                    for (int st = 0; st < n_streams; ++st) rs[st] = {rows[2 * st], row_scales[2 * st], out + 2 * st, 0};
+                    REQUIRE(
+                        xk.dot_row_streams(xb.data(), rs, n_streams, 1, w.view.row_bytes, kb, 2, kdim, block_k, 0.5f));
+                    for (int st = 0; st < n_streams; ++st) REQUIRE(out[2 * st] == alone[0][2 * st] * 0.5f);
+                }
+            }
+            float out[4];
+            std::vector<uint16_t> xb(128, 0);
+            const std::vector<uint8_t> codes(128, 0x38);
+            const uint8_t* some_rows[5] = {codes.data(), codes.data(), codes.data(), codes.data(), codes.data()};
+            const float one = 1.0f;
+            const float* one_scales[5] = {&one, &one, &one, &one, &one};
+            // Not whole 64-code steps, blocks that split a step, nine or five rows: nothing computed.
+            CHECK_FALSE(xk.dot(xb.data(), 96, 1, codes.data(), 96, &one, 128, out));
+            CHECK_FALSE(xk.dot(xb.data(), 128, 1, codes.data(), 128, &one, 96, out));
+            CHECK_FALSE(xk.dot(xb.data(), 128, 9, codes.data(), 128, &one, 128, out));
+            CHECK_FALSE(xk.dot_weight_rows(xb.data(), some_rows, 5, 128, one_scales, 128, out));
+        }
+        SECTION("matmul takes them for bf16 rows, and a row outside bf16 keeps each row's result alone") {
+            auto w = random_weight(rng, k::weight_format::e4m3, 300, 1024, k::scale_format::f32, 128, 128);
+            w.view.no_nan_codes = true;
+            const int64_t kdim = w.view.k, n = w.view.n, rows = 16;
+            auto x = fp8_like_activations(rng, static_cast<std::size_t>(rows * kdim));
+            x[static_cast<std::size_t>(5 * kdim + 7)] = 0.1f;  // row 5 is not bf16
+            std::vector<float> alone(static_cast<std::size_t>(rows * n));
+            for (int64_t r = 0; r < rows; ++r) {
+                k::fast::matmul(ex.ctx, x.data() + r * kdim, 1, kdim, w.view, alone.data() + r * n, n, 1.0);
+            }
+            // Each bf16 row's result is the bf16 kernel's.
+            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
+            std::vector<float> scales(static_cast<std::size_t>(kdim / 128));
+            for (int64_t r = 0; r < rows; ++r) {
+                if (r == 5) continue;
+                REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data()));
+                for (int64_t j = 0; j < n; ++j) {
+                    for (int64_t b = 0; b < kdim / 128; ++b) {
+                        scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w.view, j, 128 * b);
+                    }
+                    float want = 0;
+                    REQUIRE(xk.dot(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim, scales.data(), 128,
+                                   &want));
                     INFO("row " << r << " weight row " << j);
                     REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
                 }

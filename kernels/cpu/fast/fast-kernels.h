@@ -49,6 +49,27 @@ struct row_stream {
     int64_t rows_after = 0;  // the stream's rows beyond this call's: how far ahead rows may be requested
 };
 
+// Products of FP4 or FP8 weight rows against activations that bf16 holds exactly (e4m3 codes times
+// a power of two: V3.2's and V4's FP8-rounded inputs), on vdpbf16ps: each product of such an
+// activation and a weight code (2 or 4 significant bits) is exact, and two of them are summed per
+// lane and instruction. layout writes x (len a multiple of the step: 32 for FP4, 64 for FP8) as
+// bf16 in the order the dots take, and returns whether every element was a bf16 value exactly,
+// zero or normal (otherwise the caller takes dot's float32 path). dot, dot_weight_rows and
+// dot_row_streams are kernel_table's for those activations, on their shapes (block_k a multiple of
+// the step; false, computing nothing, otherwise; FP8 rows the caller has checked for NaN codes):
+// the same exact products, summed in another order than the float32 kernels, and as there each
+// row pair's result the same whatever rows are beside it, bit for bit across the three.
+struct bf16_act_kernels {
+    bool (*layout)(const float* x, int64_t len, uint16_t* out) = nullptr;
+    bool (*dot)(const uint16_t* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len, const float* scales,
+                int64_t block_k, float* out) = nullptr;
+    bool (*dot_weight_rows)(const uint16_t* x, const uint8_t* const* row, int64_t count, int64_t len,
+                            const float* const* scales, int64_t block_k, float* out) = nullptr;
+    bool (*dot_row_streams)(const uint16_t* x, const row_stream* streams, int n_streams, int64_t count,
+                            int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows, int64_t len, int64_t block_k,
+                            float alpha) = nullptr;
+};
+
 struct kernel_table {
     // out[i] = decode(row element k0 + i) * scale for i < len, in float32 as decode_weight_row does
     // (the element converted exactly, then one float32 multiplication by the block scale).
@@ -165,19 +186,6 @@ struct kernel_table {
     // order than the reference's running sum, which chains every addition on the last (RMSNorm over
     // V4's 4096-wide hyper-connection rows spent ~4 us a row on it). Null where absent.
     float (*sum_squares)(const float* x, int64_t n);
-    // FP4 products against activations that bf16 holds exactly (V4's experts take FP8-rounded
-    // ones): e2m1_bf16_layout writes x (len a multiple of 32) as bf16 in the order the two dots
-    // take, and returns whether every element was a bf16 value exactly, zero or normal (otherwise
-    // the caller takes dot's float32 path). dot_e2m1_bf16 and dot_weight_rows_e2m1_bf16 are dot
-    // and dot_weight_rows for e2m1 rows on those activations, on dot's shapes (false otherwise):
-    // the same exact products, summed in another order than dot's float32 kernel, and as there
-    // each row pair's result the same whatever rows are beside it. Null where the CPU has no
-    // AVX512-BF16.
-    bool (*e2m1_bf16_layout)(const float* x, int64_t len, uint16_t* out);
-    bool (*dot_e2m1_bf16)(const uint16_t* x, int64_t x_stride, int64_t rows, const uint8_t* row, int64_t len,
-                          const float* scales, int64_t block_k, float* out);
-    bool (*dot_weight_rows_e2m1_bf16)(const uint16_t* x, const uint8_t* const* row, int64_t count, int64_t len,
-                                      const float* const* scales, int64_t block_k, float* out);
     // One query's indexer dots on BF16 dot products, for a query that bf16 holds exactly (V3.2's
     // FP8-rounded index queries, V4's FP4-rounded ones) against BF16 keys: qp is the query as
     // pack_heads_bf16 lays it out, key j the d BF16 elements (d even) at keys + j * key_stride.
@@ -208,11 +216,11 @@ struct kernel_table {
     bool (*dot_row_streams)(weight_format fmt, bool wide, const float* x, const row_stream* streams, int n_streams,
                             int64_t count, int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows, int64_t len,
                             int64_t block_k, float alpha) = nullptr;
-    // dot_row_streams for e2m1 rows on bf16 activations (dot_weight_rows_e2m1_bf16's, bit for bit).
-    // Null where the CPU has no AVX512-BF16.
-    bool (*dot_row_streams_e2m1_bf16)(const uint16_t* x, const row_stream* streams, int n_streams, int64_t count,
-                                      int64_t row_bytes, int64_t scale_step, int64_t prefetch_rows, int64_t len,
-                                      int64_t block_k, float alpha) = nullptr;
+    // FP4 (e2m1_bf16) and FP8 (e4m3_bf16) products against activations that bf16 holds exactly
+    // (V3.2's and V4's FP8-rounded ones; see bf16_act_kernels). Empty where the CPU has no
+    // AVX512-BF16.
+    bf16_act_kernels e2m1_bf16{};
+    bf16_act_kernels e4m3_bf16{};
 };
 
 inline constexpr float k_e4m3_wide_unit = 0x1p112f;

@@ -648,9 +648,6 @@ const kernel_table& avx2_kernels() {
                        e8m0_scales,
                        e2m1_x_layout,
                        sum_squares,
-                       nullptr,
-                       nullptr,
-                       nullptr,
                        nullptr};
         t.dot_row_streams = dot_row_streams;
         return t;

@@ -132,7 +132,7 @@ const kernel_table& scalar_kernels() {
     static const kernel_table table{decode,           gemm_nt,    axpy_rows, nullptr, nullptr, nullptr, nullptr,
                                     relu_head_sum,    nullptr,    0,         nullptr, nullptr, nullptr, order_keys,
                                     quant_block_e4m3, add_scaled, nullptr,   nullptr, nullptr, false,   nullptr,
-                                    e8m0_scales,      nullptr,    nullptr,   nullptr, nullptr, nullptr, nullptr};
+                                    e8m0_scales,      nullptr,    nullptr,   nullptr};
     return table;
 }
 

@@ -192,29 +192,21 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const auto started = prefetch.timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     const int64_t scale_row_bytes = scaled ? n_blocks * (w.scale_fmt == scale_format::f32 ? 4 : 1) : 0;
     const float a = static_cast<float>(alpha);
-    std::vector<float> wide_store;
-    const int64_t wide_stride = (w.k + 15) / 16 * 16;
-    const float* wide = w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
-                            ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
-                            : nullptr;
-    // A decode-sized product's scale rows, where each weight row has its own packed row of e8m0 codes
-    // (FP4 experts: 32 codes a row), are converted k_scale_batch_rows rows at a time: converted row
-    // by row they cost a one-row 512 x 1024 product 2.4 of its 13.5 us (one thread, warm, Zen 5).
-    // (Not when a stream steps over several weight rows at a time; see walk below.)
-    const bool stepped_walk = !(rows == 1 && kt.dot_weight_rows) && rows > kt.dot_max_rows &&
-                              rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes;
-    const bool batch_scales = !stepped_walk && scaled && w.block_n == 1 && block_k == w.block_k &&
-                              w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales && w.scale_row_elems == n_blocks;
-    // FP4 rows take their activations in the kernels' order (kernel_table::e2m1_x_layout), or as
-    // bf16 where every activation is one exactly (kernel_table::e2m1_bf16_layout; xb rows of w.k).
+    // FP4 and FP8 rows take their activations as bf16 where every activation is one exactly (V3.2's
+    // and V4's FP8-rounded inputs; bf16_act_kernels; xb rows of w.k), else FP4 rows take them in
+    // the kernels' order (kernel_table::e2m1_x_layout) and FP8 rows widened where that is used.
     std::vector<float> arranged_store;
     const float* xd = x;  // the activations as dot and dot_weight_rows take them
     int64_t xd_stride = x_stride;
+    const bf16_act_kernels* xk =
+        w.format == weight_format::e2m1                                                           ? &kt.e2m1_bf16
+        : w.format == weight_format::e4m3 && w.no_nan_codes && w.k % 64 == 0 && block_k % 64 == 0 ? &kt.e4m3_bf16
+                                                                                                  : nullptr;
     const uint16_t* xb = nullptr;
-    if (w.format == weight_format::e2m1 && kt.e2m1_bf16_layout) {
+    if (xk && xk->layout) {
         auto* b = reinterpret_cast<uint16_t*>(aligned_floats(arranged_store, (rows * w.k + 1) / 2));
         int64_t exact = 0;
-        for (int64_t r = 0; r < rows; ++r) exact += kt.e2m1_bf16_layout(x + r * x_stride, w.k, b + r * w.k) ? 1 : 0;
+        for (int64_t r = 0; r < rows; ++r) exact += xk->layout(x + r * x_stride, w.k, b + r * w.k) ? 1 : 0;
         if (exact == rows) {
             xb = b;
         } else if (exact > 0) {
@@ -226,6 +218,19 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             return true;
         }
     }
+    std::vector<float> wide_store;
+    const int64_t wide_stride = (w.k + 15) / 16 * 16;
+    const float* wide = !xb && w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
+                            ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
+                            : nullptr;
+    // A decode-sized product's scale rows, where each weight row has its own packed row of e8m0 codes
+    // (FP4 experts: 32 codes a row), are converted k_scale_batch_rows rows at a time: converted row
+    // by row they cost a one-row 512 x 1024 product 2.4 of its 13.5 us (one thread, warm, Zen 5).
+    // (Not when a stream steps over several weight rows at a time; see walk below.)
+    const bool stepped_walk = !(rows == 1 && kt.dot_weight_rows) && rows > kt.dot_max_rows &&
+                              rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes;
+    const bool batch_scales = !stepped_walk && scaled && w.block_n == 1 && block_k == w.block_k &&
+                              w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales && w.scale_row_elems == n_blocks;
     if (!xb && w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
         float* arranged = aligned_floats(arranged_store, rows * w.k);
         for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * w.k);
@@ -285,7 +290,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         const auto dot_group = [&](int64_t r0, int64_t n, const float* scales, float* out) {
             const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
             const uint8_t* row = w.data + n * w.row_bytes;
-            if (xb) return kt.dot_e2m1_bf16(xb + r0 * w.k, w.k, cnt, row, w.k, scales, block_k, out + r0);
+            if (xb) return xk->dot(xb + r0 * w.k, w.k, cnt, row, w.k, scales, block_k, out + r0);
             return use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k, scales, block_k,
                                                out + r0, w.no_nan_codes)
                             : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k, scales, block_k, out + r0,
@@ -326,7 +331,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
             }
             if (count == 0) return false;
             float out[k_row_streams];
-            if (xb ? kt.dot_weight_rows_e2m1_bf16(xb, row_ptrs, count, w.k, row_scales, block_k, out)
+            if (xb ? xk->dot_weight_rows(xb, row_ptrs, count, w.k, row_scales, block_k, out)
                    : kt.dot_weight_rows(w.format, use_wide, use_wide ? wide : xd, row_ptrs, count, w.k, row_scales,
                                         block_k, out, w.no_nan_codes)) {
                 for (int64_t j = 0; j < count; ++j) y[ns[j]] = alpha == 1.0 ? out[j] : out[j] * a;
@@ -402,7 +407,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         // in chunks of rounds within which no stream enters another scale row, or, with batched
         // scale rows, takes more rows than a batch.
         const bool walked_by_kernel =
-            weight_rows && (xb ? kt.dot_row_streams_e2m1_bf16 != nullptr
+            weight_rows && (xb ? xk->dot_row_streams != nullptr
                                : kt.dot_row_streams && (w.format != weight_format::e4m3 || w.no_nan_codes));
         const auto chunk_of_streams = [&] {
             row_stream rs[k_row_streams];
@@ -431,8 +436,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
                 st.next += rounds;
             }
             const int64_t scale_step = batch_scales ? n_blocks : 0;
-            if (xb ? kt.dot_row_streams_e2m1_bf16(xb, rs, count, rounds, w.row_bytes, scale_step, prefetch_rows, w.k,
-                                                  block_k, a)
+            if (xb ? xk->dot_row_streams(xb, rs, count, rounds, w.row_bytes, scale_step, prefetch_rows, w.k, block_k, a)
                    : kt.dot_row_streams(w.format, use_wide, use_wide ? wide : xd, rs, count, rounds, w.row_bytes,
                                         scale_step, prefetch_rows, w.k, block_k, a)) {
                 return true;
