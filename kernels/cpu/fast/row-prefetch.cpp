@@ -4,8 +4,8 @@
 // 13-14 without on one host (Zen 5) and made a whole decode step 1.2-1.5x slower on another (Zen 4
 // under KVM: v3-0.5g 128-151 tokens/s with, 152-271 without, alternated runs), where the hardware
 // prefetchers alone keep up better. Which host one runs on is not known from CPUID, so the first
-// one-row products of a process try both and the faster per byte is kept. Results are the same
-// bits either way: only when rows are read changes.
+// one-row products of a process try both and the faster per byte (the median product's) is kept.
+// Results are the same bits either way: only when rows are read changes.
 //
 // The answer differs with a product's size (on the Zen 4 host the 32 MiB bf16 LM head ran at 17.6
 // GB/s with the prefetch and 27.2 without, 512 KiB FP8 experts at 35.8 and 39.9), so products are
@@ -15,9 +15,11 @@
 // on the same arm, and the arms compared different mixes of products.
 #include "row-prefetch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "mneme_kernels/cpu-fast.h"
 
@@ -34,8 +36,11 @@ constexpr int64_t k_timed_min_bytes = 64 * 1024;
 // which follow the overall choice); the last is open-ended.
 constexpr int k_classes = 6;
 // Timed products a class needs on each arm for a choice of its own; the trial waits for classes
-// that have started to reach it (the LM head comes once a decode step), up to a limit.
-constexpr uint32_t k_class_products = 4;
+// that have started to reach it (the LM head comes once a decode step), up to a limit. A class's
+// rate per arm is the median of its first k_kept_rates products' (ns per byte): a sum was thrown by
+// one slow product among four (a 32K-token V3.2 run kept prefetching its LM head, at 17.5 GB/s).
+constexpr uint32_t k_class_products = 8;
+constexpr uint32_t k_kept_rates = 64;
 // A process whose products are all smaller (a tiny model), or whose rare sizes never reach
 // k_class_products, ends the trial after this many products.
 constexpr uint32_t k_trial_max_products = 16 * k_trial_products;
@@ -51,7 +56,8 @@ std::atomic<int> g_choice[k_classes];  // per size class, valid once g_settled
 std::atomic<uint32_t> g_turns{0};
 std::atomic<uint32_t> g_class_turn[k_classes];
 std::atomic<uint32_t> g_timed[2][k_classes];
-std::atomic<int64_t> g_ns[2][k_classes], g_bytes[2][k_classes];
+std::atomic<int64_t> g_bytes[2][k_classes];
+std::atomic<float> g_rates[2][k_classes][k_kept_rates];  // ns per byte, the first g_timed of them
 std::mutex g_deciding;
 
 int size_class(int64_t bytes) {
@@ -61,7 +67,11 @@ int size_class(int64_t bytes) {
 }
 
 double per_byte(int arm, int c) {
-    return static_cast<double>(g_ns[arm][c].load()) / static_cast<double>(g_bytes[arm][c].load());
+    const uint32_t n = std::min(g_timed[arm][c].load(), k_kept_rates);
+    std::vector<float> r(n);
+    for (uint32_t i = 0; i < n; ++i) r[i] = g_rates[arm][c][i].load(std::memory_order_relaxed);
+    std::nth_element(r.begin(), r.begin() + n / 2, r.end());
+    return r[n / 2];
 }
 
 int faster(double off, double on) {
@@ -129,7 +139,6 @@ void set_row_prefetch(row_prefetch mode) {
             g_class_turn[c].store(0);
             for (int arm : {k_arm_off, k_arm_on}) {
                 g_timed[arm][c].store(0);
-                g_ns[arm][c].store(0);
                 g_bytes[arm][c].store(0);
             }
         }
@@ -188,9 +197,13 @@ row_prefetch_plan row_prefetch_current(int64_t bytes) {
 
 void row_prefetch_record(const row_prefetch_plan& plan, int64_t nanoseconds, int64_t bytes) {
     if (!plan.timed || bytes <= 0) return;
-    g_ns[plan.arm][plan.size_class].fetch_add(nanoseconds);
-    g_bytes[plan.arm][plan.size_class].fetch_add(bytes);
-    g_timed[plan.arm][plan.size_class].fetch_add(1);
+    const int arm = plan.arm, c = plan.size_class;
+    g_bytes[arm][c].fetch_add(bytes);
+    const uint32_t slot = g_timed[arm][c].fetch_add(1);
+    if (slot < k_kept_rates) {
+        g_rates[arm][c][slot].store(static_cast<float>(static_cast<double>(nanoseconds) / static_cast<double>(bytes)),
+                                    std::memory_order_relaxed);
+    }
 }
 
 }  // namespace mneme::kernels::fast
