@@ -964,6 +964,41 @@ TEST_CASE("MNEME_CPU_ISA names cap the instruction set without going above it", 
 
 namespace {
 
+// matmul of 1-16 FP8-rounded activation rows, row 5 of them not BF16: each BF16 row's result is
+// xk.dot's on that row (the weight's scales per block of block_k), and any number of the rows
+// together give each row's result alone, bit for bit.
+void check_bf16_rows_in_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const k::weight_view& w,
+                               const k::fast::bf16_act_kernels& xk, int64_t block_k) {
+    const int64_t kdim = w.k, n = w.n, rows = 16;
+    auto x = fp8_like_activations(rng, static_cast<std::size_t>(rows * kdim));
+    x[static_cast<std::size_t>(5 * kdim + 7)] = 0.1f;  // row 5 is not bf16
+    std::vector<float> alone(static_cast<std::size_t>(rows * n));
+    for (int64_t r = 0; r < rows; ++r) {
+        k::fast::matmul(ex.ctx, x.data() + r * kdim, 1, kdim, w, alone.data() + r * n, n, 1.0);
+    }
+    std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
+    std::vector<float> scales(static_cast<std::size_t>(kdim / block_k));
+    for (int64_t r = 0; r < rows; ++r) {
+        if (r == 5) continue;
+        REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data()));
+        for (int64_t j = 0; j < n; ++j) {
+            for (int64_t b = 0; b < kdim / block_k; ++b) {
+                scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w, j, block_k * b);
+            }
+            float want = 0;
+            REQUIRE(xk.dot(xb.data(), kdim, 1, w.data + j * w.row_bytes, kdim, scales.data(), block_k, &want));
+            INFO("row " << r << " weight row " << j);
+            REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
+        }
+    }
+    for (const int64_t count : {2, 4, 5, 6, 9, 16}) {  // from 6 rows on, row 5 is among them
+        INFO("rows " << count);
+        std::vector<float> together(static_cast<std::size_t>(count * n));
+        k::fast::matmul(ex.ctx, x.data(), count, kdim, w, together.data(), n, 1.0);
+        REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
+    }
+}
+
 // sum_i x[i] * W[j, i] for an FP4 row with one float scale per block, in float64, and the sum of the
 // products' magnitudes (the tolerance's scale).
 std::pair<double, double> fp4_row_dot(const float* x, const uint8_t* row, int64_t kdim, const float* scales,
@@ -1074,36 +1109,7 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
         }
         SECTION("matmul takes them for bf16 rows, and a row outside bf16 keeps each row's result alone") {
             auto w = random_weight(rng, k::weight_format::e2m1, 43, 2048, k::scale_format::e8m0, 1, 32);
-            const int64_t kdim = w.view.k, n = w.view.n, rows = 16;
-            auto x = fp8_like_activations(rng, static_cast<std::size_t>(rows * kdim));
-            x[static_cast<std::size_t>(5 * kdim + 7)] = 0.1f;  // row 5 is not bf16
-            std::vector<float> alone(static_cast<std::size_t>(rows * n));
-            for (int64_t r = 0; r < rows; ++r) {
-                k::fast::matmul(ex.ctx, x.data() + r * kdim, 1, kdim, w.view, alone.data() + r * n, n, 1.0);
-            }
-            // Each bf16 row's result is the bf16 kernel's.
-            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
-            std::vector<float> scales(static_cast<std::size_t>(kdim / 32));
-            for (int64_t r = 0; r < rows; ++r) {
-                if (r == 5) continue;
-                REQUIRE(kt.e2m1_bf16.layout(x.data() + r * kdim, kdim, xb.data()));
-                for (int64_t j = 0; j < n; ++j) {
-                    for (int64_t b = 0; b < kdim / 32; ++b) {
-                        scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w.view, j, 32 * b);
-                    }
-                    float want = 0;
-                    REQUIRE(kt.e2m1_bf16.dot(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim,
-                                             scales.data(), 32, &want));
-                    INFO("row " << r << " weight row " << j);
-                    REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
-                }
-            }
-            for (const int64_t count : {2, 4, 5, 6, 9, 16}) {  // from 6 rows on, row 5 is among them
-                INFO("rows " << count);
-                std::vector<float> together(static_cast<std::size_t>(count * n));
-                k::fast::matmul(ex.ctx, x.data(), count, kdim, w.view, together.data(), n, 1.0);
-                REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
-            }
+            check_bf16_rows_in_matmul(ex, rng, w.view, kt.e2m1_bf16, 32);
             check_matmul(ex, rng, w.view, 3, 1.0);  // and arbitrary float32 activations take the float32 kernels
         }
     });
@@ -1221,36 +1227,7 @@ TEST_CASE("FP8 products on bf16-exact activations (FP8-rounded, V3.2's and V4's 
         SECTION("matmul takes them for bf16 rows, and a row outside bf16 keeps each row's result alone") {
             auto w = random_weight(rng, k::weight_format::e4m3, 300, 1024, k::scale_format::f32, 128, 128);
             w.view.no_nan_codes = true;
-            const int64_t kdim = w.view.k, n = w.view.n, rows = 16;
-            auto x = fp8_like_activations(rng, static_cast<std::size_t>(rows * kdim));
-            x[static_cast<std::size_t>(5 * kdim + 7)] = 0.1f;  // row 5 is not bf16
-            std::vector<float> alone(static_cast<std::size_t>(rows * n));
-            for (int64_t r = 0; r < rows; ++r) {
-                k::fast::matmul(ex.ctx, x.data() + r * kdim, 1, kdim, w.view, alone.data() + r * n, n, 1.0);
-            }
-            // Each bf16 row's result is the bf16 kernel's.
-            std::vector<uint16_t> xb(static_cast<std::size_t>(kdim));
-            std::vector<float> scales(static_cast<std::size_t>(kdim / 128));
-            for (int64_t r = 0; r < rows; ++r) {
-                if (r == 5) continue;
-                REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data()));
-                for (int64_t j = 0; j < n; ++j) {
-                    for (int64_t b = 0; b < kdim / 128; ++b) {
-                        scales[static_cast<std::size_t>(b)] = k::fast::weight_block_scale(w.view, j, 128 * b);
-                    }
-                    float want = 0;
-                    REQUIRE(xk.dot(xb.data(), kdim, 1, w.view.data + j * w.view.row_bytes, kdim, scales.data(), 128,
-                                   &want));
-                    INFO("row " << r << " weight row " << j);
-                    REQUIRE(alone[static_cast<std::size_t>(r * n + j)] == want);
-                }
-            }
-            for (const int64_t count : {2, 4, 5, 6, 9, 16}) {  // from 6 rows on, row 5 is among them
-                INFO("rows " << count);
-                std::vector<float> together(static_cast<std::size_t>(count * n));
-                k::fast::matmul(ex.ctx, x.data(), count, kdim, w.view, together.data(), n, 1.0);
-                REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
-            }
+            check_bf16_rows_in_matmul(ex, rng, w.view, xk, 128);
             check_matmul(ex, rng, w.view, 3, 1.0);  // and arbitrary float32 activations take the float32 kernels
         }
     });
