@@ -999,18 +999,69 @@ void check_bf16_rows_in_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rn
     }
 }
 
-// sum_i x[i] * W[j, i] for an FP4 row with one float scale per block, in float64, and the sum of the
-// products' magnitudes (the tolerance's scale).
-std::pair<double, double> fp4_row_dot(const float* x, const uint8_t* row, int64_t kdim, const float* scales,
-                                      int64_t block_k) {
+// sum_i x[i] * W[j, i] for an FP4 or FP8 row with one float scale per block, in float64, and the sum
+// of the products' magnitudes (the tolerance's scale).
+std::pair<double, double> row_dot(k::weight_format fmt, const float* x, const uint8_t* row, int64_t kdim,
+                                  const float* scales, int64_t block_k) {
     double want = 0, mag = 0;
     for (int64_t i = 0; i < kdim; ++i) {
-        const uint8_t b = row[i / 2];
-        const double wv = double(k::k_e2m1_values[(i % 2) ? b >> 4 : b & 15]) * scales[i / block_k];
-        want += double(x[i]) * wv;
-        mag += std::fabs(double(x[i]) * wv);
+        const double code = fmt == k::weight_format::e2m1
+                                ? double(k::k_e2m1_values[(i % 2) ? row[i / 2] >> 4 : row[i / 2] & 15])
+                                : double(k::e4m3_to_f32(row[i]));
+        const double p = double(x[i]) * code * scales[i / block_k];
+        want += p;
+        mag += std::fabs(p);
     }
     return {want, mag};
+}
+
+// Eight FP4 or FP8 weight rows (taken in reverse order of memory) with power-of-two block scales
+// times scale_factor, against eight rows of FP8-rounded activations laid out by xk: each pair's
+// xk.dot within 1e-6 of the float64 sum, and the same bits from every wider tile (activation rows
+// beside each other, weight rows beside each other, streams walked by the kernel).
+void check_bf16_kernels(std::mt19937_64& rng, k::weight_format fmt, int64_t kdim, int64_t block_k,
+                        const k::fast::bf16_act_kernels& xk, float scale_factor) {
+    INFO("K " << kdim << " block " << block_k);
+    auto w = random_weight(rng, fmt, 8, kdim);
+    const int64_t kb = (kdim + block_k - 1) / block_k;
+    std::vector<float> scales(static_cast<std::size_t>(8 * kb));
+    for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 17) - 8) * scale_factor;
+    const uint8_t* rows[8];
+    const float* row_scales[8];
+    for (int j = 0; j < 8; ++j) {
+        rows[j] = w.data.data() + (7 - j) * w.view.row_bytes;
+        row_scales[j] = scales.data() + j * kb;
+    }
+    const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
+    std::vector<uint16_t> xb(x.size());
+    for (int r = 0; r < 8; ++r) REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
+    float alone[8][8];  // [activation row][weight row]
+    for (int r = 0; r < 8; ++r) {
+        for (int j = 0; j < 8; ++j) {
+            REQUIRE(xk.dot(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k, &alone[r][j]));
+            const auto [want, mag] = row_dot(fmt, x.data() + r * kdim, rows[j], kdim, row_scales[j], block_k);
+            INFO("row " << r << " weight row " << j << " got " << alone[r][j] << " want " << want);
+            REQUIRE(std::fabs(double(alone[r][j]) - want) <= 1e-6 * (1.0 + mag));
+        }
+    }
+    for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
+        float together[8];
+        REQUIRE(xk.dot(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1], block_k, together));
+        for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
+    }
+    for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
+        float together[4];
+        REQUIRE(xk.dot_weight_rows(xb.data(), rows, count, kdim, row_scales, block_k, together));
+        for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
+    }
+    // Streams walked by the kernel, one round each (longer walks: the row-streams test).
+    for (int n_streams = 1; n_streams <= 4; ++n_streams) {
+        float out[8];
+        k::fast::row_stream rs[4];
+        for (int st = 0; st < n_streams; ++st) rs[st] = {rows[2 * st], row_scales[2 * st], out + 2 * st, 0};
+        REQUIRE(xk.dot_row_streams(xb.data(), rs, n_streams, 1, w.view.row_bytes, kb, 2, kdim, block_k, 0.5f));
+        for (int st = 0; st < n_streams; ++st) REQUIRE(out[2 * st] == alone[0][2 * st] * 0.5f);
+    }
 }
 
 }  // namespace
@@ -1057,43 +1108,7 @@ TEST_CASE("FP4 products on bf16-exact activations (FP8-rounded, V4's experts) ta
             // inside a chunk), and unscaled rows (one block).
             for (const auto& [kdim, block_k] :
                  {std::pair<int64_t, int64_t>{2048, 32}, {96, 32}, {32, 32}, {256, 64}, {288, 96}, {160, 160}}) {
-                INFO("K " << kdim << " block " << block_k);
-                auto w = random_weight(rng, k::weight_format::e2m1, 8, kdim);
-                const int64_t kb = kdim / block_k;
-                std::vector<float> scales(static_cast<std::size_t>(8 * kb));
-                for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 17) - 8);
-                const uint8_t* rows[8];
-                const float* row_scales[8];
-                for (int j = 0; j < 8; ++j) {
-                    rows[j] = w.data.data() + (7 - j) * w.view.row_bytes;
-                    row_scales[j] = scales.data() + j * kb;
-                }
-                const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
-                std::vector<uint16_t> xb(x.size());
-                for (int r = 0; r < 8; ++r)
-                    REQUIRE(kt.e2m1_bf16.layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
-                float alone[8][8];  // [activation row][weight row]
-                for (int r = 0; r < 8; ++r) {
-                    for (int j = 0; j < 8; ++j) {
-                        REQUIRE(kt.e2m1_bf16.dot(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k,
-                                                 &alone[r][j]));
-                        const auto [want, mag] =
-                            fp4_row_dot(x.data() + r * kdim, rows[j], kdim, row_scales[j], block_k);
-                        INFO("row " << r << " weight row " << j << " got " << alone[r][j] << " want " << want);
-                        REQUIRE(std::fabs(double(alone[r][j]) - want) <= 1e-6 * (1.0 + mag));
-                    }
-                }
-                for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
-                    float together[8];
-                    REQUIRE(kt.e2m1_bf16.dot(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1],
-                                             block_k, together));
-                    for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
-                }
-                for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
-                    float together[4];
-                    REQUIRE(kt.e2m1_bf16.dot_weight_rows(xb.data(), rows, count, kdim, row_scales, block_k, together));
-                    for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
-                }
+                check_bf16_kernels(rng, k::weight_format::e2m1, kdim, block_k, kt.e2m1_bf16, 1.0f);
             }
             float out[4];
             std::vector<uint16_t> xb(64, 0);
@@ -1161,56 +1176,7 @@ TEST_CASE("FP8 products on bf16-exact activations (FP8-rounded, V3.2's and V4's 
             // subnormal ones included.
             for (const auto& [kdim, block_k] :
                  {std::pair<int64_t, int64_t>{2048, 128}, {192, 128}, {64, 128}, {256, 64}, {384, 192}, {320, 320}}) {
-                INFO("K " << kdim << " block " << block_k);
-                auto w = random_weight(rng, k::weight_format::e4m3, 8, kdim);
-                const int64_t kb = (kdim + block_k - 1) / block_k;
-                std::vector<float> scales(static_cast<std::size_t>(8 * kb));
-                for (auto& v : scales) v = std::ldexp(1.0f, static_cast<int>(rng() % 17) - 8) * 0.75f;
-                const uint8_t* rows[8];
-                const float* row_scales[8];
-                for (int j = 0; j < 8; ++j) {
-                    rows[j] = w.data.data() + (7 - j) * w.view.row_bytes;
-                    row_scales[j] = scales.data() + j * kb;
-                }
-                const auto x = fp8_like_activations(rng, static_cast<std::size_t>(8 * kdim));
-                std::vector<uint16_t> xb(x.size());
-                for (int r = 0; r < 8; ++r) REQUIRE(xk.layout(x.data() + r * kdim, kdim, xb.data() + r * kdim));
-                float alone[8][8];  // [activation row][weight row]
-                for (int r = 0; r < 8; ++r) {
-                    for (int j = 0; j < 8; ++j) {
-                        REQUIRE(
-                            xk.dot(xb.data() + r * kdim, kdim, 1, rows[j], kdim, row_scales[j], block_k, &alone[r][j]));
-                        double want = 0, mag = 0;
-                        for (int64_t i = 0; i < kdim; ++i) {
-                            const double p = double(x[static_cast<std::size_t>(r * kdim + i)]) *
-                                             double(k::e4m3_to_f32(rows[j][i])) * row_scales[j][i / block_k];
-                            want += p;
-                            mag += std::fabs(p);
-                        }
-                        INFO("row " << r << " weight row " << j << " got " << alone[r][j] << " want " << want);
-                        REQUIRE(std::fabs(double(alone[r][j]) - want) <= 1e-6 * (1.0 + mag));
-                    }
-                }
-                for (int64_t count = 2; count <= 8; ++count) {  // activation rows beside each other
-                    float together[8];
-                    REQUIRE(xk.dot(xb.data(), kdim, count, rows[count - 1], kdim, row_scales[count - 1], block_k,
-                                   together));
-                    for (int64_t r = 0; r < count; ++r) REQUIRE(together[r] == alone[r][count - 1]);
-                }
-                for (int64_t count = 1; count <= 4; ++count) {  // weight rows beside each other
-                    float together[4];
-                    REQUIRE(xk.dot_weight_rows(xb.data(), rows, count, kdim, row_scales, block_k, together));
-                    for (int64_t j = 0; j < count; ++j) REQUIRE(together[j] == alone[0][j]);
-                }
-                // Streams walked by the kernel, one round each (longer walks: the row-streams test).
-                for (int n_streams = 1; n_streams <= 4; ++n_streams) {
-                    float out[8];
-                    k::fast::row_stream rs[4];
-                    for (int st = 0; st < n_streams; ++st) rs[st] = {rows[2 * st], row_scales[2 * st], out + 2 * st, 0};
-                    REQUIRE(
-                        xk.dot_row_streams(xb.data(), rs, n_streams, 1, w.view.row_bytes, kb, 2, kdim, block_k, 0.5f));
-                    for (int st = 0; st < n_streams; ++st) REQUIRE(out[2 * st] == alone[0][2 * st] * 0.5f);
-                }
+                check_bf16_kernels(rng, k::weight_format::e4m3, kdim, block_k, xk, 0.75f);
             }
             float out[4];
             std::vector<uint16_t> xb(128, 0);
