@@ -2,6 +2,7 @@
 // and decodes each of its rows exactly once per call into a small float buffer; all activation rows
 // are multiplied against that buffer while it is hot, so prefill reads the weights once per call.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -139,6 +140,19 @@ const float* widen_rows(const float* x, int64_t rows, int64_t x_stride, int64_t 
     return wide;
 }
 
+// False when every activation row has an element among its first 64 that BF16 cannot hold
+// (float32 activations, as V3's), which bf16_act_kernels::layout would find only after the copy
+// into its buffer had begun.
+bool any_row_may_be_bf16(const float* x, int64_t rows, int64_t x_stride, int64_t k) {
+    const int64_t head = std::min<int64_t>(k, 64);
+    for (int64_t r = 0; r < rows; ++r) {
+        uint32_t low = 0;
+        for (int64_t i = 0; i < head; ++i) low |= std::bit_cast<uint32_t>(x[r * x_stride + i]) & 0xffffu;
+        if (low == 0) return true;
+    }
+    return false;
+}
+
 // Whether this thread's float32 arithmetic reads subnormal inputs as they are: an application may
 // have set MXCSR.DAZ (denormals are zero) in the threads it hands the runtime, and the widened e4m3
 // weights of dot_e4m3_wide are subnormal for e4m3's own subnormals.
@@ -203,7 +217,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         : w.format == weight_format::e4m3 && w.no_nan_codes && w.k % 64 == 0 && block_k % 64 == 0 ? &kt.e4m3_bf16
                                                                                                   : nullptr;
     const uint16_t* xb = nullptr;
-    if (xk && xk->layout) {
+    if (xk && xk->layout && any_row_may_be_bf16(x, rows, x_stride, w.k)) {
         auto* b = reinterpret_cast<uint16_t*>(aligned_floats(arranged_store, (rows * w.k + 1) / 2));
         int64_t exact = 0;
         for (int64_t r = 0; r < rows; ++r) exact += xk->layout(x + r * x_stride, w.k, b + r * w.k) ? 1 : 0;

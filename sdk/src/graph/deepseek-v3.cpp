@@ -434,8 +434,10 @@ private:
             const expert_weights* w;
             mneme_tensor ids, weights, x, gate, up, act, out;
         };
+        const std::vector<expert_inputs> inputs = record_expert_inputs(g, r, cfg_.n_routed_experts, s, xq);
         std::vector<chosen> experts;
-        for (const expert_inputs& in : record_expert_inputs(g, r, cfg_.n_routed_experts, s, xq)) {
+        experts.reserve(inputs.size());
+        for (const expert_inputs& in : inputs) {
             const expert_weights& ew = L.experts[static_cast<std::size_t>(in.expert)];
             const int64_t n = in.ids.ne[0];
             chosen c{&ew, in.ids, in.weights, in.x, {}, {}, {}, {}};
@@ -460,6 +462,7 @@ private:
         for (const chosen& c : experts) g.swiglu(c.act, c.gate, c.up, 0.0);
         const mneme_tensor s_in = linear_input(g, s_act, sh.down);
         std::vector<mneme_tensor> down_in;
+        down_in.reserve(experts.size());
         for (const chosen& c : experts) down_in.push_back(linear_input(g, c.act, c.w->down));
         mneme_tensor y = g.tensor({sh.down.out_features(), s});
         g.matmul(y, s_in, sh.down);

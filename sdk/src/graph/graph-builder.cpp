@@ -1,16 +1,35 @@
 #include "graph/graph-builder.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
 
 namespace mneme {
 
+void* graph_builder::params_arena::take(std::size_t bytes) {
+    constexpr std::size_t align = alignof(std::max_align_t);
+    bytes = (bytes + align - 1) / align * align;
+    while (chunk < chunks.size() && used + bytes > chunk_bytes[chunk]) {
+        ++chunk;
+        used = 0;
+    }
+    if (chunk == chunks.size()) {
+        const std::size_t n = std::max(k_chunk_bytes, bytes);
+        chunks.push_back(std::make_unique_for_overwrite<std::max_align_t[]>(n / sizeof(std::max_align_t)));
+        chunk_bytes.push_back(n);
+        used = 0;
+    }
+    void* p = reinterpret_cast<unsigned char*>(chunks[chunk].get()) + used;
+    used += bytes;
+    return p;
+}
+
 template <class P>
 const P* graph_builder::keep(const P& params) {
-    auto storage = std::make_unique<unsigned char[]>(sizeof(P));
-    std::memcpy(storage.get(), &params, sizeof(P));
-    const P* p = reinterpret_cast<const P*>(storage.get());
-    params_.push_back(std::move(storage));
-    return p;
+    static_assert(std::is_trivially_copyable_v<P> && alignof(P) <= alignof(std::max_align_t));
+    return new (params_.take(sizeof(P))) P(params);
 }
 
 void graph_builder::record(mneme_op_type type, const mneme_tensor& dst, std::initializer_list<const mneme_tensor*> src,
@@ -210,9 +229,17 @@ std::vector<double> graph_builder::read(const mneme_tensor& t) {
     flush();
     const int64_t rows = t.ne[1] * t.ne[2] * t.ne[3], n = t.ne[0];
     const int64_t es = dtype_bytes(t.dtype);
-    std::vector<double> out(static_cast<std::size_t>(rows * n));
-    std::vector<unsigned char> row(static_cast<std::size_t>(n * es));
     const bool packed = t.nb[1] == n * es && (t.ne[2] == 1 || t.nb[2] == t.nb[1] * t.ne[1]);
+    const auto count = static_cast<std::size_t>(rows * n);
+    // Packed float32 (a decoding step's logits and router scores): converted as the vector is
+    // built, without first zeroing it.
+    if (packed && t.dtype == MNEME_DTYPE_F32) {
+        const auto f = std::make_unique_for_overwrite<float[]>(count);
+        dev_.download(t.buffer, t.offset, f.get(), count * sizeof(float));
+        return std::vector<double>(f.get(), f.get() + count);
+    }
+    std::vector<double> out(count);
+    std::vector<unsigned char> row(static_cast<std::size_t>(n * es));
     std::vector<unsigned char> all;
     if (packed) {
         all.resize(static_cast<std::size_t>(rows * n * es));

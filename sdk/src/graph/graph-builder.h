@@ -3,7 +3,7 @@
 // sequences of ops; the host reads results back only where the algorithm needs them.
 #pragma once
 
-#include <deque>
+#include <cstddef>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -134,7 +134,18 @@ private:
     mneme_dtype act_;
     scratch_arena scratch_;
     std::vector<mneme_op> ops_;
-    std::deque<std::unique_ptr<unsigned char[]>> params_;  // stable storage until flush()
+    // The recorded ops' parameter structs, stable until flush(). Chunks are kept and refilled from
+    // the start by the next batch: a malloc and a free per op had been a tenth of a decoding
+    // step's host time.
+    struct params_arena {
+        static constexpr std::size_t k_chunk_bytes = 4096;
+        std::vector<std::unique_ptr<std::max_align_t[]>> chunks;
+        std::vector<std::size_t> chunk_bytes;
+        std::size_t chunk = 0, used = 0;  // the chunk being filled and its bytes taken
+        void* take(std::size_t bytes);
+        void clear() noexcept { chunk = used = 0; }
+    };
+    params_arena params_;
     std::size_t batch_ops_ = k_default_batch_ops;
 
     // The pass in progress (begin_pass .. end_pass / abort_pass).

@@ -59,6 +59,7 @@ mneme_tensor grouped_experts(graph_builder& g, const v4_context& c, const v4_moe
     };
     std::vector<chosen> experts;
     const std::vector<expert_inputs> inputs = record_expert_inputs(g, r, c.cfg.n_routed_experts, s, xq);
+    experts.reserve(inputs.size());
     // Unit weights for the down products' row additions, as many as the most rows an expert takes.
     const mneme_tensor ones = g.tensor({s});
     if (!inputs.empty()) g.upload(ones, std::vector<double>(static_cast<std::size_t>(s), 1.0));
