@@ -174,6 +174,47 @@ int main(int argc, char** argv) {
             mats.size(), s.min_s * 1e3, s.median_s * 1e3, s.min_s * 1e6 / static_cast<double>(mats.size()),
             bytes / s.min_s / 1e9, 100.0 * bytes / s.min_s / 1e9 / bw);
     }
+    // MLA's absorbed per-head products of a decode step as the CPU backend runs them: per layer, the
+    // heads' W_UK^T (256 x 128 FP8: the query's nope part into the latent) side by side, later their
+    // W_UV (128 x 256). 8 heads, 160 layers' worth (10 MiB), taken in turn so that each is cold.
+    {
+        const int64_t heads = 8, layers = 160, latent = 256, nope = 128;
+        std::vector<weights> uk, uv;
+        for (int64_t i = 0; i < heads * layers; ++i) {
+            uk.push_back(make_weights(k::weight_format::e4m3, latent, nope));
+            uv.push_back(make_weights(k::weight_format::e4m3, nope, latent));
+        }
+        std::vector<float> q(static_cast<std::size_t>(heads * nope), 0.01f),
+            lat(static_cast<std::size_t>(heads * latent), 0.01f), out(static_cast<std::size_t>(heads * latent));
+        double bytes = 0;
+        for (const auto& w : uk) bytes += static_cast<double>(w.data.size() + w.scale.size());
+        for (const auto& w : uv) bytes += static_cast<double>(w.data.size() + w.scale.size());
+        std::vector<k::fast::matmul_item> items(static_cast<std::size_t>(heads));
+        const auto run = [&](bool warm) {
+            for (int64_t l = 0; l < layers; ++l) {
+                for (const bool absorb : {true, false}) {
+                    for (int64_t h = 0; h < heads; ++h) {
+                        const weights& w = (absorb ? uk : uv)[static_cast<std::size_t>((warm ? 0 : l) * heads + h)];
+                        const int64_t kd = absorb ? nope : latent, n = absorb ? latent : nope;
+                        items[static_cast<std::size_t>(h)] = {
+                            (absorb ? q.data() : lat.data()) + h * kd, 1, kd, w.view, out.data() + h * n, n, 1.0};
+                    }
+                    k::fast::matmul_side_by_side(ex, items.data(), items.size());
+                }
+            }
+        };
+        const double products = static_cast<double>(2 * heads * layers);
+        for (const bool warm : {false, true}) {
+            if (only == "mla-warm" && !warm) continue;
+            const stats s = time_it(reps, [&] { run(warm); });
+            std::printf(
+                "mla      fp8 per-head products side by side, %s, %.0f of 32 KiB: %6.2f us/product  %6.1f "
+                "GB/s (%5.1f%% of triad)\n",
+                warm ? "warm" : "cold", products, s.min_s * 1e6 / products, bytes / s.min_s / 1e9,
+                100.0 * bytes / s.min_s / 1e9 / bw);
+        }
+    }
+    if (only == "mla-warm") return 0;
     // A decode step's routed experts as the CPU backend runs them: gate and up (512 x 1024) of
     // top_k experts side by side, then their down products (1024 x 512). V4: FP4 e2m1, 6 experts;
     // V3: FP8 e4m3 (128 x 128 blocks), 8 experts. 96 experts (78-144 MiB) taken top_k at a time in
