@@ -15,9 +15,9 @@
 namespace mneme::test {
 
 struct pooled_exec {
-    thread_pool pool{2};
+    thread_pool pool;
     kernels::exec_ctx ctx;
-    pooled_exec() {
+    explicit pooled_exec(unsigned threads = 2) : pool(threads) {
         ctx.host = &pool;
         ctx.parallel_for = [](void* host, std::size_t n, std::size_t grain, void (*fn)(void*, std::size_t, std::size_t),
                               void* c) {
