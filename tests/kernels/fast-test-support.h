@@ -37,6 +37,13 @@ inline void for_each_isa(const std::function<void(kernels::fast::isa)>& body) {
     kernels::fast::select_isa(kernels::fast::detect_isa());
 }
 
+// A stored format of weights and their block scales, for tests that walk several.
+struct stored_format {
+    kernels::weight_format fmt;
+    kernels::scale_format sfmt;
+    int64_t block_n, block_k;
+};
+
 // A random weight matrix with its storage; finite values only (NaN codes are tested separately).
 struct stored_weight {
     std::vector<uint8_t> data, scale;

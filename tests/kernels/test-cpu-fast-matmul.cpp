@@ -888,12 +888,7 @@ TEST_CASE("prefill products on AMX tiles equal the reference for every exact for
     mneme::test::pooled_exec ex;
     std::mt19937_64 rng(37);
     k::fast::select_isa(k::fast::isa::amx);
-    struct shape {
-        k::weight_format fmt;
-        k::scale_format sfmt;
-        int64_t block_n, block_k;
-    };
-    const shape shapes[] = {
+    const mneme::test::stored_format shapes[] = {
         {k::weight_format::bf16, k::scale_format::none, 1, 1},
         {k::weight_format::e4m3, k::scale_format::none, 1, 1},
         {k::weight_format::e4m3, k::scale_format::f32, 128, 128},   // V3

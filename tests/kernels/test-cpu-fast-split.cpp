@@ -18,12 +18,7 @@ TEST_CASE("fast matmul gives the same bits however the pool splits it", "[fast][
     std::mt19937_64 rng(0x5b1175);
     pooled_exec two(2), three(3), five(5);
     const k::exec_ctx serial;
-    struct format_case {
-        k::weight_format format;
-        k::scale_format scales;
-        int64_t block_n, block_k;
-    };
-    const format_case formats[] = {
+    const mneme::test::stored_format formats[] = {
         {k::weight_format::e4m3, k::scale_format::f32, 128, 128},
         {k::weight_format::bf16, k::scale_format::none, 1, 1},
         {k::weight_format::e2m1, k::scale_format::e8m0, 1, 32},
@@ -31,11 +26,11 @@ TEST_CASE("fast matmul gives the same bits however the pool splits it", "[fast][
     };
     const std::pair<int64_t, int64_t> shapes[] = {{1, 64}, {37, 256}, {300, 512}, {1031, 128}};
     mneme::test::for_each_isa([&](k::fast::isa isa) {
-        for (const format_case& fc : formats) {
+        for (const mneme::test::stored_format& fc : formats) {
             for (const auto& [n, kd] : shapes) {
-                const auto w = mneme::test::random_weight(rng, fc.format, n, kd, fc.scales, fc.block_n, fc.block_k);
+                const auto w = mneme::test::random_weight(rng, fc.fmt, n, kd, fc.sfmt, fc.block_n, fc.block_k);
                 for (const int64_t rows : {1, 2, 5, 16, 17, 40}) {
-                    CAPTURE(k::fast::isa_name(isa), static_cast<int>(fc.format), n, kd, rows);
+                    CAPTURE(k::fast::isa_name(isa), static_cast<int>(fc.fmt), n, kd, rows);
                     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
                     std::vector<float> x(static_cast<std::size_t>(rows * kd));
                     for (float& v : x) v = u(rng);
