@@ -86,6 +86,8 @@ speed run_once(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen,
 // stdin restores that state and decodes `gen` tokens, each round answered with one line of JSON
 // (its rate and the ids decoded), until end of input. A driver can so alternate rounds of two engines at a long
 // context, where a prefill takes minutes and the machine's load changes between one engine's run and the next.
+// A line reading "prefill" instead times a prefill of the prompt in a fresh session (answered with
+// its rate), so that short prompts' prefills can be alternated the same way.
 speed serve_rounds(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t gen, uint32_t chunk) {
     speed best;
     const session_ptr s = prefilled(m, prompt, gen, chunk, best);
@@ -105,6 +107,14 @@ speed serve_rounds(mneme_model* m, const std::vector<int32_t>& prompt, uint32_t 
     std::fflush(stdout);
     std::string line;
     for (int round = 1; std::getline(std::cin, line); ++round) {
+        if (line == "prefill") {
+            speed p;
+            prefilled(m, prompt, gen, chunk, p);
+            std::printf("{\"round\": %d, \"prefill_tps\": %.3f}\n", round, p.prefill_tps);
+            std::fflush(stdout);
+            best.prefill_tps = std::max(best.prefill_tps, p.prefill_tps);
+            continue;
+        }
         if (mneme_session_load_state(s.get(), state.string().c_str()) != MNEME_OK) {
             throw std::runtime_error(mneme_last_error_message());
         }

@@ -19,7 +19,8 @@
  * of JSON printed; then every line read from stdin drops the decoded tokens from the cache (or,
  * where the memory cannot drop them, clears it and decodes the prompt again, untimed) and decodes G
  * tokens again from the prompt's last logits, each round answered with a line, until end of input;
- * the summary line comes last.
+ * the summary line comes last. A line reading "prefill" instead clears the cache and times the
+ * prompt's prefill again (answered with its rate); the next decode round starts from that prefill.
  *
  * Prints one JSON object. Built by tools/bench/llama-side-by-side.sh against the headers of the
  * package's own source bundle (include/, ggml/include/). */
@@ -247,9 +248,21 @@ int main(int argc, char** argv) {
                 best_prefill = n_prompt / prefill_s;
                 printf("{\"prefill_tps\": %.3f, \"prompt_tokens\": %d}\n", best_prefill, n_prompt);
                 fflush(stdout);
-                const llama_token first = next;
+                llama_token first = next;
                 char line[256];
                 for (int round = 1; fgets(line, sizeof line, stdin); ++round) {
+                    if (strncmp(line, "prefill", 7) == 0) {
+                        llama_memory_clear(llama_get_memory(ctx), true);
+                        t0 = now_s();
+                        if (decode_prompt(ctx, &batch, prompt, len, n_batch) != 0) return 1;
+                        const double tps = n_prompt / (now_s() - t0);
+                        if (pool && pool_pause) pool_pause(pool);
+                        first = argmax(llama_get_logits_ith(ctx, -1), n_vocab);
+                        printf("{\"round\": %d, \"prefill_tps\": %.3f}\n", round, tps);
+                        fflush(stdout);
+                        if (tps > best_prefill) best_prefill = tps;
+                        continue;
+                    }
                     /* Memories that cannot drop a tail (V4's compressor state) are cleared and the
                      * prompt decoded again, untimed. */
                     if (!llama_memory_seq_rm(llama_get_memory(ctx), 0, len, -1)) {

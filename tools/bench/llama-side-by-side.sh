@@ -54,7 +54,8 @@
 #    Each engine's wall time is printed, to size longer runs.
 # --rounds K: each engine prefills the prompt once, then the two decode G tokens in turn, K rounds
 #    (tools/bench/paired-rounds.py; A first in even rounds, llama.cpp first in odd ones), and the
-#    ratio of each adjacent pair is reported with their median. On a shared machine the load can
+#    ratio of each adjacent pair is reported with their median. Without --context each round also
+#    alternates one more prefill of the prompt per engine, reported the same way. On a shared machine the load can
 #    change by half between one engine's run and the next, which a ratio of adjacent rounds mostly
 #    cancels. llama.cpp keeps the first --poll setting only; one timed type only.
 # --speed-only skips step 3 and exports Q8_0 (V4: stored) only (for models too large for an F32
@@ -191,7 +192,11 @@ if [ "$ROUNDS" -gt 0 ]; then
         --rounds-on-stdin --json)
     B_CMD=$(printf '%q ' "$RUN" --model "$WORK/models/$NAME-$t.gguf" --bins "$BINS" --tokens-file "$WORK/prompt-ids.txt" \
         --threads "$THREADS" --gen-tokens "$GEN" --poll "$poll" "${LLAMA_SPEED[@]}" --rounds-on-stdin)
-    $PY "$ROOT/tools/bench/paired-rounds.py" --rounds "$ROUNDS" --a "$A_CMD" --b "$B_CMD" \
+    # Short prompts: each round also alternates a prefill of each engine (at --context N one
+    # prefill takes minutes, so there each engine's single prefill stands).
+    PREFILL_ROUNDS=()
+    [ "$CONTEXT" -eq 0 ] && PREFILL_ROUNDS=(--prefill-rounds)
+    $PY "$ROOT/tools/bench/paired-rounds.py" --rounds "$ROUNDS" --a "$A_CMD" --b "$B_CMD" "${PREFILL_ROUNDS[@]}" \
         --a-out "$WORK/mneme.json" --b-out "$WORK/llama-$t-poll$poll.json" > "$WORK/rounds.json"
     $PY -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(dict(r, poll=sys.argv[2], runs=[r])))" \
         "$WORK/llama-$t-poll$poll.json" "$poll" > "$WORK/llama-$t.json"
@@ -266,6 +271,12 @@ if paired:
           f"{' '.join(f'{x:.1f}' for x in paired['a'])}, llama.cpp {' '.join(f'{x:.1f}' for x in paired['b'])} tok/s")
     print(f"ratio of adjacent rounds: median {paired['median_ratio']:.2f}x "
           f"(min {paired['min_ratio']:.2f}x, max {paired['max_ratio']:.2f}x over {len(paired['ratios'])} rounds)")
+    pp = paired.get("prefill")
+    if pp:
+        print(f"paired prefill rounds (each round's prefills alternated): Mneme "
+              f"{' '.join(f'{x:.1f}' for x in pp['a'])}, llama.cpp {' '.join(f'{x:.1f}' for x in pp['b'])} tok/s")
+        print(f"prefill ratio of adjacent rounds: median {pp['median_ratio']:.2f}x "
+              f"(min {pp['min_ratio']:.2f}x, max {pp['max_ratio']:.2f}x over {len(pp['ratios'])} rounds)")
 json.dump({"mneme": m, "rounds": paired, "llama_cpp": rows, "logits": logits, "load_average": [l0, l1, l2], "context": int(context),
            "check_tokens": int(check_tokens), "check_mode": check_mode, "wall_seconds": {"mneme": int(wall_m), "llama_cpp": int(wall_l)}},
           open(f"{work}/side-by-side.json", "w"), indent=1)

@@ -13,6 +13,11 @@ engine, A first in even rounds and B first in odd ones, and reads back its decod
 both engines get end of input and print their summary line, written to --a-out and --b-out.
 Prints {"a": [rates], "b": [rates], "ratios": [a / b per round], "median_ratio", "min_ratio",
 "max_ratio", "a_prefill", "b_prefill"}.
+
+With --prefill-rounds each round also sends both engines a "prefill" line (each then times a prefill
+of the prompt again, in the same order as the round's decodes), and the output gains "prefill":
+{"a", "b", "ratios", "median_ratio", "min_ratio", "max_ratio"} over those. For short prompts: one
+prefill per engine and run is a single sample taken minutes apart from the other engine's.
 """
 import argparse
 import json
@@ -35,14 +40,29 @@ def start(cmd):
     return p, json.loads(first)
 
 
-def round_of(p):
+def round_of(p, what="go", key="decode_tps"):
     time.sleep(SETTLE_SECONDS)
-    p.stdin.write("go\n")
+    p.stdin.write(what + "\n")
     p.stdin.flush()
     line = p.stdout.readline()
     if not line:
         sys.exit(f"paired-rounds: an engine ended during a round (exit {p.wait()})")
-    return json.loads(line)["decode_tps"]
+    return json.loads(line)[key]
+
+
+def pair(a, b, a_first, what, key):
+    """One round of each engine, A first when a_first; returns (A's rate, B's rate)."""
+    if a_first:
+        x = round_of(a, what, key)
+        return x, round_of(b, what, key)
+    y = round_of(b, what, key)
+    return round_of(a, what, key), y
+
+
+def summary(rates_a, rates_b):
+    ratios = [x / y for x, y in zip(rates_a, rates_b)]
+    return {"a": rates_a, "b": rates_b, "ratios": ratios, "median_ratio": statistics.median(ratios),
+            "min_ratio": min(ratios), "max_ratio": max(ratios)}
 
 
 def finish(p, out):
@@ -61,27 +81,31 @@ def main():
     ap.add_argument("--b", required=True)
     ap.add_argument("--a-out", required=True)
     ap.add_argument("--b-out", required=True)
+    ap.add_argument("--prefill-rounds", action="store_true")
     o = ap.parse_args()
     a, a_first = start(o.a)
     b, b_first = start(o.b)
     # One untimed round each: an engine's first decode after a prefill may re-plan its graphs.
     round_of(a)
     round_of(b)
-    rates_a, rates_b = [], []
+    rates_a, rates_b, prefill_a, prefill_b = [], [], [], []
     for i in range(o.rounds):
-        if i % 2 == 0:
-            rates_a.append(round_of(a))
-            rates_b.append(round_of(b))
-        else:
-            rates_b.append(round_of(b))
-            rates_a.append(round_of(a))
-        print(f"[paired-rounds] round {i + 1}: {rates_a[-1]:.1f} / {rates_b[-1]:.1f} tokens/s", file=sys.stderr)
+        x, y = pair(a, b, i % 2 == 0, "go", "decode_tps")
+        rates_a.append(x)
+        rates_b.append(y)
+        note = f"[paired-rounds] round {i + 1}: {x:.1f} / {y:.1f} tokens/s"
+        if o.prefill_rounds:
+            x, y = pair(a, b, i % 2 == 0, "prefill", "prefill_tps")
+            prefill_a.append(x)
+            prefill_b.append(y)
+            note += f", prefill {x:.1f} / {y:.1f}"
+        print(note, file=sys.stderr)
     finish(a, o.a_out)
     finish(b, o.b_out)
-    ratios = [x / y for x, y in zip(rates_a, rates_b)]
-    json.dump({"a": rates_a, "b": rates_b, "ratios": ratios, "median_ratio": statistics.median(ratios),
-               "min_ratio": min(ratios), "max_ratio": max(ratios), "a_prefill": a_first["prefill_tps"],
-               "b_prefill": b_first["prefill_tps"]}, sys.stdout)
+    out = dict(summary(rates_a, rates_b), a_prefill=a_first["prefill_tps"], b_prefill=b_first["prefill_tps"])
+    if o.prefill_rounds:
+        out["prefill"] = summary(prefill_a, prefill_b)
+    json.dump(out, sys.stdout)
     print()
 
 
