@@ -504,7 +504,11 @@ bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, in
     parallel(ex, tiles * static_cast<std::size_t>(runs), 1, [&](std::size_t i0, std::size_t i1) {
         // Weights decoded into the panel directly; where decode_panel cannot (odd scale blocks),
         // decoded rows (row-major, as decode writes them) transposed 16 × 16 in registers.
-        std::vector<float> rowbuf, panel(static_cast<std::size_t>(k_panel_cols * kc));
+        // The panel is written whole (len rows, zero beyond cnt) before gemm_panel reads it, so it
+        // is not zeroed: with several ranges per thread each product allocates it several times.
+        std::vector<float> rowbuf;
+        const auto panel_store = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(k_panel_cols * kc));
+        float* const panel = panel_store.get();
         for (int64_t k0 = 0; k0 < kdim; k0 += kc) {
             const int64_t len = std::min(kc, kdim - k0);
             for (std::size_t i = i0; i < i1; ++i) {
@@ -513,12 +517,12 @@ bool matmul_panel(const exec_ctx& ex, const kernel_table& kt, const float* x, in
                 if (r_cnt <= 0) continue;
                 const int64_t n0 = t * k_panel_cols;
                 const int64_t cnt = std::min(k_panel_cols, w.n - n0);
-                if (!kt.decode_panel || !kt.decode_panel(w, n0, cnt, k0, len, panel.data())) {
+                if (!kt.decode_panel || !kt.decode_panel(w, n0, cnt, k0, len, panel)) {
                     rowbuf.resize(static_cast<std::size_t>(k_panel_cols * kc));
                     for (int64_t j = 0; j < cnt; ++j) decode_range(kt, w, n0 + j, k0, len, rowbuf.data() + j * kc);
-                    kt.pack_panel(rowbuf.data(), kc, cnt, len, panel.data());
+                    kt.pack_panel(rowbuf.data(), kc, cnt, len, panel);
                 }
-                kt.gemm_panel(x + r0 * x_stride + k0, x_stride, r_cnt, panel.data(), cnt, len, y + r0 * y_stride + n0,
+                kt.gemm_panel(x + r0 * x_stride + k0, x_stride, r_cnt, panel, cnt, len, y + r0 * y_stride + n0,
                               y_stride, k0 > 0);
             }
         }

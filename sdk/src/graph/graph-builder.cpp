@@ -11,15 +11,12 @@ namespace mneme {
 void* graph_builder::params_arena::take(std::size_t bytes) {
     constexpr std::size_t align = alignof(std::max_align_t);
     bytes = (bytes + align - 1) / align * align;
-    while (chunk < chunks.size() && used + bytes > chunk_bytes[chunk]) {
+    if (used + bytes > k_chunk_bytes) {
         ++chunk;
         used = 0;
     }
     if (chunk == chunks.size()) {
-        const std::size_t n = std::max(k_chunk_bytes, bytes);
-        chunks.push_back(std::make_unique_for_overwrite<std::max_align_t[]>(n / sizeof(std::max_align_t)));
-        chunk_bytes.push_back(n);
-        used = 0;
+        chunks.push_back(std::make_unique_for_overwrite<std::max_align_t[]>(k_chunk_bytes / sizeof(std::max_align_t)));
     }
     void* p = reinterpret_cast<unsigned char*>(chunks[chunk].get()) + used;
     used += bytes;
@@ -28,7 +25,8 @@ void* graph_builder::params_arena::take(std::size_t bytes) {
 
 template <class P>
 const P* graph_builder::keep(const P& params) {
-    static_assert(std::is_trivially_copyable_v<P> && alignof(P) <= alignof(std::max_align_t));
+    static_assert(std::is_trivially_copyable_v<P> && alignof(P) <= alignof(std::max_align_t) &&
+                  sizeof(P) <= params_arena::k_chunk_bytes);
     return new (params_.take(sizeof(P))) P(params);
 }
 

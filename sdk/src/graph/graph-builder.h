@@ -138,11 +138,10 @@ private:
     // the start by the next batch: a malloc and a free per op had been a tenth of a decoding
     // step's host time.
     struct params_arena {
-        static constexpr std::size_t k_chunk_bytes = 4096;
+        static constexpr std::size_t k_chunk_bytes = 4096;  // far more than any op's parameters
         std::vector<std::unique_ptr<std::max_align_t[]>> chunks;
-        std::vector<std::size_t> chunk_bytes;
         std::size_t chunk = 0, used = 0;  // the chunk being filled and its bytes taken
-        void* take(std::size_t bytes);
+        void* take(std::size_t bytes);    // bytes <= k_chunk_bytes
         void clear() noexcept { chunk = used = 0; }
     };
     params_arena params_;
