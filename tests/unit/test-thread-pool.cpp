@@ -91,6 +91,21 @@ TEST_CASE("parallel_for gives the first range to the caller", "[core][threads]")
     }
 }
 
+TEST_CASE("a pool of one thread runs parallel_for on the caller alone", "[core][threads]") {
+    // Its one worker is there for post() only: a one-thread bench or session must not compute on two.
+    mneme::thread_pool pool(1);
+    const auto me = std::this_thread::get_id();
+    std::atomic<int> elsewhere{0}, calls{0};
+    for (int rep = 0; rep < 50; ++rep) {
+        pool.parallel_for(1000, 1, [&](std::size_t, std::size_t) {
+            calls.fetch_add(1);
+            if (std::this_thread::get_id() != me) elsewhere.fetch_add(1);
+        });
+    }
+    REQUIRE(calls.load() == 50);
+    REQUIRE(elsewhere.load() == 0);
+}
+
 TEST_CASE("parallel_for nested inside a worker runs inline", "[core][threads]") {
     mneme::thread_pool pool(4);
     std::atomic<int> total{0};

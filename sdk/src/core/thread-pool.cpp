@@ -206,7 +206,11 @@ thread_pool::~thread_pool() {
 void thread_pool::parallel_for(std::size_t n, std::size_t grain, range_fn fn) {
     if (n == 0) return;
     grain = std::max<std::size_t>(grain, 1);
-    std::size_t parts = std::min<std::size_t>({n_threads_ * parts_per_thread, (n + grain - 1) / grain, k_max_parts});
+    // A pool of one thread has a worker only for post(): its calls run on the caller alone, as
+    // many threads as were asked for.
+    std::size_t parts =
+        n_threads_ == 1 ? 1
+                        : std::min<std::size_t>({n_threads_ * parts_per_thread, (n + grain - 1) / grain, k_max_parts});
     impl& s = *impl_;
     if (parts <= 1 || t_inside_pool || s.dispatching.exchange(true, std::memory_order_acquire)) {
         fn(0, n);
