@@ -23,8 +23,9 @@ namespace k = mneme::kernels;
 using mneme::test::random_weight;
 
 void check_matmul(mneme::test::pooled_exec& ex, std::mt19937_64& rng, const k::weight_view& w, int64_t rows,
-                  double alpha, double rel = 1e-5) {
-    const int64_t x_stride = w.k + 3, y_stride = w.n + 2;
+                  double alpha, double rel = 1e-5, int64_t x_stride = 0) {
+    if (x_stride == 0) x_stride = w.k + 3;
+    const int64_t y_stride = w.n + 2;
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     std::vector<float> x(static_cast<std::size_t>(rows * x_stride));
     for (auto& v : x) v = u(rng);
@@ -828,6 +829,41 @@ TEST_CASE("fast matmul of prefill-sized products (packed panels) for every forma
     });
 }
 
+TEST_CASE("activation rows a multiple of 4 KiB apart give the same products", "[fast][matmul]") {
+    // Such rows share one L1 set, so matmul lays them out apart first (matmul-fast.cpp): the
+    // products must not change, decode-sized rows must still each come out as if alone, and the
+    // caller's rows are left as they were.
+    mneme::test::pooled_exec ex;
+    std::mt19937_64 rng(4096);
+    mneme::test::for_each_isa([&](k::fast::isa isa) {
+        auto fp8 = random_weight(rng, k::weight_format::e4m3, 70, 1024, k::scale_format::e8m0, 128, 128);
+        auto fp4 = random_weight(rng, k::weight_format::e2m1, 40, 1024, k::scale_format::e8m0, 1, 32);
+        auto bf16 = random_weight(rng, k::weight_format::bf16, 33, 1000);
+        auto f32 = random_weight(rng, k::weight_format::f32, 35, 1024);
+        for (const auto* w : {&fp8.view, &fp4.view, &bf16.view, &f32.view}) {
+            const int64_t x_stride = w->k == 1024 ? 1024 : 2048;
+            for (const int64_t rows : {2, 5, 12, 16, 17, 40}) {
+                INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(w->format) << " K " << w->k
+                            << " x stride " << x_stride << " rows " << rows);
+                check_matmul(ex, rng, *w, rows, rows == 5 ? 0.5 : 1.0, 1e-5, x_stride);
+            }
+            std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+            const int64_t rows = 16;
+            std::vector<float> x(static_cast<std::size_t>(rows * x_stride));
+            for (auto& v : x) v = u(rng);
+            const auto before = x;
+            std::vector<float> alone(static_cast<std::size_t>(rows * w->n)), together(alone.size());
+            for (int64_t r = 0; r < rows; ++r) {
+                k::fast::matmul(ex.ctx, x.data() + r * x_stride, 1, w->k, *w, alone.data() + r * w->n, w->n, 1.0);
+            }
+            k::fast::matmul(ex.ctx, x.data(), rows, x_stride, *w, together.data(), w->n, 1.0);
+            INFO("isa " << k::fast::isa_name(isa) << " format " << format_name(w->format) << " 16 rows together");
+            REQUIRE(std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)) == 0);
+            REQUIRE(x == before);
+        }
+    });
+}
+
 TEST_CASE("prefill products decode each weight exactly as decode_row does", "[fast][matmul]") {
     // The packed-panel path decodes weights straight into the panel where it can; multiplying the
     // stored weight must then give the same bits as multiplying its decoded float32 copy. (With
@@ -1189,6 +1225,10 @@ TEST_CASE("FP8 products on bf16-exact activations (FP8-rounded, V3.2's and V4's 
             auto w = random_weight(rng, k::weight_format::e4m3, 300, 1024, k::scale_format::f32, 128, 128);
             w.view.no_nan_codes = true;
             check_bf16_rows_in_matmul(ex, rng, w.view, xk, 128);
+            // Rows of 2048 bf16 values are laid out a cache line more than 4 KiB apart.
+            auto wide_rows = random_weight(rng, k::weight_format::e4m3, 40, 2048, k::scale_format::f32, 128, 128);
+            wide_rows.view.no_nan_codes = true;
+            check_bf16_rows_in_matmul(ex, rng, wide_rows.view, xk, 128);
             check_matmul(ex, rng, w.view, 3, 1.0);  // and arbitrary float32 activations take the float32 kernels
         }
     });

@@ -15,6 +15,10 @@
 #include <xmmintrin.h>
 #endif
 
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
+
 #include "fast-kernels.h"
 #include "mneme_kernels/number-formats.h"
 #include "row-prefetch.h"
@@ -53,7 +57,7 @@ constexpr int64_t k_scale_batch_rows = 16;  // scale rows converted at a time (s
 // 246-270 -> 283-327 tokens/s. Rows taken a stream's 4 consecutive rows at a time instead were
 // slower than row by row (LM head 770 -> 1270 us): 12 rows read at once per thread.
 static_assert(k_row_streams <= 4, "dot_weight_rows takes at most 4 weight rows");
-// When the activation rows outgrow L1 (k_group_step_min_bytes), a stream steps over this many
+// When the activation rows outgrow L1 (group_step_min_bytes), a stream steps over this many
 // weight rows at a time and runs each group of activation rows (one dot call's worth) over all of
 // them before the next group, so one group's activations stay in L1 instead of every group being
 // fetched again for every weight row: at 16 rows and K = 1024 that was 64 KiB of L2 reads per 1 KiB
@@ -61,8 +65,21 @@ static_assert(k_row_streams <= 4, "dot_weight_rows takes at most 4 weight rows")
 // 48 KiB L1): warm, 16 rows 117-127 -> 92-95 us; 24 cold products, 14 rows 143-153 -> 110-112 us,
 // 16 rows 134-196 -> 106-116 us, 13 rows the same either way and 9-11 rows slower when stepped.
 // Every output is still one dot call over one weight row, so a row's result does not change.
+// The threshold is the L1 data cache plus a twelfth (52 KiB on Zen 5's 48 KiB, where 12-13 rows
+// of K = 1024 ran the same either way). Zen 4's 32 KiB holds 8 such rows: at 12, unstepped, a
+// cold 512 x 1024 product took 335 us on one thread, 160 us at 8 rows.
 constexpr int64_t k_group_step_rows = 8;
-constexpr int64_t k_group_step_min_bytes = 52 * 1024;
+int64_t group_step_min_bytes() {
+    static const int64_t bytes = [] {
+        long l1 = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+        l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+#endif
+        const int64_t d = l1 >= 16 * 1024 && l1 <= 1024 * 1024 ? l1 : 32 * 1024;
+        return d + d / 12;
+    }();
+    return bytes;
+}
 // Up to this many activation rows, every row of a product is computed exactly as if it were alone
 // (the register-decoding GEMV in groups of dot_max_rows rows, or the tiled path, chosen by the weight format
 // only): a verify pass of n-gram drafting (at most k_exact_rows rows, see mneme_generate_desc)
@@ -73,6 +90,39 @@ constexpr int64_t k_exact_rows = 16;
 constexpr int64_t k_panel_min_rows = k_exact_rows + 1;
 constexpr int64_t k_panel_max_k = 512;
 constexpr int64_t k_min_panel_items = 8;  // work items wanted before narrow products split rows
+
+// Activation rows a multiple of 4 KiB apart (V3's hidden size of 1024 or 7168 floats, its experts'
+// 2048; FP4 rows laid out 1024 floats apart) all fall in one set of the L1 cache, whose 8 ways then
+// cannot hold the rows a kernel reads side by side (12 broadcast rows of a panel product, up to 16
+// rows of a dot) next to the weights. Rows the kernels read are therefore laid out one cache line
+// further apart. Panel products of 512 columns, one thread: 108 GFLOP/s at a 2 KiB stride, 95 at
+// 4 KiB, 55 at 8 KiB (Zen 4, 32 KiB L1).
+constexpr int64_t k_alias_stride_bytes = 4096;
+constexpr std::size_t k_unalias_keep_floats = std::size_t{1} << 20;  // a thread's copy buffer kept up to 4 MiB
+
+// The row stride, in elements, for a copy of rows of `elems` elements of `elem_bytes` each: whole
+// 64-byte lines, and one more where that would put the rows a multiple of 4 KiB apart.
+int64_t unaliased_stride(int64_t elems, int64_t elem_bytes) {
+    const int64_t per_line = 64 / elem_bytes;
+    const int64_t s = (elems + per_line - 1) / per_line * per_line;
+    return (s * elem_bytes) % k_alias_stride_bytes == 0 ? s + per_line : s;
+}
+
+// x itself, or its rows copied into `store` (or, up to k_unalias_keep_floats, the thread's kept
+// buffer) at unaliased_stride where they are a multiple of 4 KiB apart; stride is set to the
+// result's.
+const float* unaliased_rows(const float* x, int64_t rows, int64_t k, int64_t& stride, std::vector<float>& store) {
+    if (rows < 2 || (stride * 4) % k_alias_stride_bytes != 0) return x;
+    const int64_t padded = unaliased_stride(k, 4);
+    const auto floats = static_cast<std::size_t>(rows * padded);
+    thread_local std::vector<float> kept;
+    std::vector<float>& buf = floats <= k_unalias_keep_floats ? kept : store;
+    if (buf.size() < floats) buf.resize(floats);
+    for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(buf.data() + r * padded, x + r * stride, static_cast<std::size_t>(k) * 4);
+    stride = padded;
+    return buf.data();
+}
 
 // Row n, columns [k0, k0 + len), dequantised; one scale per block segment.
 void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64_t k0, int64_t len, float* out) {
@@ -207,7 +257,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     const int64_t scale_row_bytes = scaled ? n_blocks * (w.scale_fmt == scale_format::f32 ? 4 : 1) : 0;
     const float a = static_cast<float>(alpha);
     // FP4 and FP8 rows take their activations as bf16 where every activation is one exactly (V3.2's
-    // and V4's FP8-rounded inputs; bf16_act_kernels; xb rows of w.k), else FP4 rows take them in
+    // and V4's FP8-rounded inputs; bf16_act_kernels; xb rows xb_stride apart), else FP4 rows take them in
     // the kernels' order (kernel_table::e2m1_x_layout) and FP8 rows widened where that is used.
     std::vector<float> arranged_store;
     const float* xd = x;  // the activations as dot and dot_weight_rows take them
@@ -217,10 +267,11 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         : w.format == weight_format::e4m3 && w.no_nan_codes && w.k % 64 == 0 && block_k % 64 == 0 ? &kt.e4m3_bf16
                                                                                                   : nullptr;
     const uint16_t* xb = nullptr;
+    const int64_t xb_stride = rows > 1 ? unaliased_stride(w.k, 2) : w.k;
     if (xk && xk->layout && any_row_may_be_bf16(x, rows, x_stride, w.k)) {
-        auto* b = reinterpret_cast<uint16_t*>(aligned_floats(arranged_store, (rows * w.k + 1) / 2));
+        auto* b = reinterpret_cast<uint16_t*>(aligned_floats(arranged_store, (rows * xb_stride + 1) / 2));
         int64_t exact = 0;
-        for (int64_t r = 0; r < rows; ++r) exact += xk->layout(x + r * x_stride, w.k, b + r * w.k) ? 1 : 0;
+        for (int64_t r = 0; r < rows; ++r) exact += xk->layout(x + r * x_stride, w.k, b + r * xb_stride) ? 1 : 0;
         if (exact == rows) {
             xb = b;
         } else if (exact > 0) {
@@ -233,7 +284,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         }
     }
     std::vector<float> wide_store;
-    const int64_t wide_stride = (w.k + 15) / 16 * 16;
+    const int64_t wide_stride = unaliased_stride(w.k, 4);
     const float* wide = !xb && w.format == weight_format::e4m3 && kt.dot_e4m3_wide && e4m3_widening_used()
                             ? widen_rows(x, rows, x_stride, w.k, wide_stride, wide_store)
                             : nullptr;
@@ -242,14 +293,18 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
     // by row they cost a one-row 512 x 1024 product 2.4 of its 13.5 us (one thread, warm, Zen 5).
     // (Not when a stream steps over several weight rows at a time; see walk below.)
     const bool stepped_walk = !(rows == 1 && kt.dot_weight_rows) && rows > kt.dot_max_rows &&
-                              rows * (wide ? wide_stride : w.k) * 4 > k_group_step_min_bytes;
+                              rows * (wide ? wide_stride : w.k) * 4 > group_step_min_bytes();
     const bool batch_scales = !stepped_walk && scaled && w.block_n == 1 && block_k == w.block_k &&
                               w.scale_fmt == scale_format::e8m0 && kt.e8m0_scales && w.scale_row_elems == n_blocks;
+    std::vector<float> unaliased_store;
     if (!xb && w.format == weight_format::e2m1 && kt.e2m1_x_layout) {
-        float* arranged = aligned_floats(arranged_store, rows * w.k);
-        for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * w.k);
+        const int64_t stride = rows > 1 ? unaliased_stride(w.k, 4) : w.k;
+        float* arranged = aligned_floats(arranged_store, rows * stride);
+        for (int64_t r = 0; r < rows; ++r) kt.e2m1_x_layout(x + r * x_stride, w.k, arranged + r * stride);
         xd = arranged;
-        xd_stride = w.k;
+        xd_stride = stride;
+    } else if (!xb && !wide) {
+        xd = unaliased_rows(x, rows, w.k, xd_stride, unaliased_store);
     }
     parallel(ex, tiles, grain, [&](std::size_t t0, std::size_t t1) {
         const bool use_wide = wide && subnormals_kept();
@@ -304,7 +359,7 @@ bool matmul_few_rows(const exec_ctx& ex, const kernel_table& kt, const float* x,
         const auto dot_group = [&](int64_t r0, int64_t n, const float* scales, float* out) {
             const int64_t cnt = std::min<int64_t>(kt.dot_max_rows, rows - r0);
             const uint8_t* row = w.data + n * w.row_bytes;
-            if (xb) return xk->dot(xb + r0 * w.k, w.k, cnt, row, w.k, scales, block_k, out + r0);
+            if (xb) return xk->dot(xb + r0 * xb_stride, xb_stride, cnt, row, w.k, scales, block_k, out + r0);
             return use_wide ? kt.dot_e4m3_wide(wide + r0 * wide_stride, wide_stride, cnt, row, w.k, scales, block_k,
                                                out + r0, w.no_nan_codes)
                             : kt.dot(w.format, xd + r0 * xd_stride, xd_stride, cnt, row, w.k, scales, block_k, out + r0,
@@ -545,7 +600,9 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
             int64_t y_stride, double alpha) {
     if (rows <= 0 || w.n <= 0) return;
     const kernel_table& kt = active_kernels();
-    if (matmul_few_rows(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;
+    if (matmul_few_rows(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;  // lays its rows out itself
+    std::vector<float> x_copy;
+    x = unaliased_rows(x, rows, w.k, x_stride, x_copy);
     if (rows >= k_panel_min_rows && kt.matmul_tiles && kt.matmul_tiles(ex, x, rows, x_stride, w, y, y_stride, alpha)) {
         return;
     }
