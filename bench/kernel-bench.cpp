@@ -10,6 +10,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench-bandwidth.h"
@@ -151,6 +152,28 @@ int main(int argc, char** argv) {
         }
         k::fast::select_isa(k::fast::detect_isa());
     };
+    // Prefill's MoE products: at 128 prompt tokens a V3 expert (top 8 of 64) takes 16 rows on
+    // average, so its products run at a few to a few dozen rows. 96 FP8 experts of each shape (48 MiB
+    // a shape, beyond the LLC) taken in turn, so each is read from memory once per product, as in a
+    // prefill chunk: gate/up (512 x 1024) and down (1024 x 512).
+    if (only == "prefill" || only.empty()) {
+        const int64_t n_experts = 96;
+        for (const auto& [n, kd] : {std::pair<int64_t, int64_t>{512, 1024}, std::pair<int64_t, int64_t>{1024, 512}}) {
+            std::vector<weights> mats;
+            for (int64_t e = 0; e < n_experts; ++e) mats.push_back(make_weights(k::weight_format::e4m3, n, kd));
+            for (const int64_t rows : {8, 12, 16, 17, 20, 24, 32, 48}) {
+                std::vector<float> x(static_cast<std::size_t>(rows * kd), 0.01f), y(static_cast<std::size_t>(rows * n));
+                const stats s = time_it(reps, [&] {
+                    for (const auto& m : mats) k::fast::matmul(ex, x.data(), rows, kd, m.view, y.data(), n, 1.0);
+                });
+                const double per = s.min_s / static_cast<double>(n_experts);
+                std::printf("prefill  fp8 experts %4lld x %4lld, %2lld rows, cold: %7.1f us/product  %6.1f GFLOP/s\n",
+                            static_cast<long long>(n), static_cast<long long>(kd), static_cast<long long>(rows),
+                            per * 1e6, 2.0 * static_cast<double>(rows * n * kd) / per / 1e9);
+            }
+        }
+        if (only == "prefill") return 0;
+    }
     // A decode step's MoE products: many short FP8 GEMVs (512 x 1024 and 1024 x 512, 512 KiB each),
     // each called once while cold, one after the other, as a token's experts are. Short products
     // stream worse than one long one: each starts on a miss and ends in a hand-off between threads.
