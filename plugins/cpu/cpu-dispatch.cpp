@@ -709,22 +709,35 @@ void validate(const mneme_op& op) {
     }
 }
 
+// A tensor's bytes: its extent, and where it is rows of `width` contiguous bytes `stride` apart
+// (a 2-D tensor of contiguous rows), those; otherwise one row as wide as the extent.
 struct byte_span {
     const uint8_t *begin, *end;
+    int64_t width, stride;
 };
 
 byte_span bytes_of(const mneme_tensor& t) {
     const uint8_t* p = t.buffer->data + t.offset;
-    return {p, p + byte_extent(t)};
+    const auto extent = static_cast<int64_t>(byte_extent(t));
+    const bool rows = t.dtype != MNEME_DTYPE_FP4_E2M1 && t.nb[0] == static_cast<int64_t>(dtype_size(t.dtype)) &&
+                      t.ne[1] > 1 && t.ne[2] == 1 && t.ne[3] == 1 && t.nb[1] >= t.ne[0] * t.nb[0];
+    return {p, p + extent, rows ? t.ne[0] * t.nb[0] : extent, rows ? t.nb[1] : 0};
+}
+
+// Whether two tensors share a byte. Rows with the same stride whose columns lie apart within it
+// never do, though their extents interleave: MLA's per-head products over a prompt write column
+// slices of one [heads x width, tokens] tensor (one such slice of every row).
+bool overlaps(const byte_span& a, const byte_span& b) {
+    if (!(a.begin < b.end && b.begin < a.end)) return false;
+    if (a.stride == 0 || a.stride != b.stride) return true;
+    const int64_t d = ((b.begin - a.begin) % a.stride + a.stride) % a.stride;  // b's columns from a's, in a row
+    return !(d >= a.width && d + b.width <= a.stride);
 }
 
 // Whether op `a` writes bytes that op `b` reads or writes.
 bool writes_into(const mneme_op& a, const mneme_op& b) {
     const byte_span d = bytes_of(a.dst);
-    const auto meets = [&](const mneme_tensor& t) {
-        const byte_span e = bytes_of(t);
-        return d.begin < e.end && e.begin < d.end;
-    };
+    const auto meets = [&](const mneme_tensor& t) { return overlaps(d, bytes_of(t)); };
     if (meets(b.dst)) return true;
     for (uint32_t i = 0; i < b.n_src; ++i) {
         if (b.src[i].buffer && meets(b.src[i])) return true;
@@ -770,8 +783,9 @@ std::size_t execute_some(mneme_backend& be, const mneme_op* ops, std::size_t n) 
     // side, each on one thread: those that run on one thread anyway (MLA's per-head products: 2 x
     // 8-128 of 32 KiB per layer and decoding step), and decode-sized ones small enough that a
     // thread streaming a whole matrix beats the pool splitting each (MoE's experts) once there are
-    // enough of them to give every thread one. Each output is the same either way; only which
-    // thread computes it changes.
+    // enough of them to give every thread one, and prompt-sized products of small weights (MLA's
+    // per-head products over a prompt, which write column slices of one tensor). Each output is the same either way;
+    // only which thread computes it changes.
     thread_local std::vector<k::fast::matmul_item> items;
     items.clear();
     std::size_t first_whole = n;  // the first product that would otherwise be split

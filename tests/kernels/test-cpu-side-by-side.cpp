@@ -216,3 +216,56 @@ TEST_CASE("decode-sized products of a few hundred KiB run whole on a thread once
         }
     });
 }
+
+TEST_CASE("prompt-sized products of small weights writing column slices of one tensor run together", "[fast][matmul]") {
+    // MLA's per-head products over a prompt: head h reads columns [h k, h k + k) of every row of
+    // one tensor and writes columns [h n, h n + n) of every row of another. The extents of the
+    // heads' slices interleave, yet no two share a byte, so they may run side by side; slices whose
+    // columns overlap may not.
+    mneme::test::pooled_exec ex;
+    std::mt19937 rng(7);
+    const int64_t heads = 4, rows = 40, k = 48, n = 40;
+    product_layout m;
+    const uint64_t x = m.place(4 * heads * k * rows), y = m.place(4 * heads * n * rows);
+    std::vector<uint64_t> w;
+    for (int64_t h = 0; h < heads; ++h) w.push_back(m.place(2 * n * k));
+    m.fill(rng);
+    const mneme_op_matmul p{1.0, 0, 0};
+    // Head h's product; `shift` moves its output columns by that many floats.
+    const auto head_op = [&](mneme_buffer* b, int64_t h, int64_t shift) {
+        mneme_op o = matmul_op(b, p, rows, y + static_cast<uint64_t>(4 * (h * n + shift)), n,
+                               x + static_cast<uint64_t>(4 * h * k), k, w[static_cast<std::size_t>(h)]);
+        o.src[0].nb[1] = 4 * heads * k;
+        o.dst.nb[1] = 4 * heads * n;
+        o.src[0].nb[2] = o.src[0].nb[3] = o.src[0].nb[1] * rows;
+        o.dst.nb[2] = o.dst.nb[3] = o.dst.nb[1] * rows;
+        return o;
+    };
+    mneme::kernels::weight_view wv;
+    wv.data = m.init.data() + w[0];
+    wv.format = mneme::kernels::weight_format::bf16;
+    wv.n = n;
+    wv.k = k;
+    wv.row_bytes = 2 * k;
+    mneme::test::for_each_isa([&](mneme::kernels::fast::isa) {
+        mneme_backend be{nullptr, ex.ctx, 2, {}};
+        host_memory together(m.init), alone(m.init);
+        std::vector<mneme_op> apart_heads, alone_heads;
+        for (int64_t h = 0; h < heads; ++h) {
+            apart_heads.push_back(head_op(&together.buffer, h, 0));
+            alone_heads.push_back(head_op(&alone.buffer, h, 0));
+        }
+        const std::vector<std::size_t> runs = run_batch(be, apart_heads);
+        for (const mneme_op& op : alone_heads) mneme::cpu::execute(be, op);
+        CHECK(together.bytes == alone.bytes);
+        CHECK(together.bytes != m.init);
+        const bool whole = mneme::kernels::fast::matmul_whole_on_a_thread(rows, wv);
+        CHECK(runs == (whole ? std::vector<std::size_t>{4} : std::vector<std::size_t>(4, 1)));
+
+        // Head 1 writing one column into head 2's slice (and head 3 reading nothing it writes):
+        // heads 0 and 1 run together, then 2 and 3.
+        std::vector<mneme_op> overlapping = apart_heads;
+        overlapping[1] = head_op(&together.buffer, 1, 1);
+        CHECK(run_batch(be, overlapping) == (whole ? std::vector<std::size_t>{2, 2} : std::vector<std::size_t>(4, 1)));
+    });
+}

@@ -662,7 +662,13 @@ bool matmul_on_one_thread(int64_t rows, const weight_view& w) {
 
 bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w) {
     if (rows <= 0 || w.n <= 0 || reference_only()) return false;
-    return few_rows_apply(active_kernels(), rows, w) && w.n * w.row_bytes <= k_whole_product_max_bytes;
+    const kernel_table& kt = active_kernels();
+    if (few_rows_apply(kt, rows, w)) return w.n * w.row_bytes <= k_whole_product_max_bytes;
+    // Prefill-sized products of small weights, such as MLA's per-head 32 KiB products for every
+    // prompt token: split, each thread gets a few panels and waits on the others' at the end of
+    // every product; side by side, a thread runs whole products. A panel product's result does not
+    // depend on how it is split.
+    return rows >= k_panel_min_rows && kt.gemm_panel && !kt.matmul_tiles && w.n * w.row_bytes <= k_min_split_bytes;
 }
 
 void matmul_side_by_side(const exec_ctx& ex, const matmul_item* items, std::size_t n) {

@@ -71,7 +71,8 @@ struct matmul_item {
 bool matmul_on_one_thread(int64_t rows, const weight_view& w);
 // Whether a decode-sized product is small enough that a thread streaming it whole beats the pool
 // splitting it: a run of at least as many such products as there are threads is best run side by
-// side (MoE's experts at decode: gate and up of each, then the down products).
+// side (MoE's experts at decode: gate and up of each, then the down products). Also true of
+// prefill-sized products of weights too small to split well (MLA's per-head products over a prompt).
 bool matmul_whole_on_a_thread(int64_t rows, const weight_view& w);
 // Independent products (no output overlaps another's inputs or output), each one on one thread,
 // the pool's threads taking whole products: each output is exactly what matmul gives. For runs of
