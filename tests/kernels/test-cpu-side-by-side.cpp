@@ -70,6 +70,17 @@ mneme_op matmul_op(mneme_buffer* b, const mneme_op_matmul& p, int64_t rows, uint
     return o;
 }
 
+// The kernels' view of BF16 weights [n, k] at `data`.
+mneme::kernels::weight_view bf16_view(const uint8_t* data, int64_t n, int64_t k) {
+    mneme::kernels::weight_view w;
+    w.data = data;
+    w.format = mneme::kernels::weight_format::bf16;
+    w.n = n;
+    w.k = k;
+    w.row_bytes = 2 * k;
+    return w;
+}
+
 // Runs a batch as the plugin's queue does; returns how many ops each execute_some call took.
 std::vector<std::size_t> run_batch(mneme_backend& be, const std::vector<mneme_op>& batch) {
     std::vector<std::size_t> runs;
@@ -123,12 +134,7 @@ TEST_CASE("the CPU backend runs independent small products together and dependen
     const std::vector<std::size_t> runs = run_batch(be, batch);
     for (const mneme_op& op : ops_on(&alone.buffer)) mneme::cpu::execute(be, op);
     // (Without a decode kernel for BF16, as on CPUs without AVX2, no product runs on one thread.)
-    mneme::kernels::weight_view w;
-    w.data = init.data() + w1;
-    w.format = mneme::kernels::weight_format::bf16;
-    w.n = n_dim;
-    w.k = k_dim;
-    w.row_bytes = 2 * k_dim;
+    const mneme::kernels::weight_view w = bf16_view(init.data() + w1, n_dim, k_dim);
     if (mneme::kernels::fast::matmul_on_one_thread(rows, w)) {
         CHECK(runs == std::vector<std::size_t>{2, 3, 2, 1});
     } else {
@@ -181,12 +187,7 @@ TEST_CASE("decode-sized products of a few hundred KiB run whole on a thread once
             matmul_op(b, p, rows, y_big, n_big, x, k, w_big),
         };
     };
-    mneme::kernels::weight_view mid;
-    mid.data = m.init.data() + w_mid[0];
-    mid.format = mneme::kernels::weight_format::bf16;
-    mid.n = n_mid;
-    mid.k = k;
-    mid.row_bytes = 2 * k;
+    const mneme::kernels::weight_view mid = bf16_view(m.init.data() + w_mid[0], n_mid, k);
     mneme::kernels::weight_view big = mid, small = mid;
     big.n = n_big;
     small.n = n_small;
@@ -241,12 +242,7 @@ TEST_CASE("prompt-sized products of small weights writing column slices of one t
         o.dst.nb[2] = o.dst.nb[3] = o.dst.nb[1] * rows;
         return o;
     };
-    mneme::kernels::weight_view wv;
-    wv.data = m.init.data() + w[0];
-    wv.format = mneme::kernels::weight_format::bf16;
-    wv.n = n;
-    wv.k = k;
-    wv.row_bytes = 2 * k;
+    const mneme::kernels::weight_view wv = bf16_view(m.init.data() + w[0], n, k);
     mneme::test::for_each_isa([&](mneme::kernels::fast::isa) {
         mneme_backend be{nullptr, ex.ctx, 2, {}};
         host_memory together(m.init), alone(m.init);
