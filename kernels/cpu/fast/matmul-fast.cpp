@@ -601,6 +601,21 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
     if (rows <= 0 || w.n <= 0) return;
     const kernel_table& kt = active_kernels();
     if (matmul_few_rows(ex, kt, x, rows, x_stride, w, y, y_stride, alpha)) return;  // lays its rows out itself
+    // Rows to be laid apart (unaliased_rows) go a block at a time where all of them would outgrow
+    // the thread's kept buffer: a long prompt's copy would otherwise be a transient as large as its
+    // activations, which no memory plan counts.
+    if ((x_stride * 4) % k_alias_stride_bytes == 0) {
+        const auto padded = static_cast<std::size_t>(unaliased_stride(w.k, 4));
+        const auto block = static_cast<int64_t>(std::max<std::size_t>(1, k_unalias_keep_floats / padded));
+        if (rows > block) {
+            const int64_t blocks = (rows + block - 1) / block, per = (rows + blocks - 1) / blocks;
+            for (int64_t r0 = 0; r0 < rows; r0 += per) {
+                matmul(ex, x + r0 * x_stride, std::min(per, rows - r0), x_stride, w, y + r0 * y_stride, y_stride,
+                       alpha);
+            }
+            return;
+        }
+    }
     std::vector<float> x_copy;
     x = unaliased_rows(x, rows, w.k, x_stride, x_copy);
     if (rows >= k_panel_min_rows && kt.matmul_tiles && kt.matmul_tiles(ex, x, rows, x_stride, w, y, y_stride, alpha)) {
