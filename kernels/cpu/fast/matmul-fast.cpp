@@ -108,22 +108,6 @@ int64_t unaliased_stride(int64_t elems, int64_t elem_bytes) {
     return (s * elem_bytes) % k_alias_stride_bytes == 0 ? s + per_line : s;
 }
 
-// x itself, or its rows copied into `store` (or, up to k_unalias_keep_floats, the thread's kept
-// buffer) at unaliased_stride where they are a multiple of 4 KiB apart; stride is set to the
-// result's.
-const float* unaliased_rows(const float* x, int64_t rows, int64_t k, int64_t& stride, std::vector<float>& store) {
-    if (rows < 2 || (stride * 4) % k_alias_stride_bytes != 0) return x;
-    const int64_t padded = unaliased_stride(k, 4);
-    const auto floats = static_cast<std::size_t>(rows * padded);
-    thread_local std::vector<float> kept;
-    std::vector<float>& buf = floats <= k_unalias_keep_floats ? kept : store;
-    if (buf.size() < floats) buf.resize(floats);
-    for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(buf.data() + r * padded, x + r * stride, static_cast<std::size_t>(k) * 4);
-    stride = padded;
-    return buf.data();
-}
-
 // Row n, columns [k0, k0 + len), dequantised; one scale per block segment.
 void decode_range(const kernel_table& kt, const weight_view& w, int64_t n, int64_t k0, int64_t len, float* out) {
     const uint8_t* row = w.data + n * w.row_bytes;
@@ -168,6 +152,25 @@ float* aligned_floats(std::vector<float>& store, int64_t floats) {
     store.resize(static_cast<std::size_t>(floats + 16));
     float* p = store.data();
     return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64 / sizeof(float);
+}
+
+// Whether rows `stride` floats apart fall in one L1 set (see k_alias_stride_bytes).
+bool rows_alias(int64_t stride) {
+    return (stride * 4) % k_alias_stride_bytes == 0;
+}
+
+// x itself, or its rows copied into `store` (or, up to k_unalias_keep_floats, the thread's kept
+// buffer) from a 64-byte boundary at unaliased_stride where they are a multiple of 4 KiB apart;
+// stride is set to the result's.
+const float* unaliased_rows(const float* x, int64_t rows, int64_t k, int64_t& stride, std::vector<float>& store) {
+    if (rows < 2 || !rows_alias(stride)) return x;
+    const int64_t padded = unaliased_stride(k, 4);
+    const auto floats = static_cast<std::size_t>(rows * padded);
+    thread_local std::vector<float> kept;
+    float* out = aligned_floats(floats <= k_unalias_keep_floats ? kept : store, rows * padded);
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + r * padded, x + r * stride, static_cast<std::size_t>(k) * 4);
+    stride = padded;
+    return out;
 }
 
 // The activation rows times k_e4m3_wide_unit, for kernel_table::dot_e4m3_wide, in `store`: rows
@@ -604,7 +607,7 @@ void matmul(const exec_ctx& ex, const float* x, int64_t rows, int64_t x_stride, 
     // Rows to be laid apart (unaliased_rows) go a block at a time where all of them would outgrow
     // the thread's kept buffer: a long prompt's copy would otherwise be a transient as large as its
     // activations, which no memory plan counts.
-    if ((x_stride * 4) % k_alias_stride_bytes == 0) {
+    if (rows_alias(x_stride)) {
         const auto padded = static_cast<std::size_t>(unaliased_stride(w.k, 4));
         const auto block = static_cast<int64_t>(std::max<std::size_t>(1, k_unalias_keep_floats / padded));
         if (rows > block) {
