@@ -175,16 +175,21 @@ MNEME_AVX512 void mqa_values_block(const float* p, int64_t p_stride, const float
             return k >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (k > 0 ? k : 0)) - 1u);
         };
         const __mmask16 m0 = mask(rem), m1 = mask(rem - 16);
+        // (The head loops are unrolled so that the accumulators stay in registers: rolled, GCC kept
+        // them on the stack, a load and a store around every multiply-add.)
         __m512 acc[HN][2];
+#pragma GCC unroll 8
         for (int h = 0; h < HN; ++h) acc[h][0] = acc[h][1] = _mm512_setzero_ps();
         for (int64_t j = 0; j < n; ++j) {
             const __m512 v0 = _mm512_maskz_loadu_ps(m0, v[j] + i), v1 = _mm512_maskz_loadu_ps(m1, v[j] + i + 16);
+#pragma GCC unroll 8
             for (int h = 0; h < HN; ++h) {
                 const __m512 c = _mm512_set1_ps(p[h * p_stride + j]);
                 acc[h][0] = _mm512_fmadd_ps(c, v0, acc[h][0]);
                 acc[h][1] = _mm512_fmadd_ps(c, v1, acc[h][1]);
             }
         }
+#pragma GCC unroll 8
         for (int h = 0; h < HN; ++h) {
             _mm512_mask_storeu_ps(y + h * y_stride + i, m0, acc[h][0]);
             _mm512_mask_storeu_ps(y + h * y_stride + i + 16, m1, acc[h][1]);
@@ -289,10 +294,15 @@ MNEME_AVX512 inline void store_head_dots(const float (&res)[HV][16][16], int64_t
                                          int64_t ds) {
     const auto mask = static_cast<__mmask16>((1u << nk) - 1);
     for (int v = 0; v < HV; ++v) {
+        // Unrolled, so that the 16 rows stay in registers through the transposition.
         __m512 r[16];
+#pragma GCC unroll 16
         for (int i = 0; i < 16; ++i) r[i] = i < nk ? _mm512_load_ps(res[v][i]) : _mm512_setzero_ps();
         transpose16(r);
-        for (int i = 0; i < 16 && v * 16 + i < heads; ++i) _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds, mask, r[i]);
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) {
+            if (v * 16 + i < heads) _mm512_mask_storeu_ps(dots + (v * 16 + i) * ds, mask, r[i]);
+        }
     }
 }
 
