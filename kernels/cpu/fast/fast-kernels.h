@@ -198,8 +198,9 @@ struct kernel_table {
     // Attention's weighted sum of value rows shared by every head (MQA):
     // y[h * y_stride + i] = sum_{j < n} p[h * p_stride + j] * v[j][i] for h < heads, i < len, each
     // sum a chain of FMAs in order of j from zero, whatever heads are computed beside it. Each value
-    // row is read once per 32 outputs for up to 8 heads, where axpy_rows reloads and stores the
-    // outputs every four rows for every head. Null where absent.
+    // row is read once per register tile (32 outputs of up to 8 heads with AVX-512, 16 of up to 6
+    // with AVX2), where axpy_rows reloads and stores the outputs every four rows for every head.
+    // Null where absent.
     void (*mqa_values)(const float* p, int64_t p_stride, int64_t heads, const float* const* v, int64_t n, int64_t len,
                        float* y, int64_t y_stride) = nullptr;
     // A decoding product's walk over its weight-row streams (one activation row): `count` rounds,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -205,6 +206,301 @@ MNEME_AVX2 bool has_e4m3_nan(const uint8_t* row, int64_t len) {
     }
     for (; i < len; ++i) bad |= (row[i] & 0x7f) == 0x7f;
     return bad != 0;
+}
+
+// MR activation rows × 16 of a panel's 32 columns: 2·MR accumulators (12 of the 16 registers at
+// MR = 6) stay in registers over the whole length; per k two panel loads and MR broadcasts feed
+// 2·MR FMAs. Each output is the AVX-512 panel's sum (a chain of FMAs over k from zero, then the
+// output added), bit for bit.
+template <int MR>
+MNEME_AVX2 void panel_micro(const float* x, int64_t xs, const float* panel, int64_t len, float* y, int64_t ys,
+                            __m256i m0, __m256i m1, bool accumulate) {
+    __m256 a0[MR], a1[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < len; ++k) {
+        const __m256 w0 = _mm256_loadu_ps(panel + k * k_panel_cols);
+        const __m256 w1 = _mm256_loadu_ps(panel + k * k_panel_cols + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; ++r) {
+            const __m256 xb = _mm256_broadcast_ss(x + r * xs + k);
+            a0[r] = _mm256_fmadd_ps(xb, w0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(xb, w1, a1[r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; ++r) {
+        float* out = y + r * ys;
+        if (accumulate) {
+            a0[r] = _mm256_add_ps(a0[r], _mm256_maskload_ps(out, m0));
+            a1[r] = _mm256_add_ps(a1[r], _mm256_maskload_ps(out + 8, m1));
+        }
+        _mm256_maskstore_ps(out, m0, a0[r]);
+        _mm256_maskstore_ps(out + 8, m1, a1[r]);
+    }
+}
+
+constexpr int k_panel_mr = 6;
+using panel_fn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, __m256i, __m256i, bool);
+constexpr panel_fn panel_table[k_panel_mr] = {panel_micro<1>, panel_micro<2>, panel_micro<3>,
+                                              panel_micro<4>, panel_micro<5>, panel_micro<6>};
+
+MNEME_AVX2 void gemm_panel(const float* x, int64_t x_stride, int64_t rows, const float* panel, int64_t n, int64_t len,
+                           float* y, int64_t y_stride, bool accumulate) {
+    for (int64_t r = 0; r < rows; r += k_panel_mr) {
+        const int mr = static_cast<int>(rows - r < k_panel_mr ? rows - r : k_panel_mr);
+        for (int64_t half = 0; half < n; half += 16) {
+            const int64_t cols = std::min<int64_t>(16, n - half);
+            const __m256i m0 = tail_mask(std::min<int64_t>(8, cols)), m1 = tail_mask(std::max<int64_t>(0, cols - 8));
+            panel_table[mr - 1](x + r * x_stride, x_stride, panel + half, len, y + r * y_stride + half, y_stride, m0,
+                                m1, accumulate);
+        }
+    }
+}
+
+MNEME_AVX2 inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 4; ++i) {
+        t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+        t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = t[i];
+}
+
+// kernel_table::head_dots on 8-lane vectors, the query as pack_heads lays it out (each 16-head
+// vector two of these). Four keys against one head vector at a time: 8 accumulators; per element
+// two query loads and four broadcasts feed eight FMAs, each dot a chain of FMAs over the elements
+// from zero (gemm_panel's sums, bit for bit). Eight keys' dots are transposed 8 × 8 in registers
+// into the heads' rows.
+MNEME_AVX2 bool head_dots(const float* qt, int64_t heads, const float* const* keys, int64_t n, int64_t d, float* dots,
+                          int64_t ds) {
+    if (heads < 1 || heads > 128) return false;
+    const int64_t hv = head_vectors(heads);
+    for (int64_t j0 = 0; j0 < n; j0 += 8) {
+        const int64_t nk = std::min<int64_t>(8, n - j0);
+        const __m256i store_mask = tail_mask(nk);
+        const float* kp[8];
+        for (int64_t b = 0; b < 8; ++b) kp[b] = keys[j0 + (b < nk ? b : nk - 1)];  // a real row: no overread
+        for (int64_t v = 0; v < hv && v * 16 < heads; ++v) {
+            __m256 res[2][8];  // [half of the head vector][key]
+            for (int g = 0; g < 8; g += 4) {
+                __m256 acc[4][2];
+#pragma GCC unroll 4
+                for (int b = 0; b < 4; ++b) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+                for (int64_t c = 0; c < d; ++c) {
+                    const __m256 q0 = _mm256_loadu_ps(qt + (c * hv + v) * 16);
+                    const __m256 q1 = _mm256_loadu_ps(qt + (c * hv + v) * 16 + 8);
+#pragma GCC unroll 4
+                    for (int b = 0; b < 4; ++b) {
+                        const __m256 kb = _mm256_broadcast_ss(kp[g + b] + c);
+                        acc[b][0] = _mm256_fmadd_ps(q0, kb, acc[b][0]);
+                        acc[b][1] = _mm256_fmadd_ps(q1, kb, acc[b][1]);
+                    }
+                }
+#pragma GCC unroll 4
+                for (int b = 0; b < 4; ++b) {
+                    res[0][g + b] = acc[b][0];
+                    res[1][g + b] = acc[b][1];
+                }
+            }
+#pragma GCC unroll 2
+            for (int half = 0; half < 2; ++half) {
+                transpose8(res[half]);  // res[half][i]: head 16 v + 8 half + i over the eight keys
+#pragma GCC unroll 8
+                for (int i = 0; i < 8; ++i) {
+                    const int64_t h = v * 16 + half * 8 + i;
+                    if (h < heads) _mm256_maskstore_ps(dots + h * ds + j0, store_mask, res[half][i]);
+                }
+            }
+        }
+    }
+    return true;
+}
+
+// Rows into the panel 8 × 8 at a time, transposed in registers.
+MNEME_AVX2 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t len, float* panel) {
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        for (int64_t part = 0; part < k_panel_cols; part += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int64_t j = 0; j < 8; ++j) {
+                r[j] = part + j < n ? _mm256_loadu_ps(rows + (part + j) * ld + k) : _mm256_setzero_ps();
+            }
+            transpose8(r);
+#pragma GCC unroll 8
+            for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(panel + (k + i) * k_panel_cols + part, r[i]);
+        }
+    }
+    for (; k < len; ++k) {
+        for (int64_t j = 0; j < k_panel_cols; ++j) panel[k * k_panel_cols + j] = j < n ? rows[j * ld + k] : 0.0f;
+    }
+}
+
+// 8 consecutive weights of one row (element k on), unscaled but in the unit panel_unit<F> (e4m3
+// through the float16 view comes out times 2^-8), so that one multiplication by the block scale
+// times that unit gives exactly decode's value x scale. No e4m3 NaN codes (callers check).
+template <weight_format F>
+MNEME_AVX2 inline __m256 load8_unit(const uint8_t* row, int64_t k) {
+    if constexpr (F == weight_format::e4m3) {
+        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k)));
+        const __m128i sign = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8);
+        return _mm256_cvtph_ps(_mm_or_si128(sign, _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7)));
+    } else if constexpr (F == weight_format::bf16) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    } else {
+        static_assert(F == weight_format::f16);
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+    }
+}
+
+template <weight_format F>
+constexpr float panel_unit = F == weight_format::e4m3 ? 256.0f : 1.0f;
+
+// kernel_table::decode_panel: 8 rows × 8 columns decoded into registers (value × block scale, the
+// single float32 rounding decode makes), transposed and stored, a panel's 32 rows 8 at a time.
+template <weight_format F>
+MNEME_AVX2 void decode_panel_as(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
+    const bool scaled = w.scale_fmt != scale_format::none;
+    const int64_t step = scaled ? w.block_k : len;  // columns between scale changes (a multiple of 8)
+    const uint8_t* rows[k_panel_cols];
+    bool exact[k_panel_cols];  // no e4m3 NaN code and scale x unit exact: the unit view applies
+    float scale[k_panel_cols], mult[k_panel_cols];
+    int64_t scale_row[k_panel_cols];
+    for (int64_t j = 0; j < n; ++j) {
+        rows[j] = w.data + (n0 + j) * w.row_bytes;
+        exact[j] = F != weight_format::e4m3 || !has_e4m3_nan(rows[j] + k0, len);
+        scale_row[j] = scaled ? (n0 + j) / w.block_n * w.scale_row_elems : 0;
+    }
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        if (k == 0 || (k0 + k) % step == 0) {
+            const int64_t block = scaled ? (k0 + k) / w.block_k : 0;
+            for (int64_t j = 0; j < n; ++j) {
+                scale[j] = block_scale_at(w, scale_row[j] + block);
+                mult[j] = scale[j] * panel_unit<F>;
+                exact[j] = exact[j] && (F != weight_format::e4m3 || std::fabs(scale[j]) < 0x1p100f);
+            }
+        }
+        for (int64_t part = 0; part < k_panel_cols; part += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int64_t j = 0; j < 8; ++j) {
+                const int64_t row = part + j;
+                if (row >= n) {
+                    r[j] = _mm256_setzero_ps();
+                } else if (exact[row]) {
+                    r[j] = _mm256_mul_ps(load8_unit<F>(rows[row], k0 + k), _mm256_set1_ps(mult[row]));
+                } else {  // e4m3 with NaN codes or a huge scale: decode's exact per-element form
+                    r[j] = _mm256_mul_ps(e4m3x8(rows[row] + k0 + k), _mm256_set1_ps(scale[row]));
+                }
+            }
+            transpose8(r);
+#pragma GCC unroll 8
+            for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(panel + (k + i) * k_panel_cols + part, r[i]);
+        }
+    }
+    if (k < len) {  // the last columns (fewer than 8, all in one scale block) element by element
+        float tail[8];
+        for (int64_t j = 0; j < k_panel_cols; ++j) {
+            if (j < n) decode(F, rows[j], k0 + k, len - k, weight_block_scale(w, n0 + j, k0 + k), tail);
+            for (int64_t i = 0; i < len - k; ++i) panel[(k + i) * k_panel_cols + j] = j < n ? tail[i] : 0.0f;
+        }
+    }
+}
+
+MNEME_AVX2 bool decode_panel(const weight_view& w, int64_t n0, int64_t n, int64_t k0, int64_t len, float* panel) {
+    if (n < 1 || n > k_panel_cols || k0 % 8 != 0) return false;
+    if (w.scale_fmt != scale_format::none && w.block_k % 8 != 0) return false;
+    switch (w.format) {
+        case weight_format::e4m3:
+            decode_panel_as<weight_format::e4m3>(w, n0, n, k0, len, panel);
+            return true;
+        case weight_format::bf16:
+            decode_panel_as<weight_format::bf16>(w, n0, n, k0, len, panel);
+            return true;
+        case weight_format::f16:
+            decode_panel_as<weight_format::f16>(w, n0, n, k0, len, panel);
+            return true;
+        default:
+            return false;
+    }
+}
+
+// HN heads × 16 outputs: 2·HN accumulators (12 of the 16 registers at HN = 6); per value row two
+// loads and HN broadcasts feed 2·HN FMAs, each output a chain of FMAs over the rows from zero (the
+// AVX-512 kernel's sums, bit for bit). Tail: the last outputs, masked.
+template <int HN, bool Tail>
+MNEME_AVX2 void mqa_values_step(const float* p, int64_t p_stride, const float* const* v, int64_t n, int64_t i,
+                                __m256i m0, __m256i m1, float* y, int64_t y_stride) {
+    __m256 acc[HN][2];
+#pragma GCC unroll 6
+    for (int h = 0; h < HN; ++h) acc[h][0] = acc[h][1] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+        __m256 v0, v1;
+        if constexpr (Tail) {
+            v0 = _mm256_maskload_ps(v[j] + i, m0);
+            v1 = _mm256_maskload_ps(v[j] + i + 8, m1);
+        } else {
+            v0 = _mm256_loadu_ps(v[j] + i);
+            v1 = _mm256_loadu_ps(v[j] + i + 8);
+        }
+#pragma GCC unroll 6
+        for (int h = 0; h < HN; ++h) {
+            const __m256 c = _mm256_broadcast_ss(p + h * p_stride + j);
+            acc[h][0] = _mm256_fmadd_ps(c, v0, acc[h][0]);
+            acc[h][1] = _mm256_fmadd_ps(c, v1, acc[h][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int h = 0; h < HN; ++h) {
+        if constexpr (Tail) {
+            _mm256_maskstore_ps(y + h * y_stride + i, m0, acc[h][0]);
+            _mm256_maskstore_ps(y + h * y_stride + i + 8, m1, acc[h][1]);
+        } else {
+            _mm256_storeu_ps(y + h * y_stride + i, acc[h][0]);
+            _mm256_storeu_ps(y + h * y_stride + i + 8, acc[h][1]);
+        }
+    }
+}
+
+template <int HN>
+MNEME_AVX2 void mqa_values_block(const float* p, int64_t p_stride, const float* const* v, int64_t n, int64_t len,
+                                 float* y, int64_t y_stride) {
+    const __m256i all = tail_mask(8);
+    int64_t i = 0;
+    for (; i + 16 <= len; i += 16) mqa_values_step<HN, false>(p, p_stride, v, n, i, all, all, y, y_stride);
+    if (i < len) {
+        const int64_t rem = len - i;
+        mqa_values_step<HN, true>(p, p_stride, v, n, i, tail_mask(std::min<int64_t>(8, rem)),
+                                  tail_mask(std::max<int64_t>(0, rem - 8)), y, y_stride);
+    }
+}
+
+MNEME_AVX2 void mqa_values(const float* p, int64_t p_stride, int64_t heads, const float* const* v, int64_t n,
+                           int64_t len, float* y, int64_t y_stride) {
+    using block_fn = void (*)(const float*, int64_t, const float* const*, int64_t, int64_t, float*, int64_t);
+    static constexpr block_fn blocks[6] = {mqa_values_block<1>, mqa_values_block<2>, mqa_values_block<3>,
+                                           mqa_values_block<4>, mqa_values_block<5>, mqa_values_block<6>};
+    for (int64_t h = 0; h < heads; h += 6) {
+        const int64_t hn = std::min<int64_t>(6, heads - h);
+        blocks[hn - 1](p + h * p_stride, p_stride, v, n, len, y + h * y_stride, y_stride);
+    }
 }
 
 // 16 consecutive weights as two vectors, unscaled (e4m3 comes out times 2^-8: see kernels-avx512).
@@ -627,12 +923,12 @@ const kernel_table& avx2_kernels() {
         kernel_table t{decode,
                        gemm_nt,
                        axpy_rows,
-                       nullptr,
-                       nullptr,
-                       nullptr,
+                       gemm_panel,
+                       pack_panel,
+                       decode_panel,
                        dot,
                        relu_head_sum,
-                       nullptr,
+                       head_dots,
                        4,
                        nullptr,
                        nullptr,
@@ -650,6 +946,7 @@ const kernel_table& avx2_kernels() {
                        sum_squares,
                        nullptr};
         t.dot_row_streams = dot_row_streams;
+        t.mqa_values = mqa_values;
         return t;
     }();
     return table;
