@@ -274,11 +274,13 @@ MNEME_AVX512 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t l
     int64_t k = 0;
     for (; k + 16 <= len; k += 16) {
         for (int64_t half = 0; half < k_panel_cols; half += 16) {
-            __m512 r[16];
+            __m512 r[16];  // (unrolled: the rows stay in registers through the transposition)
+#pragma GCC unroll 16
             for (int64_t j = 0; j < 16; ++j) {
                 r[j] = half + j < n ? _mm512_loadu_ps(rows + (half + j) * ld + k) : _mm512_setzero_ps();
             }
             transpose16(r);
+#pragma GCC unroll 16
             for (int64_t i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * k_panel_cols + half, r[i]);
         }
     }
