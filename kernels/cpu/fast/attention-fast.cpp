@@ -70,11 +70,11 @@ void select_rows(const attention_args& a, const float* k, const float* v, const 
 
 // A query's keys are taken in chunks, each giving per head its scores' maximum, the sum of the
 // softmax numerators and the numerators' weighted sum of values; the chunks are then combined in
-// order. The chunking depends only on the query's key count, the head count and the key width, never on how many
-// queries share the call or how the work is split, so a query's output is the same bit for bit
-// alone, in a verify pass or in a prompt, while a decoding query's keys can still be shared out
-// among threads (one query's rows are read once in all, where splitting by heads read them once per
-// head group).
+// order. The chunking depends only on the query's key count, the head count and the key width,
+// never on how many queries share the call or how the work is split, so a query's output is the
+// same bit for bit alone, in a verify pass or in a prompt, while a decoding query's keys can still
+// be shared out among threads (one query's rows are read once in all, where splitting by heads read
+// them once per head group).
 constexpr int64_t k_chunk_min_keys = 64;
 constexpr int64_t k_query_max_chunks = 16;  // per query, over all its head groups
 // A chunk's key rows at most this many bytes (but k_chunk_min_keys rows at least), so that they are

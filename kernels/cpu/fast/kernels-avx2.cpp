@@ -24,14 +24,29 @@ MNEME_AVX2 inline __m256i tail_mask(int64_t rem) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k_tail_mask + 8 - rem));
 }
 
-MNEME_AVX2 inline __m256 e4m3x8(const uint8_t* p) {
-    // e4m3 bits shifted left by 7 read as float16 give the value times 2^-8 exactly.
+// 8 e4m3 codes as float32 worth value × 2^-8, exactly: the bits shifted left by 7 read as float16.
+// NaN codes come out as large finite values (callers that may meet them check first).
+MNEME_AVX2 inline __m256 e4m3x8_unit(const uint8_t* p) {
     const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i mag = _mm_and_si128(b, _mm_set1_epi16(0x7f));
     const __m128i sign = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8);
-    const __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(_mm_or_si128(sign, _mm_slli_epi16(mag, 7))), _mm256_set1_ps(256.0f));
+    return _mm256_cvtph_ps(_mm_or_si128(sign, _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7)));
+}
+
+MNEME_AVX2 inline __m256 e4m3x8(const uint8_t* p) {
+    const __m256 v = _mm256_mul_ps(e4m3x8_unit(p), _mm256_set1_ps(256.0f));
+    const __m128i mag =
+        _mm_and_si128(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))), _mm_set1_epi16(0x7f));
     const __m256 nan = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f))));
     return _mm256_blendv_ps(v, _mm256_set1_ps(std::numeric_limits<float>::quiet_NaN()), nan);
+}
+
+// 8 bf16 or f16 values as float32 (exact).
+MNEME_AVX2 inline __m256 bf16x8(const uint8_t* p) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
+MNEME_AVX2 inline __m256 f16x8(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
 MNEME_AVX2 inline __m256 e2m1x8(const uint8_t* p, __m256 magnitudes) {
@@ -64,18 +79,12 @@ MNEME_AVX2 void decode(weight_format fmt, const uint8_t* row, int64_t k0, int64_
         }
         case weight_format::bf16: {
             const uint8_t* src = row + 2 * k0;
-            for (; i + 8 <= len; i += 8) {
-                const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
-                _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)), s));
-            }
+            for (; i + 8 <= len; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(bf16x8(src + 2 * i), s));
             break;
         }
         case weight_format::f16: {
             const uint8_t* src = row + 2 * k0;
-            for (; i + 8 <= len; i += 8) {
-                const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
-                _mm256_storeu_ps(out + i, _mm256_mul_ps(v, s));
-            }
+            for (; i + 8 <= len; i += 8) _mm256_storeu_ps(out + i, _mm256_mul_ps(f16x8(src + 2 * i), s));
             break;
         }
         case weight_format::e4m3:
@@ -357,15 +366,12 @@ MNEME_AVX2 void pack_panel(const float* rows, int64_t ld, int64_t n, int64_t len
 template <weight_format F>
 MNEME_AVX2 inline __m256 load8_unit(const uint8_t* row, int64_t k) {
     if constexpr (F == weight_format::e4m3) {
-        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k)));
-        const __m128i sign = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8);
-        return _mm256_cvtph_ps(_mm_or_si128(sign, _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7)));
+        return e4m3x8_unit(row + k);
     } else if constexpr (F == weight_format::bf16) {
-        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+        return bf16x8(row + 2 * k);
     } else {
         static_assert(F == weight_format::f16);
-        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+        return f16x8(row + 2 * k);
     }
 }
 
